@@ -1,0 +1,20 @@
+"""The data behind every in-memory adapter of one application instance."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from attrs import Factory, define
+
+
+@define
+class InMemoryStore:
+    """Named tables of rows, plus the lock that makes units of work serializable.
+
+    Repositories of the memory adapter keep their rows in ``tables[name]``;
+    a unit of work works on a copy and swaps it in on commit.
+    """
+
+    tables: dict[str, dict[Any, Any]] = Factory(dict)
+    lock: asyncio.Lock = Factory(asyncio.Lock)

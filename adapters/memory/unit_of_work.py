@@ -1,0 +1,52 @@
+"""A unit of work over ``InMemoryStore``, for unit tests and library users without a database."""
+
+from __future__ import annotations
+
+import copy
+from types import TracebackType
+from typing import Any, Self
+
+from thedata.adapters.memory.store import InMemoryStore
+
+
+class InMemoryUnitOfWork:
+    """Serializable transactions in memory: one unit of work at a time holds the store.
+
+    Holding the store's lock for the whole block is the simplest way to give the
+    same guarantee the Postgres adapter gives (no lost update, no dirty read)
+    in a single process; it is not built for concurrency, only for correctness.
+    """
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._tables: dict[str, dict[Any, Any]] | None = None
+
+    @property
+    def tables(self) -> dict[str, dict[Any, Any]]:
+        """The working copy of the store's tables; changes reach the store on commit."""
+        if self._tables is None:
+            raise RuntimeError("the unit of work is not active; use `async with uow:`")
+        return self._tables
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        self._tables = copy.deepcopy(self._store.tables)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._tables = None
+        self._store.lock.release()
+
+    async def commit(self) -> None:
+        """Publish the working copy; later changes start from what was committed."""
+        self._store.tables = copy.deepcopy(self.tables)
+
+    async def rollback(self) -> None:
+        """Throw the working copy away and start again from the store."""
+        self.tables  # noqa: B018 - raises when the unit of work is not active
+        self._tables = copy.deepcopy(self._store.tables)

@@ -1,0 +1,31 @@
+"""The one place where psycopg's errors become the ports' errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from thedata.application.errors import ConcurrentUpdate, DatabaseUnavailable
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Re-raise driver errors that callers can act on as port errors.
+
+    Serialization failures and deadlocks mean "retry the whole transaction";
+    connection, pool and timeout errors mean "the database is unavailable".
+    Anything else (a syntax error, a violated constraint nobody expected) is a
+    bug and passes through untouched, to be reported as one.
+    """
+    try:
+        yield
+    except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as e:
+        raise ConcurrentUpdate("a concurrent transaction changed the same data") from e
+    except pg_errors.QueryCanceled as e:
+        raise DatabaseUnavailable("the database did not answer in time") from e
+    except psycopg.OperationalError as e:
+        # covers refused and dropped connections, server shutdown and pool timeouts
+        raise DatabaseUnavailable("the database is unavailable") from e

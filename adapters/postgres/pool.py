@@ -1,0 +1,58 @@
+"""The process's connection pool to the control database."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+
+import stamina
+import structlog
+from psycopg_pool import AsyncConnectionPool
+
+from thedata.adapters.postgres.errors import translated_errors
+from thedata.adapters.postgres.retry import TRANSIENT_ERRORS
+
+log = structlog.get_logger(__name__)
+
+
+async def open_pool(
+    conninfo: str,
+    *,
+    min_size: int,
+    max_size: int,
+    connect_timeout: float,
+    statement_timeout: float,
+    acquire_timeout: float,
+    startup_timeout: float,
+) -> AsyncIterator[AsyncConnectionPool]:
+    """Open the pool, wait until it holds ``min_size`` connections, close it afterwards.
+
+    Waits up to ``startup_timeout`` seconds for a database that is still
+    starting; every connection carries the statement timeout, so no query
+    holds a request for longer than that.
+    """
+    pool = AsyncConnectionPool(
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=acquire_timeout,
+        open=False,
+        name="thedata",
+        kwargs={
+            # libpq takes whole seconds and treats values under 2 as 2
+            "connect_timeout": max(2, math.ceil(connect_timeout)),
+            "options": f"-c statement_timeout={round(statement_timeout * 1000)}",
+            "application_name": "thedata",
+        },
+    )
+    try:
+        async for attempt in stamina.retry_context(
+            on=TRANSIENT_ERRORS, attempts=None, timeout=startup_timeout
+        ):
+            with attempt, translated_errors():
+                await pool.open(wait=True, timeout=connect_timeout)
+        log.info("database pool opened", min_size=min_size, max_size=max_size)
+        yield pool
+    finally:
+        await pool.close()
+        log.info("database pool closed")

@@ -1,0 +1,66 @@
+"""A unit of work as one PostgreSQL transaction on a pooled connection."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from thedata.adapters.postgres.errors import translated_errors
+from thedata.application.errors import DatabaseUnavailable
+
+
+class PostgresUnitOfWork:
+    """Borrows a connection on entry, runs one transaction, returns the connection on exit.
+
+    Repositories of the Postgres adapter run their statements on
+    ``connection``; psycopg opens the transaction with the first statement.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+        self._connection: AsyncConnection[TupleRow] | None = None
+
+    @property
+    def connection(self) -> AsyncConnection[TupleRow]:
+        """The connection of the active transaction."""
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not active; use `async with uow:`")
+        return self._connection
+
+    async def __aenter__(self) -> Self:
+        with translated_errors():
+            self._connection = await self._pool.getconn()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self.connection, None
+        try:
+            with translated_errors():
+                await connection.rollback()
+        except DatabaseUnavailable:
+            # the error that ended the block says more than a failed rollback on a
+            # connection that is gone anyway
+            if exc is None:
+                raise
+        finally:
+            # the pool discards a connection that is broken or still in a transaction
+            await self._pool.putconn(connection)
+
+    async def commit(self) -> None:
+        """Commit the transaction; the next statement starts a new one."""
+        with translated_errors():
+            await self.connection.commit()
+
+    async def rollback(self) -> None:
+        """Roll the transaction back."""
+        with translated_errors():
+            await self.connection.rollback()

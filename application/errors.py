@@ -1,0 +1,30 @@
+"""Errors the application raises about the world it depends on, not about the business."""
+
+from __future__ import annotations
+
+from thedata.domain.errors import Conflict, DomainError
+
+
+class DependencyUnavailable(DomainError):
+    """A system the use case needs (database, secret store, ...) cannot answer now.
+
+    Callers may retry later; ``retry_after`` (seconds) is a hint for them.
+    """
+
+    code = "dependency_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DatabaseUnavailable(DependencyUnavailable):
+    """The control database refused, dropped or timed out a connection or statement."""
+
+    code = "database_unavailable"
+
+
+class ConcurrentUpdate(Conflict):
+    """Another transaction changed the same data first; the whole operation may be retried."""
+
+    code = "concurrent_update"

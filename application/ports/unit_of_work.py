@@ -1,0 +1,43 @@
+"""The transaction boundary every use case works through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+
+class UnitOfWork(Protocol):
+    """One atomic piece of work: everything done inside is kept by ``commit`` or not at all.
+
+    Use it as ``async with uow: ...; await uow.commit()``. Leaving the block
+    without ``commit`` (normally or by an exception) discards every change.
+    Adapters raise ``DatabaseUnavailable`` when the store cannot be reached and
+    ``ConcurrentUpdate`` when a concurrent transaction wins; both leave nothing
+    behind.
+    """
+
+    async def __aenter__(self) -> Self:
+        """Begin the transaction."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """End the transaction, discarding whatever was not committed."""
+        ...
+
+    async def commit(self) -> None:
+        """Make every change of this unit of work durable and visible to others."""
+        ...
+
+    async def rollback(self) -> None:
+        """Discard every change made since the transaction began or was last committed."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""Makes a fresh, not yet entered unit of work; use cases take one of these."""

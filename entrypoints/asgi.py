@@ -1,0 +1,21 @@
+"""An ASGI application factory configured from the environment.
+
+For ``thedata serve --workers N`` and for any ASGI server:
+``uvicorn --factory thedata.entrypoints.asgi:app_from_environment``.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from thedata.adapters.observability import configure_logging
+from thedata.entrypoints.config import load_settings
+from thedata.entrypoints.container import build_container
+from thedata.entrypoints.http import create_app
+
+
+def app_from_environment() -> Litestar:
+    """Load and validate the settings, set up logging, and build the app on a new container."""
+    settings = load_settings()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    return create_app(build_container(settings))

@@ -1,0 +1,98 @@
+"""What each ``thedata`` command does, once its arguments and settings are known."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from psycopg.conninfo import conninfo_to_dict
+
+from thedata.adapters.postgres import EmbeddedPostgres, PostgresMigrator, load_migrations
+from thedata.entrypoints.config import Settings, render_configuration_docs
+from thedata.entrypoints.container import build_container
+from thedata.entrypoints.http import create_app
+from thedata.entrypoints.resolve import maybe_await, resolve
+
+
+def print_config_docs() -> int:
+    """Print the settings reference (the source of docs/configuration.md)."""
+    sys.stdout.write(render_configuration_docs())
+    return 0
+
+
+def check_config(settings: Settings) -> int:
+    """Report the validated configuration, with the database named but no password shown."""
+    if settings.database_url is None:
+        database = f"embedded PostgreSQL in {Path(settings.home) / 'postgres'}"
+    else:
+        parts = conninfo_to_dict(settings.database_url)
+        host, port = parts.get("host", "localhost"), parts.get("port", 5432)
+        database = f"{host}:{port}/{parts.get('dbname', '')}"
+    print(f"configuration is valid; database: {database}")  # noqa: T201
+    return 0
+
+
+def migrate(settings: Settings) -> int:
+    """Apply pending migrations (starting the embedded database if needed) and list them."""
+    applied = asyncio.run(_migrate(settings))
+    if applied:
+        for name in applied:
+            print(f"applied {name}")  # noqa: T201
+    else:
+        print("the database schema is up to date")  # noqa: T201
+    return 0
+
+
+async def _migrate(settings: Settings) -> list[str]:
+    container = build_container(settings)
+    await maybe_await(container.database_url.init())
+    try:
+        migrator = await resolve(container.migrator)
+        return [m.file_name for m in await migrator.migrate()]
+    finally:
+        await maybe_await(container.shutdown_resources())
+
+
+def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
+    """Serve the API until SIGTERM or Ctrl-C, then drain requests and close everything."""
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_config": None,  # our logging is already set up
+        "timeout_graceful_shutdown": int(settings.shutdown_timeout),
+        "server_header": False,
+    }
+    if workers == 1:
+        server = uvicorn.Server(uvicorn.Config(create_app(build_container(settings)), **options))
+        server.run()
+        return 0 if server.started else 1
+    return _serve_workers(settings, workers, options)
+
+
+def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) -> int:
+    # One process owns the embedded database and the migrations; the workers
+    # inherit the database's URL and connect to it like to any external server.
+    # uvicorn's supervisor handles signals, so it must run on the main thread.
+    embedded = None
+    url = settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(Path(settings.home) / "postgres")
+        url = embedded.start()
+    try:
+        migrator = PostgresMigrator(url, load_migrations(), settings.db_connect_timeout)
+        asyncio.run(migrator.migrate())
+        os.environ["THEDATA_DATABASE_URL"] = url
+        uvicorn.run(
+            "thedata.entrypoints.asgi:app_from_environment",
+            factory=True,
+            workers=workers,
+            **options,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0

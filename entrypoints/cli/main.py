@@ -1,0 +1,70 @@
+"""``thedata``: the command line of the service."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from thedata.adapters.observability import configure_logging
+from thedata.adapters.postgres import EmbeddedPostgresUnavailable, MigrationError
+from thedata.application.errors import DependencyUnavailable
+from thedata.entrypoints.cli.commands import check_config, migrate, print_config_docs, serve
+from thedata.entrypoints.config import ConfigurationError, Settings, load_settings
+
+EXIT_FAILURE = 1
+EXIT_CONFIGURATION = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thedata", description="theData.io API: move data between databases and files."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve_cmd = commands.add_parser("serve", help="run the HTTP API")
+    serve_cmd.add_argument("--host", help="address to bind (default: THEDATA_HOST)")
+    serve_cmd.add_argument("--port", type=int, help="port to listen on (default: THEDATA_PORT)")
+    serve_cmd.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+
+    commands.add_parser("migrate", help="apply pending database migrations and exit")
+
+    config_cmd = commands.add_parser("config", help="validate or document the configuration")
+    config_actions = config_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    config_actions.add_parser("check", help="validate the configuration; non-zero exit if invalid")
+    config_actions.add_parser("docs", help="print every setting as a Markdown table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command in ``argv`` and exit with its status."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command in ``argv``; return the exit status (0 ok, 1 failure, 2 configuration)."""
+    args = _parser().parse_args(argv)
+    if args.command == "config" and args.action == "docs":
+        return print_config_docs()
+    try:
+        settings = load_settings()
+    except ConfigurationError as e:
+        print(f"thedata: invalid configuration: {e}", file=sys.stderr)  # noqa: T201
+        return EXIT_CONFIGURATION
+    if args.command == "config":
+        return check_config(settings)
+    if args.workers is not None and args.command == "serve" and args.workers < 1:
+        print("thedata: --workers must be at least 1", file=sys.stderr)  # noqa: T201
+        return EXIT_CONFIGURATION
+    return _run_with_database(args, settings)
+
+
+def _run_with_database(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    try:
+        if args.command == "migrate":
+            return migrate(settings)
+        return serve(settings, host=args.host, port=args.port, workers=args.workers)
+    except (MigrationError, DependencyUnavailable, EmbeddedPostgresUnavailable) as e:
+        print(f"thedata: {e}", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILURE

@@ -1,0 +1,95 @@
+"""Reads ``THEDATA_*`` variables (and an optional ``.env`` file) into ``Settings``."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+from dotenv import dotenv_values
+from psycopg.conninfo import conninfo_to_dict
+
+from thedata.entrypoints.config.settings import Settings
+
+ENV_PREFIX = "THEDATA_"
+# read by the test suite only, never by the service
+_NOT_SETTINGS = ("THEDATA_TEST_",)
+_FIELDS = {f.name: f for f in msgspec.structs.fields(Settings)}
+_MSGSPEC_ERROR = re.compile(r"^(?P<message>.*) - at `\$\.(?P<field>\w+)`$")
+
+
+class ConfigurationError(Exception):
+    """The configuration is unusable; the message is one line naming the variable and the fix."""
+
+
+def variable_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Validate the configuration, environment first, then ``env_file``, then defaults.
+
+    An empty variable counts as unset. A ``THEDATA_`` variable that names no
+    setting is an error, because a misspelt ``THEDATA_DATABSE_URL`` would
+    otherwise quietly fall back to the embedded database.
+    """
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    raw: dict[str, str] = {}
+    for name, value in values.items():
+        if not name.startswith(ENV_PREFIX) or name.startswith(_NOT_SETTINGS):
+            continue
+        field = name.removeprefix(ENV_PREFIX).lower()
+        if field not in _FIELDS:
+            raise ConfigurationError(_unknown_variable(name))
+        if value != "":
+            raw[field] = value
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as e:
+        raise ConfigurationError(_explain(str(e))) from None
+    _check_database_url(settings.database_url)
+    return settings
+
+
+def _unknown_variable(name: str) -> str:
+    known = [variable_name(f) for f in _FIELDS]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else "; `thedata config docs` lists them all"
+    return f"{name}: no such setting{hint}"
+
+
+def _explain(message: str) -> str:
+    match = _MSGSPEC_ERROR.match(message)
+    if match is None:
+        return message
+    field, reason = match["field"], match["message"]
+    reason = reason[0].lower() + reason[1:]
+    info = msgspec.inspect.type_info(_FIELDS[field].type)
+    inner = info.type if isinstance(info, msgspec.inspect.Metadata) else info
+    if isinstance(inner, msgspec.inspect.LiteralType):
+        reason += "; expected one of " + ", ".join(map(str, inner.values))
+    elif isinstance(inner, msgspec.inspect.BoolType):
+        reason += "; use true or false"
+    return f"{variable_name(field)}: {reason}"
+
+
+def _check_database_url(url: str | None) -> None:
+    if url is None:
+        return
+    try:
+        conninfo_to_dict(url)
+    except Exception:  # psycopg raises ProgrammingError; the reason may quote the password
+        raise ConfigurationError(
+            f"{variable_name('database_url')}: not a libpq URL "
+            "(expected postgresql://user:password@host:5432/database)"
+        ) from None

@@ -1,0 +1,89 @@
+"""Every setting of the service, with its type, default and meaning."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+MiB = 1024 * 1024
+
+Seconds = Annotated[float, Meta(gt=0, le=3600)]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The validated configuration; read from ``THEDATA_<FIELD>`` variables by ``load_settings``.
+
+    Each field's description is what ``thedata config docs`` prints.
+    """
+
+    database_url: Annotated[
+        str | None,
+        Meta(
+            description="libpq URL of the control database (postgresql://user@host:5432/db). "
+            "Unset: an embedded PostgreSQL is started in THEDATA_HOME."
+        ),
+    ] = None
+    home: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            description="Folder for local state: the embedded database (and, later, key files).",
+        ),
+    ] = ".thedata"
+    host: Annotated[str, Meta(min_length=1, description="Address `thedata serve` binds to.")] = (
+        "127.0.0.1"
+    )
+    port: Annotated[int, Meta(ge=1, le=65535, description="Port `thedata serve` listens on.")] = (
+        8000
+    )
+    log_format: Annotated[
+        Literal["json", "console"],
+        Meta(description="`json`: one JSON object per line; `console`: colored, for people."),
+    ] = "json"
+    log_level: Annotated[
+        Literal["debug", "info", "warning", "error"],
+        Meta(description="Lowest level written to the log."),
+    ] = "info"
+    max_body_bytes: Annotated[
+        int,
+        Meta(ge=1024, le=64 * MiB, description="Largest request body accepted (bytes); 413 above."),
+    ] = MiB
+    db_pool_min_size: Annotated[
+        int, Meta(ge=0, le=100, description="Connections the pool keeps open when idle.")
+    ] = 1
+    db_pool_max_size: Annotated[
+        int, Meta(ge=1, le=1000, description="Most connections one process opens to the database.")
+    ] = 10
+    db_connect_timeout: Annotated[
+        Seconds, Meta(description="Seconds to wait for a new database connection.")
+    ] = 5.0
+    db_statement_timeout: Annotated[
+        Seconds, Meta(description="Seconds after which the database cancels a statement.")
+    ] = 30.0
+    db_acquire_timeout: Annotated[
+        Seconds,
+        Meta(description="Seconds a request waits for a free pooled connection before a 503."),
+    ] = 5.0
+    db_startup_timeout: Annotated[
+        Annotated[float, Meta(ge=0, le=3600)],
+        Meta(description="Seconds start-up keeps retrying a database that is not reachable yet."),
+    ] = 30.0
+    ready_timeout: Annotated[
+        Annotated[float, Meta(gt=0, le=10)],
+        Meta(description="Seconds each readiness check may take before it counts as failed."),
+    ] = 0.5
+    migrate_on_start: Annotated[
+        bool, Meta(description="Apply pending migrations when `thedata serve` starts.")
+    ] = True
+    shutdown_timeout: Annotated[
+        Seconds,
+        Meta(description="Seconds a stopping server gives requests in flight to finish."),
+    ] = 20.0
+
+    def __post_init__(self) -> None:
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise ValueError(
+                "must not be larger than THEDATA_DB_POOL_MAX_SIZE - at `$.db_pool_min_size`"
+            )

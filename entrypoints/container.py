@@ -1,0 +1,90 @@
+"""The composition root: the one module that names concrete adapters and wires them.
+
+The HTTP app, the CLI, the worker and library users all start from
+``build_container``; tests override single providers instead of patching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from dependency_injector import containers, providers
+
+from thedata.adapters.postgres import (
+    EmbeddedPostgres,
+    PostgresHealthCheck,
+    PostgresMigrator,
+    PostgresUnitOfWork,
+    load_migrations,
+    open_pool,
+)
+from thedata.adapters.system import SystemClock
+from thedata.application.use_cases import CheckReadiness
+from thedata.entrypoints.config import Settings, load_settings
+
+
+async def database_url(settings: Settings) -> AsyncIterator[str]:
+    """The configured database, or an embedded one started here and stopped at shutdown."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(Path(settings.home) / "postgres")
+    # pgserver blocks while initdb and pg_ctl run; keep the event loop free meanwhile
+    url = await asyncio.to_thread(server.start)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+class Container(containers.DeclarativeContainer):
+    """Every service of theData.io, built lazily; resources open in ``init_resources``."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    clock = providers.Singleton(SystemClock)
+    migrations = providers.Singleton(load_migrations)
+
+    database_url = providers.Resource(database_url, settings=settings)
+    pool = providers.Resource(
+        open_pool,
+        conninfo=database_url,
+        min_size=settings.provided.db_pool_min_size,
+        max_size=settings.provided.db_pool_max_size,
+        connect_timeout=settings.provided.db_connect_timeout,
+        statement_timeout=settings.provided.db_statement_timeout,
+        acquire_timeout=settings.provided.db_acquire_timeout,
+        startup_timeout=settings.provided.db_startup_timeout,
+    )
+    unit_of_work_factory = providers.Callable(functools.partial, PostgresUnitOfWork, pool)
+    migrator = providers.Factory(
+        PostgresMigrator,
+        conninfo=database_url,
+        migrations=migrations,
+        connect_timeout=settings.provided.db_connect_timeout,
+    )
+
+    database_health = providers.Factory(
+        PostgresHealthCheck,
+        pool=pool,
+        migrations=migrations,
+        clock=clock,
+        timeout=settings.provided.ready_timeout,
+    )
+    check_readiness = providers.Factory(
+        CheckReadiness,
+        checks=providers.List(database_health),
+        clock=clock,
+        timeout=settings.provided.ready_timeout,
+    )
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    """A container for ``settings``, or for the environment's settings when none are given.
+
+    Nothing connects yet: call ``await container.init_resources()`` first and
+    ``await container.shutdown_resources()`` when done.
+    """
+    return Container(settings=settings if settings is not None else load_settings())

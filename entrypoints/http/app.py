@@ -1,0 +1,39 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from litestar import Litestar
+
+from thedata.entrypoints.http.dependencies import ServiceContainer
+from thedata.entrypoints.http.docs import docs_assets_router, openapi_config
+from thedata.entrypoints.http.health import HealthController
+from thedata.entrypoints.http.plugin import ContainerPlugin
+from thedata.entrypoints.http.problems import EXCEPTION_HANDLERS
+from thedata.entrypoints.http.request_context import RequestContextMiddleware
+
+
+def _package_version() -> str:
+    try:
+        return version("thedata")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
+
+
+def create_app(container: ServiceContainer) -> Litestar:
+    """Build the HTTP API around ``container``; resources open when the app starts."""
+    settings = container.settings()
+    app = Litestar(
+        route_handlers=[HealthController, docs_assets_router()],
+        plugins=[ContainerPlugin(container)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(_package_version()),
+        request_max_body_size=settings.max_body_bytes,
+        # logging is configured once per process by the CLI (or the embedding program)
+        logging_config=None,
+    )
+    # Litestar's middleware runs per route, so unrouted requests (404, 405) would
+    # miss it; wrapping the app's outermost handler covers every response.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app

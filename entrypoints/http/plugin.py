@@ -1,0 +1,49 @@
+"""Connects the container's lifecycle to the application's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPluginProtocol
+
+from thedata.entrypoints.http.dependencies import ServiceContainer
+from thedata.entrypoints.resolve import maybe_await, resolve
+
+log = structlog.get_logger(__name__)
+
+
+class ContainerPlugin(InitPluginProtocol):
+    """Puts the container on ``app.state`` and runs its resources for the app's lifetime.
+
+    Start-up opens the database (starting the embedded one if configured so),
+    applies pending migrations when ``migrate_on_start`` is set, and only then
+    lets requests in; shutdown closes everything in reverse order.
+    """
+
+    def __init__(self, container: ServiceContainer) -> None:
+        self._container = container
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Register the container and the lifespan with the app being built."""
+        app_config.state["container"] = self._container
+        app_config.lifespan = [*app_config.lifespan, self._lifespan]
+        return app_config
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
+        container = self._container
+        try:
+            await maybe_await(container.init_resources())
+            if container.settings().migrate_on_start:
+                migrator = await resolve(container.migrator)
+                applied = await migrator.migrate()
+                log.info("migrations checked", applied=[m.file_name for m in applied])
+            log.info("ready to serve")
+            yield
+        finally:
+            await maybe_await(container.shutdown_resources())
+            log.info("stopped")

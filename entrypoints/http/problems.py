@@ -1,0 +1,157 @@
+"""Every error answer of the API, as an RFC 9457 problem detail, decided in one table."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from thedata.application.errors import DependencyUnavailable
+from thedata.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from thedata.entrypoints.http.request_context import request_id_of
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://thedata.io/problems/"
+
+log = structlog.get_logger(__name__)
+
+# Each base error of the domain and application, and the status it is answered with.
+STATUS_OF: dict[type[DomainError], HTTPStatus] = {
+    InvalidInput: HTTPStatus.BAD_REQUEST,
+    PermissionDenied: HTTPStatus.FORBIDDEN,
+    NotFound: HTTPStatus.NOT_FOUND,
+    Conflict: HTTPStatus.CONFLICT,
+    DependencyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+class FieldProblem(msgspec.Struct, frozen=True):
+    """One invalid input: a JSON pointer into the body, or a parameter's name."""
+
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
+    """RFC 9457 problem details, with the request id and, for invalid input, each field."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str
+    errors: list[FieldProblem] | None = None
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: HTTPStatus,
+    detail: str,
+    *,
+    code: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    """Build the problem answer; ``code`` names a problem type of ours, else ``about:blank``."""
+    problem = Problem(
+        type=PROBLEM_TYPE_BASE + code.replace("_", "-") if code else "about:blank",
+        title=status.phrase,
+        status=status.value,
+        detail=detail,
+        instance=request.url.path,
+        request_id=request_id_of(request.scope),
+        errors=errors,
+    )
+    return Response(
+        problem, status_code=status.value, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def _status_of(error: DomainError) -> HTTPStatus:
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Problem]:
+    """Answer an error of the domain or application with the status its base class maps to."""
+    status = _status_of(error)
+    if status is HTTPStatus.INTERNAL_SERVER_ERROR:
+        return handle_unexpected(request, error)
+    headers: dict[str, str] = {}
+    errors = None
+    if isinstance(error, DependencyUnavailable):
+        headers["Retry-After"] = str(error.retry_after)
+        log.warning("dependency unavailable", error=error.code, detail=str(error))
+    if isinstance(error, InvalidInput):
+        errors = [FieldProblem(field=e.field, message=e.message) for e in error.errors]
+    return problem_response(
+        request, status, str(error), code=error.code, errors=errors, headers=headers
+    )
+
+
+def handle_validation_error(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> Response[Problem]:
+    """Answer Litestar's own validation failures (body, query, path, headers) as invalid input."""
+    errors = [_field_problem(item) for item in error.extra or [] if isinstance(item, dict)]
+    detail = "the request is invalid" if errors else (error.detail or "the request is invalid")
+    return problem_response(
+        request, HTTPStatus.BAD_REQUEST, detail, code="invalid_input", errors=errors or None
+    )
+
+
+def _field_problem(item: dict[str, Any]) -> FieldProblem:
+    key = str(item.get("key") or "")
+    source = item.get("source")
+    # body errors point into the JSON document; parameters keep their names
+    field = "/" + key.replace(".", "/") if source == "body" else key
+    return FieldProblem(field=field or "/", message=str(item.get("message", "invalid")))
+
+
+def handle_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:
+    """Answer routing and protocol errors (404, 405, 413, malformed JSON, ...) as problems."""
+    status = HTTPStatus(error.status_code)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        return handle_unexpected(request, error)
+    detail = error.detail if error.detail and error.detail != status.phrase else _DETAIL[status]
+    return problem_response(request, status, detail, headers=dict(error.headers or {}))
+
+
+_DETAIL: dict[HTTPStatus, str] = {
+    HTTPStatus.NOT_FOUND: "no resource at this path",
+    HTTPStatus.METHOD_NOT_ALLOWED: "this path does not support that method",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "the request body is larger than this server accepts",
+}
+_DETAIL.update({s: s.description or s.phrase for s in HTTPStatus if s not in _DETAIL})
+
+
+def handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
+    """Log the bug with its traceback; tell the client only that it happened and its request id."""
+    log.error("unhandled error", exc_info=error)
+    return problem_response(
+        request,
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "an unexpected error occurred; quote the request id when reporting it",
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: handle_domain_error,
+    ValidationException: handle_validation_error,
+    HTTPException: handle_http_error,
+    Exception: handle_unexpected,
+}
