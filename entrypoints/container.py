@@ -23,7 +23,7 @@ from thedata.adapters.postgres import (
 )
 from thedata.adapters.system import SystemClock
 from thedata.application.use_cases import CheckReadiness
-from thedata.entrypoints.config import Settings, load_settings
+from thedata.entrypoints.config import Settings, load_settings, validate_settings
 
 
 async def database_url(settings: Settings) -> AsyncIterator[str]:
@@ -84,7 +84,10 @@ class Container(containers.DeclarativeContainer):
 def build_container(settings: Settings | None = None) -> Container:
     """A container for ``settings``, or for the environment's settings when none are given.
 
-    Nothing connects yet: call ``await container.init_resources()`` first and
+    Settings built in code are validated like those read from the environment
+    (``ConfigurationError`` if they break a constraint). Nothing connects yet:
+    call ``await container.init_resources()`` first and
     ``await container.shutdown_resources()`` when done.
     """
-    return Container(settings=settings if settings is not None else load_settings())
+    valid = validate_settings(settings) if settings is not None else load_settings()
+    return Container(settings=valid)

@@ -46,9 +46,11 @@ async def open_pool(
         },
     )
     try:
-        async for attempt in stamina.retry_context(
-            on=TRANSIENT_ERRORS, attempts=None, timeout=startup_timeout
-        ):
+        # no start-up patience at all means exactly one attempt
+        patience = (
+            {"attempts": None, "timeout": startup_timeout} if startup_timeout else {"attempts": 1}
+        )
+        async for attempt in stamina.retry_context(on=TRANSIENT_ERRORS, **patience):
             with attempt, translated_errors():
                 await pool.open(wait=True, timeout=connect_timeout)
         log.info("database pool opened", min_size=min_size, max_size=max_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
@@ -18,6 +19,7 @@ class PostgresUnitOfWork:
 
     Repositories of the Postgres adapter run their statements on
     ``connection``; psycopg opens the transaction with the first statement.
+    A driver error that leaves the block comes out as the port's error.
     """
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
@@ -54,6 +56,10 @@ class PostgresUnitOfWork:
         finally:
             # the pool discards a connection that is broken or still in a transaction
             await self._pool.putconn(connection)
+        if isinstance(exc, psycopg.Error):
+            # repositories' statements fail here too: one choke point for the whole block
+            with translated_errors():
+                raise exc
 
     async def commit(self) -> None:
         """Commit the transaction; the next statement starts a new one."""

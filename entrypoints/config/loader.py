@@ -61,6 +61,14 @@ def load_settings(
     return settings
 
 
+def validate_settings(settings: Settings) -> Settings:
+    """Check the constraints of settings built in code (``Settings(...)`` does not check them)."""
+    try:
+        return msgspec.convert(msgspec.structs.asdict(settings), Settings)
+    except msgspec.ValidationError as e:
+        raise ConfigurationError(_explain(str(e))) from None
+
+
 def _unknown_variable(name: str) -> str:
     known = [variable_name(f) for f in _FIELDS]
     close = difflib.get_close_matches(name, known, n=1)

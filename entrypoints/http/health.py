@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
 
 from thedata.application.health import CheckResult, HealthReport, HealthStatus
@@ -81,7 +81,7 @@ class HealthController(Controller):
             )
         },
     )
-    async def ready(self, check_readiness: CheckReadiness) -> Response[HealthBody]:
+    async def ready(self, check_readiness: NamedDependency[CheckReadiness]) -> Response[HealthBody]:
         """``pass``/``warn`` (200) when the database answers and is migrated, else ``fail`` (503).
 
         Every check has a time limit, so the answer comes in about a second even

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -116,10 +117,25 @@ def handle_validation_error(
 
 def _field_problem(item: dict[str, Any]) -> FieldProblem:
     key = str(item.get("key") or "")
-    source = item.get("source")
-    # body errors point into the JSON document; parameters keep their names
-    field = "/" + key.replace(".", "/") if source == "body" else key
-    return FieldProblem(field=field or "/", message=str(item.get("message", "invalid")))
+    message = str(item.get("message") or "invalid")
+    if item.get("source") != "body":
+        return FieldProblem(field=key, message=message)  # parameters keep their names
+    return FieldProblem(field=body_pointer(key, message), message=message)
+
+
+# Litestar names body locations like `inner.tags[0]`, calls the body itself `data`
+# and leaves the name of a missing or unknown field inside msgspec's message.
+_KEY_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+
+
+def body_pointer(key: str, message: str) -> str:
+    """The RFC 6901 JSON pointer of a body validation error (``""`` is the whole body)."""
+    segments = [] if key == "data" else [a or b for a, b in _KEY_SEGMENT.findall(key)]
+    named = _NAMED_FIELD.search(message)
+    if named:
+        segments.append(named[1])
+    return "".join("/" + s.replace("~", "~0").replace("/", "~1") for s in segments)
 
 
 def handle_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:

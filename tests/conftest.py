@@ -1,0 +1,79 @@
+"""Shared fixtures: a real PostgreSQL server and fresh databases on it.
+
+The server is ``THEDATA_TEST_DATABASE_URL`` when set (any libpq URL with the
+right to create databases), else an embedded PostgreSQL started for this
+test run in a temporary folder. Each test that asks for ``database_url`` gets
+a database of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import psycopg
+import pytest
+import stamina
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from thedata.adapters.postgres import EmbeddedPostgres
+from thedata.entrypoints.config import Settings
+
+TEST_DATABASE_PREFIX = f"thedata_test_{uuid.uuid4().hex[:8]}_"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_retries() -> Iterator[None]:
+    """Retries are switched to one attempt so tests see failures at once, not after backoff."""
+    with stamina.set_testing(True, attempts=1):
+        yield
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A libpq URL of a server on which the tests may create and drop databases."""
+    configured = os.environ.get("THEDATA_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        _drop_leftovers(configured)
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data", database="postgres")
+    url = server.start()
+    yield url
+    server.stop()
+
+
+def _drop_leftovers(server_url: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        names = connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s",
+            (TEST_DATABASE_PREFIX + "%",),
+        ).fetchall()
+        for (name,) in names:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A new, empty database for this test only."""
+    name = TEST_DATABASE_PREFIX + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(postgres_server_url, dbname=name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for tests: the defaults, with short timeouts, overridden by ``overrides``."""
+    values: dict[str, Any] = {"db_startup_timeout": 0, "db_connect_timeout": 2.0}
+    values.update(overrides)
+    return msgspec.convert(values, Settings)

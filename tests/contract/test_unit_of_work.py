@@ -1,0 +1,135 @@
+"""One contract for every ``UnitOfWork`` adapter: all of a unit's changes are kept, or none."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from thedata.adapters.postgres import PostgresUnitOfWork, open_pool
+from thedata.application.ports import UnitOfWork
+
+
+class UnitOfWorkContract(ABC):
+    """What every unit of work promises; subclasses say how to write and read a probe row."""
+
+    @abstractmethod
+    def new_uow(self) -> UnitOfWork:
+        """A fresh unit of work on the store under test."""
+
+    @abstractmethod
+    async def write(self, uow: Any, key: str, value: str) -> None:
+        """Write a probe row inside ``uow``, the way a repository of this adapter would."""
+
+    @abstractmethod
+    async def read(self, key: str) -> str | None:
+        """Read a probe row through a new unit of work: what others see."""
+
+    async def test_committed_changes_are_kept(self) -> None:
+        """A change followed by commit is visible to later units of work."""
+        async with self.new_uow() as uow:
+            await self.write(uow, "a", "1")
+            await uow.commit()
+        assert await self.read("a") == "1"
+
+    async def test_changes_without_commit_are_discarded(self) -> None:
+        """Leaving the block without commit keeps nothing."""
+        async with self.new_uow() as uow:
+            await self.write(uow, "a", "1")
+        assert await self.read("a") is None
+
+    async def test_an_error_discards_the_changes_and_propagates(self) -> None:
+        """An exception inside the block rolls back and reaches the caller unchanged."""
+        with pytest.raises(LookupError, match="boom"):
+            async with self.new_uow() as uow:
+                await self.write(uow, "a", "1")
+                raise LookupError("boom")
+        assert await self.read("a") is None
+
+    async def test_rollback_discards_only_what_came_after_the_last_commit(self) -> None:
+        """Commit, change, roll back: the committed part stays, the rest goes."""
+        async with self.new_uow() as uow:
+            await self.write(uow, "kept", "1")
+            await uow.commit()
+            await self.write(uow, "dropped", "2")
+            await uow.rollback()
+            await uow.commit()
+        assert await self.read("kept") == "1"
+        assert await self.read("dropped") is None
+
+    async def test_a_unit_of_work_can_be_used_again_after_it_ends(self) -> None:
+        """The same object opens a new transaction each time it is entered."""
+        uow = self.new_uow()
+        async with uow:
+            await self.write(uow, "a", "1")
+            await uow.commit()
+        async with uow:
+            await self.write(uow, "b", "2")
+            await uow.commit()
+        assert (await self.read("a"), await self.read("b")) == ("1", "2")
+
+    async def test_commit_outside_the_block_is_refused(self) -> None:
+        """Committing a unit of work that is not active is a programming error, not a no-op."""
+        with pytest.raises(RuntimeError, match="not active"):
+            await self.new_uow().commit()
+
+
+class TestInMemoryUnitOfWork(UnitOfWorkContract):
+    """The contract, on the in-memory store."""
+
+    @pytest.fixture(autouse=True)
+    def _store(self) -> None:
+        self.store = InMemoryStore()
+
+    def new_uow(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.store)
+
+    async def write(self, uow: InMemoryUnitOfWork, key: str, value: str) -> None:
+        uow.tables.setdefault("probe", {})[key] = value
+
+    async def read(self, key: str) -> str | None:
+        async with self.new_uow() as uow:
+            value: str | None = uow.tables.get("probe", {}).get(key)
+            return value
+
+
+@pytest.mark.postgres
+class TestPostgresUnitOfWork(UnitOfWorkContract):
+    """The contract, on a real PostgreSQL database."""
+
+    @pytest.fixture(autouse=True)
+    async def _pool(self, database_url: str) -> AsyncIterator[None]:
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute("CREATE TABLE probe (key text PRIMARY KEY, value text NOT NULL)")
+        pool_resource = open_pool(
+            database_url,
+            min_size=1,
+            max_size=2,
+            connect_timeout=2,
+            statement_timeout=5,
+            acquire_timeout=2,
+            startup_timeout=0,
+        )
+        self.pool = await anext(pool_resource)
+        yield
+        await pool_resource.aclose()
+
+    def new_uow(self) -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(self.pool)
+
+    async def write(self, uow: PostgresUnitOfWork, key: str, value: str) -> None:
+        await uow.connection.execute(
+            "INSERT INTO probe (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    async def read(self, key: str) -> str | None:
+        async with self.new_uow() as uow:
+            cursor = await uow.connection.execute("SELECT value FROM probe WHERE key = %s", (key,))
+            row = await cursor.fetchone()
+            return None if row is None else str(row[0])

@@ -1,0 +1,150 @@
+"""Migrations on a real database: in order, once, recorded, guarded by a lock and a checksum."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from thedata.adapters.postgres import (
+    Migration,
+    MigrationError,
+    PostgresMigrator,
+    load_migrations,
+    read_status,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+def write_migrations(folder: Path, files: dict[str, str]) -> tuple[Migration, ...]:
+    """Write ``files`` into ``folder`` and load them the way the service loads its own."""
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return load_migrations(folder)
+
+
+def tables(database_url: str) -> set[str]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def history(database_url: str) -> list[tuple[int, str]]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute("SELECT version, name FROM schema_migrations ORDER BY 1")
+        return [(r[0], r[1]) for r in rows.fetchall()]
+
+
+async def test_pending_migrations_are_applied_in_order_and_recorded(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Each file runs once, in numeric order, and the history names every one."""
+    migrations = write_migrations(
+        tmp_path,
+        {
+            "0002_add_column.sql": "ALTER TABLE things ADD COLUMN label text;",
+            "0001_create.sql": "CREATE TABLE things (id int PRIMARY KEY);",
+        },
+    )
+    applied = await PostgresMigrator(database_url, migrations, 2).migrate()
+    assert [m.file_name for m in applied] == ["0001_create.sql", "0002_add_column.sql"]
+    assert history(database_url) == [(1, "create"), (2, "add_column")]
+    assert "things" in tables(database_url)
+
+
+async def test_a_second_run_applies_nothing(database_url: str, tmp_path: Path) -> None:
+    """Migrating an up-to-date database is a no-op, so every start-up may do it."""
+    migrations = write_migrations(tmp_path, {"0001_create.sql": "CREATE TABLE t (id int);"})
+    await PostgresMigrator(database_url, migrations, 2).migrate()
+    assert await PostgresMigrator(database_url, migrations, 2).migrate() == ()
+
+
+async def test_an_edited_applied_migration_is_refused(database_url: str, tmp_path: Path) -> None:
+    """Changing a file after it ran anywhere is an error naming the file, and runs nothing."""
+    first = write_migrations(tmp_path, {"0001_create.sql": "CREATE TABLE t (id int);"})
+    await PostgresMigrator(database_url, first, 2).migrate()
+    edited = write_migrations(
+        tmp_path,
+        {
+            "0001_create.sql": "CREATE TABLE t (id bigint);",
+            "0002_more.sql": "CREATE TABLE u (id int);",
+        },
+    )
+    with pytest.raises(MigrationError, match="0001_create.sql"):
+        await PostgresMigrator(database_url, edited, 2).migrate()
+    assert "u" not in tables(database_url)
+
+
+async def test_a_failing_migration_leaves_no_trace_of_itself(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A broken file is rolled back whole and not recorded; those before it stay applied."""
+    migrations = write_migrations(
+        tmp_path,
+        {
+            "0001_good.sql": "CREATE TABLE good (id int);",
+            "0002_bad.sql": "CREATE TABLE half (id int); SELECT no_such_function();",
+        },
+    )
+    with pytest.raises(MigrationError, match=r"0002_bad\.sql failed: function no_such_function"):
+        await PostgresMigrator(database_url, migrations, 2).migrate()
+    assert history(database_url) == [(1, "good")]
+    assert "half" not in tables(database_url)
+
+
+async def test_concurrent_migrators_apply_each_migration_exactly_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Processes starting together serialize on the advisory lock: one migrates, others wait."""
+    migrations = write_migrations(
+        tmp_path,
+        {
+            # slow enough that without the lock both would run it and one would fail
+            "0001_slow.sql": "SELECT pg_sleep(0.3); CREATE TABLE once (id int);",
+            "0002_next.sql": "CREATE TABLE twice (id int);",
+        },
+    )
+    results = await asyncio.gather(
+        *(PostgresMigrator(database_url, migrations, 2).migrate() for _ in range(4))
+    )
+    applied = sorted(m.file_name for result in results for m in result)
+    assert applied == ["0001_slow.sql", "0002_next.sql"]
+    assert history(database_url) == [(1, "slow"), (2, "next")]
+
+
+async def test_status_tells_pending_changed_and_unknown_apart(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The status compares history and files: what is missing, edited, or from a newer release."""
+    applied = write_migrations(
+        tmp_path / "old",
+        {"0001_a.sql": "CREATE TABLE a (id int);", "0003_c.sql": "CREATE TABLE c (id int);"},
+    )
+    await PostgresMigrator(database_url, applied, 2).migrate()
+    current = write_migrations(
+        tmp_path / "new",
+        {"0001_a.sql": "CREATE TABLE a (id bigint);", "0002_b.sql": "CREATE TABLE b (id int);"},
+    )
+    async with await psycopg.AsyncConnection.connect(database_url) as connection:
+        status = await read_status(connection, current)
+    assert [m.version for m in status.pending] == [2]
+    assert [m.version for m in status.changed] == [1]
+    assert status.unknown == (3,)
+    assert not status.is_current
+
+
+async def test_a_database_never_migrated_has_everything_pending(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Reading the status creates nothing: an empty database reports all files pending."""
+    migrations = write_migrations(tmp_path, {"0001_a.sql": "CREATE TABLE a (id int);"})
+    async with await psycopg.AsyncConnection.connect(database_url) as connection:
+        status = await read_status(connection, migrations)
+    assert status.pending == migrations
+    assert "schema_migrations" not in tables(database_url)
