@@ -76,7 +76,7 @@ async def test_an_edited_applied_migration_is_refused(database_url: str, tmp_pat
             "0002_more.sql": "CREATE TABLE u (id int);",
         },
     )
-    with pytest.raises(MigrationError, match="0001_create.sql"):
+    with pytest.raises(MigrationError, match=r"0001_create\.sql"):
         await PostgresMigrator(database_url, edited, 2).migrate()
     assert "u" not in tables(database_url)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
@@ -21,12 +21,12 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def closed_port() -> Iterator[int]:
+def closed_port() -> int:
     """A local port nothing listens on: connecting is refused at once."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
-    yield port
+    return port
 
 
 async def raise_sqlstate(database_url: str, sqlstate: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,6 @@ def test_the_packaged_migrations_load() -> None:
 @given(name=st.from_regex(r"[0-9a-zA-Z_.-]{1,20}\.sql", fullmatch=True))
 def test_a_file_loads_exactly_when_its_name_follows_the_pattern(name: str) -> None:
     """Any .sql name is either NNNN_lowercase.sql, and loads, or is rejected with its name."""
-    import tempfile  # noqa: PLC0415 - hypothesis runs many examples; one folder each
-
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / name).write_text("SELECT 1;")
         if VALID_NAME.fullmatch(name):

@@ -1,0 +1,63 @@
+"""Liveness and readiness in the IETF health-check format, against a real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import make_settings
+from thedata.adapters.postgres import load_migrations
+from thedata.entrypoints.container import build_container
+from thedata.entrypoints.http import create_app
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_live_passes_without_touching_anything(client: Any) -> None:
+    """Liveness is pass, in health+json, and is never cached."""
+    response = await client.get("/health/live")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/health+json"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.json() == {"status": "pass"}
+
+
+async def test_ready_passes_with_a_reachable_migrated_database(client: Any) -> None:
+    """Ready reports the database's connection latency and its migration state, both pass."""
+    response = await client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/health+json"
+    body = response.json()
+    assert body["status"] == "pass"
+    entries = {e["componentId"]: e for e in body["checks"]["database"]}
+    assert entries["connection"]["status"] == "pass"
+    assert entries["connection"]["observedUnit"] == "ms"
+    assert entries["connection"]["observedValue"] >= 0
+    assert entries["migrations"] == entries["migrations"] | {"status": "pass", "observedValue": 0}
+
+
+@pytest.fixture
+async def unmigrated_client(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """An app whose code expects a migration the database does not have."""
+    (tmp_path / "0001_things.sql").write_text("CREATE TABLE things (id int);")
+    container = build_container(make_settings(database_url=database_url, migrate_on_start=False))
+    container.migrations.override(providers.Object(load_migrations(tmp_path)))
+    async with AsyncTestClient(create_app(container)) as test_client:
+        yield test_client
+
+
+async def test_ready_fails_while_migrations_are_pending(unmigrated_client: Any) -> None:
+    """A reachable database with an old schema is not ready: 503, saying what to run."""
+    response = await unmigrated_client.get("/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    entries = {e["componentId"]: e for e in body["checks"]["database"]}
+    assert entries["connection"]["status"] == "pass"
+    assert entries["migrations"]["status"] == "fail"
+    assert "thedata migrate" in entries["migrations"]["output"]

@@ -1,0 +1,88 @@
+"""Logs a person can follow: JSON lines, one access line per request, request ids everywhere."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from thedata.adapters.observability import configure_logging
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Capture the process's log output as JSON, as production writes it."""
+    stream = io.StringIO()
+    configure_logging(log_format="json", level="info", stream=stream)
+    yield stream
+    configure_logging(log_format="console", level="warning")
+
+
+def events(stream: io.StringIO) -> list[dict[str, Any]]:
+    """Every line written so far; each must be one JSON object."""
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+async def test_each_request_writes_one_access_line(client: Any, log_lines: io.StringIO) -> None:
+    """The access line names method, route template, status, duration and request id."""
+    response = await client.get("/probe/raise/not_found", headers={"X-Request-ID": "req-1"})
+    access = [e for e in events(log_lines) if e.get("logger") == "thedata.access"]
+    assert len(access) == 1
+    line = access[0]
+    assert line["method"] == "GET"
+    assert line["route"] == "/probe/raise/{kind}"
+    assert line["status"] == response.status_code == 404
+    assert line["duration_ms"] >= 0
+    assert line["request_id"] == "req-1"
+    assert line["level"] == "info"
+    assert line["timestamp"].endswith("Z")
+
+
+async def test_lines_written_while_serving_carry_the_request_id(
+    client: Any, log_lines: io.StringIO
+) -> None:
+    """An error logged inside a request is tied to it by the same id the client received."""
+    response = await client.get("/probe/raise/bug")
+    request_id = response.headers["x-request-id"]
+    errors = [e for e in events(log_lines) if e.get("level") == "error"]
+    assert [e["request_id"] for e in errors] == [request_id]
+    assert errors[0]["exception"], "the traceback is logged, structured"
+    assert "hunter2" in json.dumps(errors[0]), "the operator sees the real error"
+
+
+async def test_unrouted_requests_are_logged_too(client: Any, log_lines: io.StringIO) -> None:
+    """A 404 for an unknown path still gets its access line, with no route template."""
+    await client.get("/no/such/path")
+    access = [e for e in events(log_lines) if e.get("logger") == "thedata.access"]
+    assert [(a["path"], a["route"], a["status"]) for a in access] == [("/no/such/path", None, 404)]
+
+
+def test_standard_library_logs_go_through_the_same_pipeline(log_lines: io.StringIO) -> None:
+    """uvicorn's and psycopg's stdlib records come out as the same JSON lines."""
+    logging.getLogger("uvicorn.error").warning("port %d busy", 8000)
+    logging.getLogger("psycopg.pool").warning("pool grew")
+    lines = {e["logger"]: e for e in events(log_lines)}
+    assert lines["uvicorn.error"]["event"] == "port 8000 busy"
+    assert lines["uvicorn.error"]["level"] == "warning"
+    assert lines["psycopg.pool"]["event"] == "pool grew"
+
+
+def test_tracebacks_never_show_local_variables(log_lines: io.StringIO) -> None:
+    """A password in a local variable of a failing frame does not reach the log."""
+
+    def connect(password: str) -> None:
+        raise ConnectionError("refused")
+
+    try:
+        connect(password="s3cr3t-value")
+    except ConnectionError:
+        structlog.get_logger("test").exception("connect failed")
+    assert "s3cr3t-value" not in log_lines.getvalue()
+    assert "refused" in log_lines.getvalue()

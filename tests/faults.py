@@ -1,0 +1,78 @@
+"""Fault injection: a TCP proxy in front of PostgreSQL that can stop relaying (a partition)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+
+Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+class PartitionableProxy:
+    """Relays local TCP connections to the database until ``partition`` is called.
+
+    While partitioned, bytes are held, not dropped and not refused: to the
+    client the database looks alive but silent, the worst case for timeouts.
+    It runs its own event loop in a thread, independent of the code under test.
+    """
+
+    def __init__(self, connect_upstream: Connect) -> None:
+        self._connect_upstream = connect_upstream
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._healthy = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    def start(self) -> None:
+        self._thread.start()
+        self._call(self._start()).result(timeout=5)
+
+    def partition(self) -> None:
+        self._loop.call_soon_threadsafe(self._healthy.clear)
+
+    def heal(self) -> None:
+        self._loop.call_soon_threadsafe(self._healthy.set)
+
+    def stop(self) -> None:
+        self._call(self._stop()).result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    def _call(self, coroutine: Awaitable[None]) -> Future[None]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
+
+    async def _start(self) -> None:
+        self._healthy.set()
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await self._healthy.wait()
+            upstream_reader, upstream_writer = await self._connect_upstream()
+            await asyncio.gather(
+                self._pump(reader, upstream_writer),
+                self._pump(upstream_reader, writer),
+                return_exceptions=True,
+            )
+            upstream_writer.close()
+        writer.close()
+
+    async def _pump(self, source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+        while data := await source.read(65536):
+            await self._healthy.wait()
+            target.write(data)
+            await target.drain()
+        target.close()
