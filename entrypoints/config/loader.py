@@ -94,10 +94,14 @@ def _explain(message: str) -> str:
 def _check_database_url(url: str | None) -> None:
     if url is None:
         return
+    name = variable_name("database_url")
     try:
-        conninfo_to_dict(url)
+        parts = conninfo_to_dict(url)
     except Exception:  # psycopg raises ProgrammingError; the reason may quote the password
         raise ConfigurationError(
-            f"{variable_name('database_url')}: not a libpq URL "
-            "(expected postgresql://user:password@host:5432/database)"
+            f"{name}: not a libpq URL (expected postgresql://user:password@host:5432/database)"
         ) from None
+    # libpq only checks the port when connecting; a typo should stop start-up instead
+    for port in str(parts.get("port") or "5432").split(","):
+        if not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ConfigurationError(f"{name}: the port must be a number from 1 to 65535")
