@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from thedata.adapters.observability import route_to_stdlib_logging
 from thedata.adapters.postgres import (
     EmbeddedPostgres,
     PostgresHealthCheck,
@@ -24,6 +26,7 @@ from thedata.adapters.postgres import (
 from thedata.adapters.system import SystemClock
 from thedata.application.use_cases import CheckReadiness
 from thedata.entrypoints.config import Settings, load_settings, validate_settings
+from thedata.entrypoints.resolve import maybe_await
 
 
 async def database_url(settings: Settings) -> AsyncIterator[str]:
@@ -81,6 +84,16 @@ class Container(containers.DeclarativeContainer):
     )
 
 
+@asynccontextmanager
+async def started(container: Container) -> AsyncIterator[Container]:
+    """Open the container's resources for the ``async with`` block and close them after it."""
+    await maybe_await(container.init_resources())
+    try:
+        yield container
+    finally:
+        await maybe_await(container.shutdown_resources())
+
+
 def build_container(settings: Settings | None = None) -> Container:
     """A container for ``settings``, or for the environment's settings when none are given.
 
@@ -90,4 +103,5 @@ def build_container(settings: Settings | None = None) -> Container:
     ``await container.shutdown_resources()`` when done.
     """
     valid = validate_settings(settings) if settings is not None else load_settings()
+    route_to_stdlib_logging()
     return Container(settings=valid)

@@ -72,6 +72,28 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def route_to_stdlib_logging() -> None:
+    """Unless the host program configured structlog, hand our events to stdlib ``logging``.
+
+    structlog's default prints to stdout; a library must not. This way a program
+    that imports theData.io decides, with ordinary ``logging`` configuration,
+    what it sees of our logs (by default: warnings and errors on stderr).
+    """
+    if structlog.is_configured():
+        return
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.filter_by_level,
+            structlog.processors.format_exc_info,
+            structlog.stdlib.render_to_log_kwargs,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
 def _drop_color_message(
     _logger: object, _method: str, event: structlog.typing.EventDict
 ) -> structlog.typing.EventDict:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -66,11 +70,30 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         "timeout_graceful_shutdown": int(settings.shutdown_timeout),
         "server_header": False,
     }
-    if workers == 1:
-        server = uvicorn.Server(uvicorn.Config(create_app(build_container(settings)), **options))
-        server.run()
-        return 0 if server.started else 1
-    return _serve_workers(settings, workers, options)
+    with _stop_signals_end_cleanly():
+        if workers == 1:
+            config = uvicorn.Config(create_app(build_container(settings)), **options)
+            server = uvicorn.Server(config)
+            server.run()
+            return 0 if server.started else 1
+        return _serve_workers(settings, workers, options)
+
+
+@contextmanager
+def _stop_signals_end_cleanly() -> Iterator[None]:
+    # uvicorn drains requests on SIGTERM/SIGINT, then re-raises the signal through
+    # the handler that was in place before it started. Left at the default, that
+    # kills the process after a clean shutdown (exit -15); this handler lets the
+    # command finish and report success instead.
+    def stopped(_signal: int, _frame: FrameType | None) -> None:
+        return None
+
+    previous = {sig: signal.signal(sig, stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) -> int:

@@ -16,6 +16,13 @@ EXIT_FAILURE = 1
 EXIT_CONFIGURATION = 2
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thedata", description="theData.io API: move data between databases and files."
@@ -24,8 +31,12 @@ def _parser() -> argparse.ArgumentParser:
 
     serve_cmd = commands.add_parser("serve", help="run the HTTP API")
     serve_cmd.add_argument("--host", help="address to bind (default: THEDATA_HOST)")
-    serve_cmd.add_argument("--port", type=int, help="port to listen on (default: THEDATA_PORT)")
-    serve_cmd.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    serve_cmd.add_argument(
+        "--port", type=_positive_int, help="port to listen on (default: THEDATA_PORT)"
+    )
+    serve_cmd.add_argument(
+        "--workers", type=_positive_int, default=1, help="worker processes (default: 1)"
+    )
 
     commands.add_parser("migrate", help="apply pending database migrations and exit")
 
@@ -53,9 +64,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIGURATION
     if args.command == "config":
         return check_config(settings)
-    if args.workers is not None and args.command == "serve" and args.workers < 1:
-        print("thedata: --workers must be at least 1", file=sys.stderr)  # noqa: T201
-        return EXIT_CONFIGURATION
     return _run_with_database(args, settings)
 
 

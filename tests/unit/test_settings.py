@@ -145,12 +145,12 @@ def test_a_mistake_in_the_env_file_is_reported_like_one_in_the_environment(
     """Where the value came from does not change how its error reads."""
     env_file = tmp_path / ".env"
     env_file.write_text("THEDATA_PORT=eighty\n")
-    with pytest.raises(ConfigurationError, match="^THEDATA_PORT: "):
+    with pytest.raises(ConfigurationError, match=r"^THEDATA_PORT: "):
         load({}, env_file=env_file)
 
 
 def test_settings_built_in_code_are_validated_too() -> None:
     """Library users who construct Settings get the same checks as the environment."""
-    with pytest.raises(ConfigurationError, match="^THEDATA_PORT: "):
+    with pytest.raises(ConfigurationError, match=r"^THEDATA_PORT: "):
         validate_settings(Settings(port=0))
     assert validate_settings(Settings(port=8080)).port == 8080

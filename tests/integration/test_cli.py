@@ -1,0 +1,206 @@
+"""The ``thedata`` command as a user runs it: real processes, real signals, real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).parents[2]
+THEDATA = [sys.executable, "-m", "thedata.entrypoints.cli"]
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def clean_env(**variables: str) -> dict[str, str]:
+    """The current environment without THEDATA_* settings, plus ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THEDATA_")}
+    env.update(variables)
+    return env
+
+
+def run(args: list[str], cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*THEDATA, *args],
+        cwd=cwd,
+        env=clean_env(**variables),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local test server
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def wait_ready(base: str, process: subprocess.Popen[str], within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"the server exited early:\n{process.stderr.read() if process.stderr else ''}"
+            )
+        try:
+            if get(base + "/health/ready")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    pytest.fail("the server did not become ready")
+
+
+def test_config_check_accepts_a_valid_configuration(tmp_path: Path) -> None:
+    """A valid configuration exits 0 and names the database without its password."""
+    result = run(
+        ["config", "check"], tmp_path, THEDATA_DATABASE_URL="postgresql://app:hunter2@db:5432/x"
+    )
+    assert result.returncode == 0
+    assert "db:5432/x" in result.stdout
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_config_check_rejects_a_bad_value_in_one_line(tmp_path: Path) -> None:
+    """An invalid value exits 2 with a single line naming the variable, no traceback."""
+    result = run(["config", "check"], tmp_path, THEDATA_PORT="eighty")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "thedata: invalid configuration: THEDATA_PORT: expected `int`, got `str`"
+    ]
+
+
+def test_serve_refuses_to_start_on_a_bad_configuration(tmp_path: Path) -> None:
+    """The server validates before doing anything: same line, same exit code."""
+    result = run(["serve"], tmp_path, THEDATA_LOG_FORMAT="yaml")
+    assert result.returncode == 2
+    assert "THEDATA_LOG_FORMAT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_docs_prints_the_committed_reference(tmp_path: Path) -> None:
+    """`thedata config docs` is what docs/configuration.md holds."""
+    result = run(["config", "docs"], tmp_path)
+    assert result.returncode == 0
+    assert result.stdout == (ROOT / "docs" / "configuration.md").read_text()
+
+
+def test_migrate_brings_a_database_up_to_date(database_url: str, tmp_path: Path) -> None:
+    """`thedata migrate` on an empty database records the schema history and says so."""
+    result = run(["migrate"], tmp_path, THEDATA_DATABASE_URL=database_url)
+    assert result.returncode == 0, result.stderr
+    again = run(["migrate"], tmp_path, THEDATA_DATABASE_URL=database_url)
+    assert "the database schema is up to date" in again.stdout
+
+
+def test_migrate_against_a_dead_database_fails_readably(tmp_path: Path) -> None:
+    """No database: exit 1 with one line saying so, not a driver traceback."""
+    result = run(
+        ["migrate"],
+        tmp_path,
+        THEDATA_DATABASE_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+        THEDATA_LOG_LEVEL="error",
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "thedata: the database is unavailable"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def server_home(tmp_path: Path) -> Iterator[Path]:
+    """A THEDATA_HOME; any embedded PostgreSQL left running in it fails the test afterwards."""
+    yield tmp_path
+    leftovers = [
+        p.info["pid"]
+        for p in psutil.process_iter(["pid", "name", "cmdline"])
+        if p.info["name"] == "postgres" and str(tmp_path) in " ".join(p.info["cmdline"] or [])
+    ]
+    for pid in leftovers:
+        os.kill(pid, signal.SIGKILL)
+    assert not leftovers, "the embedded PostgreSQL outlived the server"
+
+
+def serve(home: Path, *args: str, **variables: str) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*THEDATA, "serve", "--port", str(port), *args],
+        cwd=home,
+        env=clean_env(THEDATA_HOME=str(home / "state"), THEDATA_LOG_FORMAT="json", **variables),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]]]:
+    """SIGTERM the server; return its exit code and its log lines (each must be JSON)."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    return process.returncode, [json.loads(line) for line in stderr.splitlines() if line]
+
+
+def test_serve_on_a_fresh_machine_starts_an_embedded_database_and_stops_it(
+    server_home: Path,
+) -> None:
+    """The quick start: no configuration, a ready API, and SIGTERM leaves nothing running."""
+    process, base = serve(server_home)
+    try:
+        wait_ready(base, process)
+        status, headers, _ = get(base + "/health/live")
+        assert status == 200
+        assert headers["x-request-id"]
+    finally:
+        code, lines = stop(process)
+    assert code == 0
+    events = [line["event"] for line in lines]
+    assert "embedded postgres started" in events
+    assert "database pool closed" in events
+    assert "embedded postgres released" in events
+    access = [line for line in lines if line["logger"] == "thedata.access"]
+    assert {"method", "route", "status", "duration_ms", "request_id"} <= access[-1].keys()
+
+
+def test_serve_with_several_workers_shares_one_embedded_database(server_home: Path) -> None:
+    """--workers N: N processes serve; the embedded database outlives them and stops last."""
+    process, base = serve(server_home, "--workers", "2")
+    try:
+        wait_ready(base, process)
+        assert get(base + "/health/ready")[0] == 200
+    finally:
+        code, _ = stop(process)
+    assert code == 0
+
+
+def test_serve_against_an_external_database_migrates_it(database_url: str, tmp_path: Path) -> None:
+    """With THEDATA_DATABASE_URL set no embedded server starts, and start-up migrates."""
+    process, base = serve(tmp_path, THEDATA_DATABASE_URL=database_url)
+    try:
+        wait_ready(base, process)
+    finally:
+        code, lines = stop(process)
+    assert code == 0
+    assert "embedded postgres started" not in [line["event"] for line in lines]
+    assert not (tmp_path / "state").exists()

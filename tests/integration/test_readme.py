@@ -1,0 +1,41 @@
+"""The README's library example runs as written, in a process of its own."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).parents[2] / "README.md"
+
+pytestmark = pytest.mark.postgres
+
+
+def library_example() -> str:
+    section = README.read_text().split("## Use it as a library", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "the README lost its library example"
+    return match.group(1)
+
+
+def test_the_library_example_runs_and_reports_ready(database_url: str, tmp_path: Path) -> None:
+    """Copying the example into a file and running it prints the readiness verdict."""
+    script = tmp_path / "example.py"
+    script.write_text(library_example())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THEDATA_")}
+    env |= {"THEDATA_DATABASE_URL": database_url, "THEDATA_LOG_LEVEL": "warning"}
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "ready: pass"
