@@ -1,0 +1,168 @@
+"""Benchmarks of the service as a user runs it: start-up, memory at rest, request throughput.
+
+Run with ``./dev bench``. Machines here are shared and noisy, so every figure
+comes with a baseline measured in the same run, and the ratio is what to compare
+between runs:
+
+- start-up: ``thedata serve`` until ``/health/ready`` passes, against the time
+  the same interpreter takes just to import the app (the floor any start pays);
+- memory: resident size of the API process at rest, against a bare interpreter;
+- throughput (needs ``wrk``): ``/health/ready`` (one database round trip) against
+  ``/health/live`` (no I/O), at the same concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def env_for(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THEDATA_")}
+    env |= {"THEDATA_HOME": str(home), "THEDATA_LOG_LEVEL": "warning"}
+    return env
+
+
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local server
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Start ``thedata serve``; return it, its base URL and the seconds until ready."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "thedata.entrypoints.cli", "serve", "--port", str(port)],
+        env=env_for(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not ready(base + "/health/ready"):
+        if process.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        time.sleep(0.01)
+    return process, base, time.perf_counter() - started
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def import_time() -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", "import thedata.entrypoints.asgi"],
+        check=True,
+        env=env_for(Path(tempfile.gettempdir())),
+    )
+    return time.perf_counter() - started
+
+
+def bare_interpreter_rss() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)"])
+    time.sleep(0.5)
+    rss = psutil.Process(process.pid).memory_info().rss
+    process.kill()
+    process.wait()
+    return int(rss)
+
+
+def wrk(url: str, connections: int, seconds: int) -> float:
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if match is None or "Non-2xx" in output or "Socket errors" in output:
+        raise SystemExit(f"wrk run failed or saw errors:\n{output}")
+    return float(match.group(1))
+
+
+def bench_startup(rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder) / "home"
+        process, _, cold = start_server(home)  # initdb happens here
+        stop_server(process)
+        warm_times = []
+        for _ in range(rounds):
+            process, _, seconds = start_server(home)
+            stop_server(process)
+            warm_times.append(seconds)
+    imports = statistics.median(import_time() for _ in range(rounds))
+    warm = statistics.median(warm_times)
+    print(f"start-up, fresh home (initdb)  : {cold:6.2f} s")
+    print(f"start-up, existing home (median of {rounds}): {warm:6.2f} s")
+    print(f"baseline: import the app       : {imports:6.2f} s")
+    print(f"ratio start-up / import        : {warm / imports:6.2f}")
+
+
+def bench_memory_and_throughput(connections: int, seconds: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        process, base, _ = start_server(Path(folder) / "home")
+        try:
+            time.sleep(1)
+            api_rss = psutil.Process(process.pid).memory_info().rss
+            postgres_rss = sum(
+                p.info["memory_info"].rss
+                for p in psutil.process_iter(["name", "cmdline", "memory_info"])
+                if p.info["name"] == "postgres" and folder in " ".join(p.info["cmdline"] or [])
+            )
+            bare = bare_interpreter_rss()
+            print(f"idle RSS, API process          : {api_rss / 2**20:6.1f} MiB")
+            print(f"idle RSS, embedded PostgreSQL  : {postgres_rss / 2**20:6.1f} MiB (all processes)")
+            print(f"baseline: bare interpreter     : {bare / 2**20:6.1f} MiB")
+            print(f"ratio API / bare interpreter   : {api_rss / bare:6.2f}")
+            if shutil.which("wrk") is None:
+                print("throughput: skipped (install wrk: apt-get install wrk)")
+                return
+            wrk(base + "/health/live", connections, 2)  # warm-up
+            live = wrk(base + "/health/live", connections, seconds)
+            ready_rps = wrk(base + "/health/ready", connections, seconds)
+            print(f"throughput /health/live   (c={connections}): {live:8.0f} req/s (baseline)")
+            print(f"throughput /health/ready  (c={connections}): {ready_rps:8.0f} req/s")
+            print(f"ratio ready / live             : {ready_rps / live:6.2f}")
+        finally:
+            stop_server(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="warm start-ups to time")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    bench_startup(args.rounds)
+    bench_memory_and_throughput(args.connections, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
