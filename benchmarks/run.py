@@ -137,7 +137,7 @@ def bench_memory_and_throughput(connections: int, seconds: int) -> None:
             )
             bare = bare_interpreter_rss()
             print(f"idle RSS, API process          : {api_rss / 2**20:6.1f} MiB")
-            print(f"idle RSS, embedded PostgreSQL  : {postgres_rss / 2**20:6.1f} MiB (all processes)")
+            print(f"idle RSS, embedded PostgreSQL  : {postgres_rss / 2**20:6.1f} MiB (all)")
             print(f"baseline: bare interpreter     : {bare / 2**20:6.1f} MiB")
             print(f"ratio API / bare interpreter   : {api_rss / bare:6.2f}")
             if shutil.which("wrk") is None:

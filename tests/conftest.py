@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
@@ -19,8 +20,9 @@ import pytest
 import stamina
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from psycopg_pool import AsyncConnectionPool
 
-from thedata.adapters.postgres import EmbeddedPostgres
+from thedata.adapters.postgres import EmbeddedPostgres, open_pool
 from thedata.entrypoints.config import Settings
 
 TEST_DATABASE_PREFIX = f"thedata_test_{uuid.uuid4().hex[:8]}_"
@@ -70,6 +72,25 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@asynccontextmanager
+async def pool_on(database_url: str, **overrides: Any) -> AsyncIterator[AsyncConnectionPool]:
+    """The service's pool on ``database_url``, with small sizes and short timeouts."""
+    options: dict[str, Any] = {
+        "min_size": 1,
+        "max_size": 2,
+        "connect_timeout": 2,
+        "statement_timeout": 5,
+        "acquire_timeout": 2,
+        "startup_timeout": 0,
+    }
+    resource = open_pool(database_url, **(options | overrides))
+    pool = await anext(resource)
+    try:
+        yield pool
+    finally:
+        await resource.aclose()
 
 
 def make_settings(**overrides: Any) -> Settings:

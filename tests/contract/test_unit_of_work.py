@@ -9,8 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.conftest import pool_on
 from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from thedata.adapters.postgres import PostgresUnitOfWork, open_pool
+from thedata.adapters.postgres import PostgresUnitOfWork
 from thedata.application.ports import UnitOfWork
 
 
@@ -105,18 +106,8 @@ class TestPostgresUnitOfWork(UnitOfWorkContract):
     async def _pool(self, database_url: str) -> AsyncIterator[None]:
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute("CREATE TABLE probe (key text PRIMARY KEY, value text NOT NULL)")
-        pool_resource = open_pool(
-            database_url,
-            min_size=1,
-            max_size=2,
-            connect_timeout=2,
-            statement_timeout=5,
-            acquire_timeout=2,
-            startup_timeout=0,
-        )
-        self.pool = await anext(pool_resource)
-        yield
-        await pool_resource.aclose()
+        async with pool_on(database_url) as self.pool:
+            yield
 
     def new_uow(self) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(self.pool)

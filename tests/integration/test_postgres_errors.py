@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
 import stamina
 
+from tests.conftest import pool_on
 from thedata.adapters.postgres import (
     PostgresUnitOfWork,
     open_pool,
@@ -50,22 +50,10 @@ async def test_a_statement_over_the_timeout_becomes_database_unavailable(
     database_url: str,
 ) -> None:
     """The statement timeout cancels a slow query and the caller learns the database is slow."""
-    pool_resource = open_pool(
-        database_url,
-        min_size=1,
-        max_size=1,
-        connect_timeout=2,
-        statement_timeout=0.1,
-        acquire_timeout=2,
-        startup_timeout=0,
-    )
-    pool = await anext(pool_resource)
-    try:
+    async with pool_on(database_url, statement_timeout=0.1) as pool:
         with pytest.raises(DatabaseUnavailable, match="in time"):
             async with PostgresUnitOfWork(pool) as uow:
                 await uow.connection.execute("SELECT pg_sleep(2)")
-    finally:
-        await pool_resource.aclose()
 
 
 async def test_other_driver_errors_pass_through_as_bugs(database_url: str) -> None:
@@ -98,23 +86,13 @@ async def test_entering_a_unit_of_work_without_a_free_connection_is_unavailable(
     database_url: str,
 ) -> None:
     """When the pool is exhausted past the acquire timeout, the answer is a fast 'unavailable'."""
-    pool_resource: AsyncIterator[object] = open_pool(
-        database_url,
-        min_size=1,
-        max_size=1,
-        connect_timeout=2,
-        statement_timeout=5,
-        acquire_timeout=0.2,
-        startup_timeout=0,
-    )
-    pool = await anext(pool_resource)
-    try:
-        async with PostgresUnitOfWork(pool):  # type: ignore[arg-type]
-            with pytest.raises(DatabaseUnavailable):
-                async with PostgresUnitOfWork(pool):  # type: ignore[arg-type]
-                    pass
-    finally:
-        await pool_resource.aclose()  # type: ignore[attr-defined]
+    async with (
+        pool_on(database_url, max_size=1, acquire_timeout=0.2) as pool,
+        PostgresUnitOfWork(pool),
+    ):
+        with pytest.raises(DatabaseUnavailable):
+            async with PostgresUnitOfWork(pool):
+                pass
 
 
 async def test_transient_errors_are_retried_and_others_are_not() -> None:
