@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import stamina
 import structlog
@@ -24,7 +24,7 @@ async def open_pool(
     statement_timeout: float,
     acquire_timeout: float,
     startup_timeout: float,
-) -> AsyncIterator[AsyncConnectionPool]:
+) -> AsyncGenerator[AsyncConnectionPool, None]:
     """Open the pool, wait until it holds ``min_size`` connections, close it afterwards.
 
     Waits up to ``startup_timeout`` seconds for a database that is still
