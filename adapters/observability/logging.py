@@ -60,6 +60,8 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
+    # on the handler too: libraries that set their own logger levels (psycopg) obey it as well
+    handler.setLevel(level.upper())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())

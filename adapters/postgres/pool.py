@@ -5,12 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncGenerator
 
-import stamina
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from thedata.adapters.postgres.errors import translated_errors
-from thedata.adapters.postgres.retry import TRANSIENT_ERRORS
 
 log = structlog.get_logger(__name__)
 
@@ -27,9 +25,10 @@ async def open_pool(
 ) -> AsyncGenerator[AsyncConnectionPool, None]:
     """Open the pool, wait until it holds ``min_size`` connections, close it afterwards.
 
-    Waits up to ``startup_timeout`` seconds for a database that is still
-    starting; every connection carries the statement timeout, so no query
-    holds a request for longer than that.
+    Waits up to ``startup_timeout`` seconds (at least one connect timeout) for a
+    database that is still starting: the pool itself retries failed connection
+    attempts with backoff meanwhile. Every connection carries the statement
+    timeout, so no query holds a request for longer than that.
     """
     pool = AsyncConnectionPool(
         conninfo,
@@ -46,13 +45,8 @@ async def open_pool(
         },
     )
     try:
-        # no start-up patience at all means exactly one attempt
-        patience = (
-            {"attempts": None, "timeout": startup_timeout} if startup_timeout else {"attempts": 1}
-        )
-        async for attempt in stamina.retry_context(on=TRANSIENT_ERRORS, **patience):
-            with attempt, translated_errors():
-                await pool.open(wait=True, timeout=connect_timeout)
+        with translated_errors():
+            await pool.open(wait=True, timeout=max(startup_timeout, connect_timeout))
         log.info("database pool opened", min_size=min_size, max_size=max_size)
         yield pool
     finally:

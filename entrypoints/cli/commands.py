@@ -17,8 +17,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from thedata.adapters.postgres import EmbeddedPostgres, PostgresMigrator, load_migrations
 from thedata.entrypoints.config import Settings, render_configuration_docs
-from thedata.entrypoints.container import build_container
+from thedata.entrypoints.container import build_container, started
 from thedata.entrypoints.http import create_app
+from thedata.entrypoints.http.plugin import apply_pending_migrations
 from thedata.entrypoints.resolve import maybe_await, resolve
 
 
@@ -72,11 +73,20 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     }
     with _stop_signals_end_cleanly():
         if workers == 1:
-            config = uvicorn.Config(create_app(build_container(settings)), **options)
-            server = uvicorn.Server(config)
-            server.run()
-            return 0 if server.started else 1
+            return asyncio.run(_serve_in_process(settings, options))
         return _serve_workers(settings, workers, options)
+
+
+async def _serve_in_process(settings: Settings, options: dict[str, Any]) -> int:
+    # The command opens the container itself, rather than the app's lifespan, so
+    # that a database that cannot be reached or migrated at start-up ends as one
+    # readable line from the CLI instead of a lifespan traceback from the server.
+    async with started(build_container(settings)) as container:
+        await apply_pending_migrations(container)
+        app = create_app(container, open_resources=False)
+        server = uvicorn.Server(uvicorn.Config(app, **options))
+        await server.serve()
+        return 0 if server.started else 1
 
 
 @contextmanager

@@ -21,12 +21,17 @@ def _package_version() -> str:
         return "0.0.0"
 
 
-def create_app(container: ServiceContainer) -> Litestar:
-    """Build the HTTP API around ``container``; resources open when the app starts."""
+def create_app(container: ServiceContainer, *, open_resources: bool = True) -> Litestar:
+    """Build the HTTP API around ``container``.
+
+    By default the app's lifespan opens the container's resources (and applies
+    migrations) before the first request and closes them after the last. Pass
+    ``open_resources=False`` when the caller runs the container around the app.
+    """
     settings = container.settings()
     app = Litestar(
         route_handlers=[HealthController, docs_assets_router()],
-        plugins=[ContainerPlugin(container)],
+        plugins=[ContainerPlugin(container, open_resources=open_resources)],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(_package_version()),
         request_max_body_size=settings.max_body_bytes,

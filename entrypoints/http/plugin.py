@@ -24,8 +24,9 @@ class ContainerPlugin(InitPluginProtocol):
     lets requests in; shutdown closes everything in reverse order.
     """
 
-    def __init__(self, container: ServiceContainer) -> None:
+    def __init__(self, container: ServiceContainer, *, open_resources: bool = True) -> None:
         self._container = container
+        self._open_resources = open_resources
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register the container and the lifespan with the app being built."""
@@ -35,15 +36,23 @@ class ContainerPlugin(InitPluginProtocol):
 
     @asynccontextmanager
     async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
+        if not self._open_resources:  # whoever built the app runs the container
+            yield
+            return
         container = self._container
         try:
             await maybe_await(container.init_resources())
-            if container.settings().migrate_on_start:
-                migrator = await resolve(container.migrator)
-                applied = await migrator.migrate()
-                log.info("migrations checked", applied=[m.file_name for m in applied])
+            await apply_pending_migrations(container)
             log.info("ready to serve")
             yield
         finally:
             await maybe_await(container.shutdown_resources())
             log.info("stopped")
+
+
+async def apply_pending_migrations(container: ServiceContainer) -> None:
+    """Migrate the database now if the settings ask for it at start-up."""
+    if container.settings().migrate_on_start:
+        migrator = await resolve(container.migrator)
+        applied = await migrator.migrate()
+        log.info("migrations checked", applied=[m.file_name for m in applied])

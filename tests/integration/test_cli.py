@@ -204,3 +204,17 @@ def test_serve_against_an_external_database_migrates_it(database_url: str, tmp_p
     assert code == 0
     assert "embedded postgres started" not in [line["event"] for line in lines]
     assert not (tmp_path / "state").exists()
+
+
+def test_serve_with_an_unreachable_database_fails_in_one_line(tmp_path: Path) -> None:
+    """Start-up gives a database its grace period, then stops with a line saying why."""
+    result = run(
+        ["serve", "--port", str(free_port())],
+        tmp_path,
+        THEDATA_DATABASE_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+        THEDATA_DB_STARTUP_TIMEOUT="1",
+        THEDATA_DB_CONNECT_TIMEOUT="1",
+        THEDATA_LOG_LEVEL="error",
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["thedata: the database is unavailable"]
