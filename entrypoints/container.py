@@ -60,6 +60,7 @@ class Container(containers.DeclarativeContainer):
         statement_timeout=settings.provided.db_statement_timeout,
         acquire_timeout=settings.provided.db_acquire_timeout,
         startup_timeout=settings.provided.db_startup_timeout,
+        reconnect_window=settings.provided.db_reconnect_window,
     )
     unit_of_work_factory = providers.Callable(functools.partial, PostgresUnitOfWork, pool)
     migrator = providers.Factory(

@@ -22,6 +22,7 @@ async def open_pool(
     statement_timeout: float,
     acquire_timeout: float,
     startup_timeout: float,
+    reconnect_window: float = 10.0,
 ) -> AsyncGenerator[AsyncConnectionPool, None]:
     """Open the pool, wait until it holds ``min_size`` connections, close it afterwards.
 
@@ -29,12 +30,17 @@ async def open_pool(
     database that is still starting: the pool itself retries failed connection
     attempts with backoff meanwhile. Every connection carries the statement
     timeout, so no query holds a request for longer than that.
+
+    After an outage the pool doubles its wait between reconnection attempts;
+    ``reconnect_window`` makes it start over with short waits instead, so the
+    service is back within seconds of the database, not minutes.
     """
     pool = AsyncConnectionPool(
         conninfo,
         min_size=min_size,
         max_size=max_size,
         timeout=acquire_timeout,
+        reconnect_timeout=reconnect_window,
         open=False,
         name="thedata",
         kwargs={

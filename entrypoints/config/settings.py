@@ -66,6 +66,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         Seconds,
         Meta(description="Seconds a request waits for a free pooled connection before a 503."),
     ] = 5.0
+    db_reconnect_window: Annotated[
+        Seconds,
+        Meta(
+            description="Seconds the pool retries a lost connection, backing off, before it "
+            "starts over; bounds how long service lags behind a database that came back."
+        ),
+    ] = 10.0
     db_startup_timeout: Annotated[
         Annotated[float, Meta(ge=0, le=3600)],
         Meta(description="Seconds start-up keeps retrying a database that is not reachable yet."),

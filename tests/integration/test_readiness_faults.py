@@ -98,3 +98,25 @@ async def test_ready_answers_in_time_while_the_database_hangs(proxy: Partitionab
 
         proxy.heal()
         await wait_until_ready(client, within=20)
+
+
+async def test_service_returns_soon_after_a_long_outage(tmp_path: Path) -> None:
+    """Reconnection backs off during an outage, but not so far that recovery lags behind.
+
+    Without a reconnect window the pool's waits double (1, 2, 4, 8 s ...): after an
+    8 s outage its next attempt would come about 7 s after the database is back.
+    """
+    server = EmbeddedPostgres(tmp_path / "pg", database="outage")
+    url = server.start()
+    app = create_app(build_container(make_settings(database_url=url, db_reconnect_window=2)))
+    try:
+        async with AsyncTestClient(app) as client:
+            await asyncio.to_thread(server.stop)
+            outage_ends = time.monotonic() + 8
+            while time.monotonic() < outage_ends:  # probed like a load balancer would
+                assert (await client.get("/health/ready")).status_code == 503
+                await asyncio.sleep(0.5)
+            await asyncio.to_thread(server.start)
+            await wait_until_ready(client, within=4)
+    finally:
+        server.stop()
