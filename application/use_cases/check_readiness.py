@@ -43,9 +43,7 @@ class CheckReadiness:
                     self._failed(check, f"no answer within {self._timeout * 1000:.0f} ms")
                 )
             elif task.cancelled() or task.exception() is not None:
-                results.append(
-                    self._failed(check, f"check error: {type(task.exception()).__name__}")
-                )
+                results.append(self._failed(check, f"check error: {_error_name(task)}"))
             else:
                 results.extend(task.result())
         return HealthReport.of(tuple(results))

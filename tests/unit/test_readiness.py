@@ -102,3 +102,11 @@ async def test_a_check_that_raises_is_a_fail_not_a_crash() -> None:
 async def test_no_checks_means_ready() -> None:
     """A process with no dependencies to check is ready."""
     assert (await CheckReadiness([], FixedClock(), timeout=1)()).status is HealthStatus.PASS
+
+
+async def test_a_check_that_was_cancelled_is_a_fail_not_a_crash() -> None:
+    """A check cancelled from elsewhere (a driver shutting down) fails; the endpoint answers."""
+    use_case = CheckReadiness([StubCheck(error=asyncio.CancelledError())], FixedClock(), timeout=1)
+    report = await use_case()
+    assert report.status is HealthStatus.FAIL
+    assert report.checks[0].output == "check error: cancelled"
