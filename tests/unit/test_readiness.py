@@ -36,7 +36,7 @@ class StubCheck:
         self,
         status: HealthStatus = HealthStatus.PASS,
         delay: float = 0.0,
-        error: Exception | None = None,
+        error: BaseException | None = None,
         stubborn: bool = False,
     ) -> None:
         self.component = "stub"
