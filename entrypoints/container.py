@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -29,18 +29,34 @@ from thedata.entrypoints.config import Settings, load_settings, validate_setting
 from thedata.entrypoints.resolve import maybe_await
 
 
-async def database_url(settings: Settings) -> AsyncIterator[str]:
-    """The configured database, or an embedded one started here and stopped at shutdown."""
+def embedded_data_dir(settings: Settings) -> Path:
+    """Where the embedded PostgreSQL keeps its data."""
+    return Path(settings.home) / "postgres"
+
+
+@contextmanager
+def running_database(settings: Settings) -> Iterator[str]:
+    """The configured database's URL, or that of an embedded one running for the block."""
     if settings.database_url is not None:
         yield settings.database_url
         return
-    server = EmbeddedPostgres(Path(settings.home) / "postgres")
-    # pgserver blocks while initdb and pg_ctl run; keep the event loop free meanwhile
-    url = await asyncio.to_thread(server.start)
+    server = EmbeddedPostgres(embedded_data_dir(settings))
+    url = server.start()
     try:
         yield url
     finally:
-        await asyncio.to_thread(server.stop)
+        server.stop()
+
+
+async def database_url(settings: Settings) -> AsyncIterator[str]:
+    """``running_database`` as a container resource, from start-up to shutdown."""
+    database = running_database(settings)
+    # pgserver blocks while initdb and pg_ctl run; keep the event loop free meanwhile
+    url = await asyncio.to_thread(database.__enter__)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(database.__exit__, None, None, None)
 
 
 class Container(containers.DeclarativeContainer):

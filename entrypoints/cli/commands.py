@@ -8,16 +8,20 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import msgspec
 import uvicorn
 from psycopg.conninfo import conninfo_to_dict
 
-from thedata.adapters.postgres import EmbeddedPostgres, PostgresMigrator, load_migrations
 from thedata.entrypoints.config import Settings, render_configuration_docs
-from thedata.entrypoints.container import build_container, started
+from thedata.entrypoints.container import (
+    build_container,
+    embedded_data_dir,
+    running_database,
+    started,
+)
 from thedata.entrypoints.http import create_app
 from thedata.entrypoints.http.plugin import apply_pending_migrations
 from thedata.entrypoints.resolve import maybe_await, resolve
@@ -32,7 +36,7 @@ def print_config_docs() -> int:
 def check_config(settings: Settings) -> int:
     """Report the validated configuration, with the database named but no password shown."""
     if settings.database_url is None:
-        database = f"embedded PostgreSQL in {Path(settings.home) / 'postgres'}"
+        database = f"embedded PostgreSQL in {embedded_data_dir(settings)}"
     else:
         parts = conninfo_to_dict(settings.database_url)
         host, port = parts.get("host", "localhost"), parts.get("port", 5432)
@@ -108,24 +112,17 @@ def _stop_signals_end_cleanly() -> Iterator[None]:
 
 def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) -> int:
     # One process owns the embedded database and the migrations; the workers
-    # inherit the database's URL and connect to it like to any external server.
-    # uvicorn's supervisor handles signals, so it must run on the main thread.
-    embedded = None
-    url = settings.database_url
-    if url is None:
-        embedded = EmbeddedPostgres(Path(settings.home) / "postgres")
-        url = embedded.start()
-    try:
-        migrator = PostgresMigrator(url, load_migrations(), settings.db_connect_timeout)
-        asyncio.run(migrator.migrate())
-        os.environ["THEDATA_DATABASE_URL"] = url
+    # inherit the database's URL, connect to it like to any external server and
+    # do not migrate again. uvicorn's supervisor handles signals, so it must run
+    # on the main thread.
+    with running_database(settings) as url:
+        if settings.migrate_on_start:
+            asyncio.run(_migrate(msgspec.structs.replace(settings, database_url=url)))
+        os.environ.update(THEDATA_DATABASE_URL=url, THEDATA_MIGRATE_ON_START="false")
         uvicorn.run(
             "thedata.entrypoints.asgi:app_from_environment",
             factory=True,
             workers=workers,
             **options,
         )
-    finally:
-        if embedded is not None:
-            embedded.stop()
     return 0

@@ -11,6 +11,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+_HEADER_NAME = REQUEST_ID_HEADER.encode()
 # Echo only ids that are safe to put in logs and headers: short, printable, no spaces.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
 
@@ -29,7 +30,7 @@ def request_id_of(scope: HTTPScope) -> str:
 
 def _incoming_id(scope: HTTPScope) -> str | None:
     for name, value in scope.get("headers", ()):
-        if name == REQUEST_ID_HEADER.encode():
+        if name == _HEADER_NAME:
             candidate = value.decode("latin-1")
             return candidate if _SANE_REQUEST_ID.fullmatch(candidate) else None
     return None
@@ -58,8 +59,8 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers = [h for h in message.get("headers", []) if h[0].lower() != _HEADER_NAME]
+                headers.append((_HEADER_NAME, request_id.encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -190,8 +190,10 @@ def test_serve_with_several_workers_shares_one_embedded_database(server_home: Pa
         wait_ready(base, process)
         assert get(base + "/health/ready")[0] == 200
     finally:
-        code, _ = stop(process)
+        code, lines = stop(process)
     assert code == 0
+    # the parent migrated once; the workers must not do it again
+    assert "migrations checked" not in [line["event"] for line in lines]
 
 
 def test_serve_against_an_external_database_migrates_it(database_url: str, tmp_path: Path) -> None:
