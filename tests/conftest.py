@@ -9,6 +9,7 @@ a database of its own, dropped afterwards.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -91,6 +92,14 @@ async def pool_on(database_url: str, **overrides: Any) -> AsyncIterator[AsyncCon
         yield pool
     finally:
         await resource.aclose()
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from typing import Any
 
 import psutil
 import pytest
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).parents[2]
 THEDATA = [sys.executable, "-m", "thedata.entrypoints.cli"]
@@ -40,13 +41,6 @@ def run(args: list[str], cwd: Path, **variables: str) -> subprocess.CompletedPro
         timeout=120,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli import clean_env, free_port, get, wait_ready
+from tests.conftest import free_port
+from tests.integration.test_cli import clean_env, get, wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

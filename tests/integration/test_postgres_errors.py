@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-
 import psycopg
 import pytest
 import stamina
 
-from tests.conftest import pool_on
+from tests.conftest import free_port, pool_on
 from thedata.adapters.postgres import (
     PostgresUnitOfWork,
     open_pool,
@@ -18,15 +16,6 @@ from thedata.adapters.postgres import (
 from thedata.application.errors import ConcurrentUpdate, DatabaseUnavailable
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A local port nothing listens on: connecting is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def raise_sqlstate(database_url: str, sqlstate: str) -> None:
@@ -64,14 +53,12 @@ async def test_other_driver_errors_pass_through_as_bugs(database_url: str) -> No
                 await connection.execute("SELEC 1")
 
 
-async def test_opening_a_pool_on_a_dead_server_fails_with_database_unavailable(
-    closed_port: int,
-) -> None:
+async def test_opening_a_pool_on_a_dead_server_fails_with_database_unavailable() -> None:
     """No server: start-up stops with the port's error, not a driver traceback."""
     with pytest.raises(DatabaseUnavailable):
         await anext(
             open_pool(
-                f"postgresql://nobody@127.0.0.1:{closed_port}/none",
+                f"postgresql://nobody@127.0.0.1:{free_port()}/none",
                 min_size=1,
                 max_size=1,
                 connect_timeout=2,
