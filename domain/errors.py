@@ -57,3 +57,19 @@ class InvalidInput(DomainError):
     def __init__(self, message: str, errors: Sequence[FieldError] = ()) -> None:
         super().__init__(message)
         self.errors: tuple[FieldError, ...] = tuple(errors)
+
+
+class Unauthenticated(DomainError):
+    """The caller sent no credentials, or credentials that are unknown, expired or revoked."""
+
+    code = "unauthenticated"
+
+
+class RateLimited(DomainError):
+    """The caller made too many attempts; ``retry_after`` (seconds) says when to try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -10,6 +10,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -23,8 +24,30 @@ from thedata.adapters.postgres import (
     load_migrations,
     open_pool,
 )
-from thedata.adapters.system import SystemClock
-from thedata.application.use_cases import CheckReadiness
+from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
+from thedata.adapters.system import SystemClock, UuidV7IdFactory
+from thedata.application.identity_policy import IdentityPolicy
+from thedata.application.use_cases import (
+    AddMember,
+    Authenticate,
+    ChangeMemberRole,
+    CheckReadiness,
+    CreateApiKey,
+    CreateOrganization,
+    DeleteOrganization,
+    GetCurrentUser,
+    GetOrganization,
+    IssueAccessToken,
+    ListApiKeys,
+    ListMembers,
+    ListOrganizations,
+    RegisterUser,
+    RemoveMember,
+    RevokeAccessToken,
+    RevokeApiKey,
+    UpdateCurrentUser,
+    UpdateOrganization,
+)
 from thedata.entrypoints.config import Settings, load_settings, validate_settings
 from thedata.entrypoints.resolve import maybe_await
 
@@ -57,6 +80,16 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
         yield url
     finally:
         await asyncio.to_thread(database.__exit__, None, None, None)
+
+
+def identity_policy(settings: Settings) -> IdentityPolicy:
+    """The identity rules' limits, from the settings."""
+    return IdentityPolicy(
+        allow_signup=settings.allow_signup,
+        access_token_ttl=timedelta(seconds=settings.access_token_ttl),
+        login_attempt_limit=settings.login_attempt_limit,
+        login_window=timedelta(seconds=settings.login_window),
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -99,6 +132,67 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         timeout=settings.provided.ready_timeout,
     )
+
+    # identity and tenancy
+    ids = providers.Singleton(UuidV7IdFactory)
+    password_hasher = providers.Singleton(
+        Argon2PasswordHasher,
+        memory_kib=settings.provided.password_hash_memory_kib,
+        iterations=settings.provided.password_hash_iterations,
+    )
+    credentials = providers.Singleton(SecureCredentialGenerator)
+    identity_policy = providers.Singleton(identity_policy, settings)
+
+    authenticate = providers.Factory(
+        Authenticate, uow=unit_of_work_factory, clock=clock, policy=identity_policy
+    )
+    register_user = providers.Factory(
+        RegisterUser,
+        uow=unit_of_work_factory,
+        clock=clock,
+        ids=ids,
+        hasher=password_hasher,
+        credentials=credentials,
+        policy=identity_policy,
+    )
+    issue_access_token = providers.Factory(
+        IssueAccessToken,
+        uow=unit_of_work_factory,
+        clock=clock,
+        hasher=password_hasher,
+        credentials=credentials,
+        policy=identity_policy,
+    )
+    revoke_access_token = providers.Factory(RevokeAccessToken, uow=unit_of_work_factory)
+    get_current_user = providers.Factory(GetCurrentUser, uow=unit_of_work_factory)
+    update_current_user = providers.Factory(
+        UpdateCurrentUser, uow=unit_of_work_factory, clock=clock, hasher=password_hasher
+    )
+    list_organizations = providers.Factory(ListOrganizations, uow=unit_of_work_factory)
+    create_organization = providers.Factory(
+        CreateOrganization, uow=unit_of_work_factory, clock=clock, ids=ids, policy=identity_policy
+    )
+    get_organization = providers.Factory(GetOrganization, uow=unit_of_work_factory)
+    update_organization = providers.Factory(
+        UpdateOrganization, uow=unit_of_work_factory, clock=clock
+    )
+    delete_organization = providers.Factory(DeleteOrganization, uow=unit_of_work_factory)
+    list_members = providers.Factory(ListMembers, uow=unit_of_work_factory)
+    add_member = providers.Factory(
+        AddMember, uow=unit_of_work_factory, clock=clock, policy=identity_policy
+    )
+    change_member_role = providers.Factory(ChangeMemberRole, uow=unit_of_work_factory)
+    remove_member = providers.Factory(RemoveMember, uow=unit_of_work_factory)
+    list_api_keys = providers.Factory(ListApiKeys, uow=unit_of_work_factory)
+    create_api_key = providers.Factory(
+        CreateApiKey,
+        uow=unit_of_work_factory,
+        clock=clock,
+        ids=ids,
+        credentials=credentials,
+        policy=identity_policy,
+    )
+    revoke_api_key = providers.Factory(RevokeApiKey, uow=unit_of_work_factory)
 
 
 @asynccontextmanager

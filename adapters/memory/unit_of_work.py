@@ -6,6 +6,15 @@ import copy
 from types import TracebackType
 from typing import Any, Self
 
+from thedata.adapters.memory.repositories import (
+    InMemoryAccessTokenRepository,
+    InMemoryApiKeyRepository,
+    InMemoryIdempotencyStore,
+    InMemoryLoginThrottle,
+    InMemoryMembershipRepository,
+    InMemoryOrganizationRepository,
+    InMemoryUserRepository,
+)
 from thedata.adapters.memory.store import InMemoryStore
 
 
@@ -20,6 +29,14 @@ class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self._tables: dict[str, dict[Any, Any]] | None = None
+        table = self.table
+        self.users = InMemoryUserRepository(table)
+        self.organizations = InMemoryOrganizationRepository(table)
+        self.memberships = InMemoryMembershipRepository(table)
+        self.api_keys = InMemoryApiKeyRepository(table)
+        self.access_tokens = InMemoryAccessTokenRepository(table)
+        self.login_throttle = InMemoryLoginThrottle(table)
+        self.idempotency = InMemoryIdempotencyStore(table)
 
     @property
     def tables(self) -> dict[str, dict[Any, Any]]:
@@ -27,6 +44,10 @@ class InMemoryUnitOfWork:
         if self._tables is None:
             raise RuntimeError("the unit of work is not active; use `async with uow:`")
         return self._tables
+
+    def table(self, name: str) -> dict[Any, Any]:
+        """The working copy of one table (created empty on first use)."""
+        return self.tables.setdefault(name, {})
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

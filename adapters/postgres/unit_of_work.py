@@ -11,6 +11,15 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from thedata.adapters.postgres.errors import translated_errors
+from thedata.adapters.postgres.repositories import (
+    PostgresAccessTokenRepository,
+    PostgresApiKeyRepository,
+    PostgresIdempotencyStore,
+    PostgresLoginThrottle,
+    PostgresMembershipRepository,
+    PostgresOrganizationRepository,
+    PostgresUserRepository,
+)
 from thedata.application.errors import DatabaseUnavailable
 
 
@@ -25,6 +34,14 @@ class PostgresUnitOfWork:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
         self._connection: AsyncConnection[TupleRow] | None = None
+        connection = lambda: self.connection  # noqa: E731 - read at each statement, not now
+        self.users = PostgresUserRepository(connection)
+        self.organizations = PostgresOrganizationRepository(connection)
+        self.memberships = PostgresMembershipRepository(connection)
+        self.api_keys = PostgresApiKeyRepository(connection)
+        self.access_tokens = PostgresAccessTokenRepository(connection)
+        self.login_throttle = PostgresLoginThrottle(connection)
+        self.idempotency = PostgresIdempotencyStore(connection)
 
     @property
     def connection(self) -> AsyncConnection[TupleRow]:

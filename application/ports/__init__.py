@@ -6,6 +6,33 @@ implementations and ``thedata.entrypoints.container`` picks them.
 
 from thedata.application.ports.clock import Clock
 from thedata.application.ports.health import HealthCheck
+from thedata.application.ports.idempotency import IdempotencyStore, StoredResponse
+from thedata.application.ports.identity import (
+    AccessTokenRepository,
+    ApiKeyRepository,
+    LoginThrottle,
+    MembershipRepository,
+    OrganizationRepository,
+    UserRepository,
+)
+from thedata.application.ports.ids import IdFactory
+from thedata.application.ports.security import CredentialGenerator, PasswordHasher
 from thedata.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["Clock", "HealthCheck", "UnitOfWork", "UnitOfWorkFactory"]
+__all__ = [
+    "AccessTokenRepository",
+    "ApiKeyRepository",
+    "Clock",
+    "CredentialGenerator",
+    "HealthCheck",
+    "IdFactory",
+    "IdempotencyStore",
+    "LoginThrottle",
+    "MembershipRepository",
+    "OrganizationRepository",
+    "PasswordHasher",
+    "StoredResponse",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+]

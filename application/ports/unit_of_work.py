@@ -6,6 +6,16 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
+from thedata.application.ports.idempotency import IdempotencyStore
+from thedata.application.ports.identity import (
+    AccessTokenRepository,
+    ApiKeyRepository,
+    LoginThrottle,
+    MembershipRepository,
+    OrganizationRepository,
+    UserRepository,
+)
+
 
 class UnitOfWork(Protocol):
     """One atomic piece of work: everything done inside is kept by ``commit`` or not at all.
@@ -14,8 +24,23 @@ class UnitOfWork(Protocol):
     without ``commit`` (normally or by an exception) discards every change.
     Adapters raise ``DatabaseUnavailable`` when the store cannot be reached and
     ``ConcurrentUpdate`` when a concurrent transaction wins; both leave nothing
-    behind.
+    behind. The repositories work inside the unit's transaction.
     """
+
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def organizations(self) -> OrganizationRepository: ...
+    @property
+    def memberships(self) -> MembershipRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def access_tokens(self) -> AccessTokenRepository: ...
+    @property
+    def login_throttle(self) -> LoginThrottle: ...
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

@@ -88,6 +88,46 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         Seconds,
         Meta(description="Seconds a stopping server gives requests in flight to finish."),
     ] = 20.0
+    allow_signup: Annotated[
+        bool, Meta(description="Let anyone register an account (`POST /v1/auth/register`).")
+    ] = True
+    access_token_ttl: Annotated[
+        Annotated[int, Meta(ge=60, le=90 * 86400)],
+        Meta(description="Seconds an access token from sign-in or sign-up stays valid."),
+    ] = 86400
+    login_attempt_limit: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=1000,
+            description="Failed sign-ins allowed per account and per client address in "
+            "THEDATA_LOGIN_WINDOW seconds; beyond it, 429 with Retry-After.",
+        ),
+    ] = 10
+    login_window: Annotated[
+        Annotated[int, Meta(ge=1, le=86400)],
+        Meta(description="Seconds over which failed sign-ins are counted."),
+    ] = 900
+    password_hash_memory_kib: Annotated[
+        int,
+        Meta(
+            ge=8,
+            le=4 * 1024 * 1024,
+            description="Argon2id memory per password hash (KiB); OWASP's minimum is 19456. "
+            "Raising it rehashes each password at its next sign-in.",
+        ),
+    ] = 19456
+    password_hash_iterations: Annotated[
+        int, Meta(ge=1, le=100, description="Argon2id passes per password hash (OWASP: 2).")
+    ] = 2
+    client_address_header: Annotated[
+        str | None,
+        Meta(
+            description="Header a trusted proxy puts the client's address in (e.g. "
+            "X-Forwarded-For, whose last entry is used) for sign-in limits. Unset: the "
+            "peer address. Set it only behind a proxy that overwrites the header."
+        ),
+    ] = None
 
     def __post_init__(self) -> None:
         if self.db_pool_min_size > self.db_pool_max_size:

@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from litestar import Litestar
 
+from thedata.entrypoints.http.controllers import CONTROLLERS
 from thedata.entrypoints.http.dependencies import ServiceContainer
 from thedata.entrypoints.http.docs import docs_assets_router, openapi_config
 from thedata.entrypoints.http.health import HealthController
@@ -30,7 +31,7 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
     """
     settings = container.settings()
     app = Litestar(
-        route_handlers=[HealthController, docs_assets_router()],
+        route_handlers=[HealthController, *CONTROLLERS, docs_assets_router()],
         plugins=[ContainerPlugin(container, open_resources=open_resources)],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(_package_version()),

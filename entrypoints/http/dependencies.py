@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from litestar.datastructures import State
+from litestar.di import Provide
 
 from thedata.application.use_cases import CheckReadiness
 from thedata.entrypoints.config import Settings
@@ -20,6 +21,10 @@ class ServiceContainer(Protocol):
 
     def check_readiness(self) -> CheckReadiness:
         """The readiness use case."""
+        ...
+
+    def authenticate(self) -> Any:
+        """The use case that resolves credentials (may return an awaitable)."""
         ...
 
     def migrator(self) -> Any:
@@ -44,3 +49,22 @@ def container_of(state: State) -> ServiceContainer:
 async def provide_check_readiness(state: State) -> CheckReadiness:
     """The readiness use case, built by the container."""
     return await resolve(container_of(state).check_readiness)
+
+
+def provide_use_case(name: str) -> Provide:
+    """A Litestar dependency that builds the container's use case ``name`` per request.
+
+    Handlers annotate the parameter with the use case's class; the container
+    decides which adapters it gets.
+    """
+
+    async def provide(state: State) -> Any:
+        return await resolve(getattr(container_of(state), name))
+
+    provide.__name__ = f"provide_{name}"
+    return Provide(provide)
+
+
+def use_cases(*names: str) -> dict[str, Provide]:
+    """Dependencies for the named use cases, for a controller's ``dependencies``."""
+    return {name: provide_use_case(name) for name in names}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
@@ -23,6 +24,16 @@ def openapi_config(version: str) -> OpenAPIConfig:
         version=version,
         description="Move data between Postgres databases and files, on a schedule or on demand.",
         path=SCHEMA_PATH,
+        components=Components(
+            security_schemes={
+                "bearerAuth": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An access token (`tdt_…`) from `POST /v1/auth/token`, or an "
+                    "organization API key (`tdk_…`).",
+                )
+            }
+        ),
         render_plugins=[
             SwaggerRenderPlugin(
                 path="/",

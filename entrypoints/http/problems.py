@@ -19,6 +19,8 @@ from thedata.domain.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    RateLimited,
+    Unauthenticated,
 )
 from thedata.entrypoints.http.request_context import request_id_of
 
@@ -30,11 +32,16 @@ log = structlog.get_logger(__name__)
 # Each base error of the domain and application, and the status it is answered with.
 STATUS_OF: dict[type[DomainError], HTTPStatus] = {
     InvalidInput: HTTPStatus.BAD_REQUEST,
+    Unauthenticated: HTTPStatus.UNAUTHORIZED,
     PermissionDenied: HTTPStatus.FORBIDDEN,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,
+    RateLimited: HTTPStatus.TOO_MANY_REQUESTS,
     DependencyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
+
+# RFC 6750: a 401 names the scheme the client should authenticate with.
+WWW_AUTHENTICATE = 'Bearer realm="thedata"'
 
 
 class FieldProblem(msgspec.Struct, frozen=True):
@@ -94,6 +101,10 @@ def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> 
         return handle_unexpected(request, error)
     headers: dict[str, str] = {}
     errors = None
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, DependencyUnavailable):
         headers["Retry-After"] = str(error.retry_after)
         log.warning("dependency unavailable", error=error.code, detail=str(error))

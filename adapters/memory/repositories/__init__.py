@@ -1,0 +1,19 @@
+"""Repositories over an in-memory unit of work's working tables."""
+
+from thedata.adapters.memory.repositories.access_tokens import InMemoryAccessTokenRepository
+from thedata.adapters.memory.repositories.api_keys import InMemoryApiKeyRepository
+from thedata.adapters.memory.repositories.idempotency import InMemoryIdempotencyStore
+from thedata.adapters.memory.repositories.login_throttle import InMemoryLoginThrottle
+from thedata.adapters.memory.repositories.memberships import InMemoryMembershipRepository
+from thedata.adapters.memory.repositories.organizations import InMemoryOrganizationRepository
+from thedata.adapters.memory.repositories.users import InMemoryUserRepository
+
+__all__ = [
+    "InMemoryAccessTokenRepository",
+    "InMemoryApiKeyRepository",
+    "InMemoryIdempotencyStore",
+    "InMemoryLoginThrottle",
+    "InMemoryMembershipRepository",
+    "InMemoryOrganizationRepository",
+    "InMemoryUserRepository",
+]

@@ -1,0 +1,36 @@
+"""Idempotency records in memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from thedata.adapters.memory.repositories.tables import Tables
+from thedata.application.ports import StoredResponse
+
+_Record = tuple[str, datetime, StoredResponse | None]
+
+
+class InMemoryIdempotencyStore:
+    """Records by (scope, key); units of work run one at a time, so a claim never waits."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    def _rows(self) -> dict[tuple[str, str], _Record]:
+        return self._tables("idempotency_keys")
+
+    async def claim(
+        self, scope: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
+    ) -> tuple[str, StoredResponse] | None:
+        record = self._rows().get((scope, key))
+        if record is None or record[1] <= now:
+            self._rows()[(scope, key)] = (fingerprint, expires_at, None)
+            return None
+        earlier_fingerprint, _, response = record
+        if response is None:  # pragma: no cover - saved in the claiming unit of work
+            raise RuntimeError("an idempotency record without a response was committed")
+        return earlier_fingerprint, response
+
+    async def save(self, scope: str, key: str, response: StoredResponse) -> None:
+        fingerprint, expires_at, _ = self._rows()[(scope, key)]
+        self._rows()[(scope, key)] = (fingerprint, expires_at, response)

@@ -1,0 +1,21 @@
+"""Repositories over one transaction's connection; SQL written by hand and kept readable."""
+
+from thedata.adapters.postgres.repositories.access_tokens import PostgresAccessTokenRepository
+from thedata.adapters.postgres.repositories.api_keys import PostgresApiKeyRepository
+from thedata.adapters.postgres.repositories.idempotency import PostgresIdempotencyStore
+from thedata.adapters.postgres.repositories.login_throttle import PostgresLoginThrottle
+from thedata.adapters.postgres.repositories.memberships import PostgresMembershipRepository
+from thedata.adapters.postgres.repositories.organizations import (
+    PostgresOrganizationRepository,
+)
+from thedata.adapters.postgres.repositories.users import PostgresUserRepository
+
+__all__ = [
+    "PostgresAccessTokenRepository",
+    "PostgresApiKeyRepository",
+    "PostgresIdempotencyStore",
+    "PostgresLoginThrottle",
+    "PostgresMembershipRepository",
+    "PostgresOrganizationRepository",
+    "PostgresUserRepository",
+]

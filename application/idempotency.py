@@ -1,0 +1,69 @@
+"""Idempotency keys: a retried create returns the first response and creates nothing new."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from attrs import frozen
+
+from thedata.application.ports.idempotency import StoredResponse
+from thedata.application.ports.unit_of_work import UnitOfWork
+from thedata.domain.errors import Conflict
+
+T = TypeVar("T")
+
+
+class IdempotencyKeyReused(Conflict):
+    """The idempotency key was used before for a different request."""
+
+    code = "idempotency_key_reused"
+
+
+@frozen
+class IdempotentRequest(Generic[T]):
+    """A creating request that carries an idempotency key.
+
+    ``fingerprint`` identifies the request (what is asked and with which
+    body); ``render`` turns the use case's result into the response that is
+    stored and replayed, so the first answer and every replay are the same bytes.
+    """
+
+    key: str
+    fingerprint: str
+    render: Callable[[T], StoredResponse]
+
+
+async def replay_or_claim(
+    uow: UnitOfWork,
+    scope: str,
+    request: IdempotentRequest[T] | None,
+    now: datetime,
+    ttl: timedelta,
+) -> StoredResponse | None:
+    """The stored response of an earlier identical request, or ``None`` after claiming the key.
+
+    Runs first in the creating unit of work, so that the record and the
+    creation commit together: a concurrent retry waits for this unit and then
+    replays its response, and a failed attempt leaves the key free.
+    """
+    if request is None:
+        return None
+    earlier = await uow.idempotency.claim(scope, request.key, request.fingerprint, now, now + ttl)
+    if earlier is None:
+        return None
+    fingerprint, response = earlier
+    if fingerprint != request.fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used for a different request; use a new key"
+        )
+    return response
+
+
+async def remember(
+    uow: UnitOfWork, scope: str, request: IdempotentRequest[T] | None, result: T
+) -> None:
+    """Store the response to replay for ``request`` (in the unit that created ``result``)."""
+    if request is not None:
+        await uow.idempotency.save(scope, request.key, request.render(result))

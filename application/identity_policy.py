@@ -1,0 +1,21 @@
+"""The deployment's choices about sign-up, sign-in and credentials."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from attrs import frozen
+
+
+@frozen
+class IdentityPolicy:
+    """Limits and lifetimes the identity use cases apply; set from configuration."""
+
+    allow_signup: bool = True
+    access_token_ttl: timedelta = timedelta(hours=24)
+    login_attempt_limit: int = 10
+    """Failed logins allowed per account and per client address within ``login_window``."""
+    login_window: timedelta = timedelta(minutes=15)
+    api_key_last_used_resolution: timedelta = timedelta(minutes=5)
+    """``last_used_at`` is written at most this often per key, not on every request."""
+    idempotency_ttl: timedelta = timedelta(hours=24)

@@ -1,0 +1,106 @@
+"""A new organization API key, shown once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from attrs import frozen
+
+from thedata.application.authorization import authorize
+from thedata.application.idempotency import IdempotentRequest, remember, replay_or_claim
+from thedata.application.identity_policy import IdentityPolicy
+from thedata.application.ports import (
+    Clock,
+    CredentialGenerator,
+    IdFactory,
+    StoredResponse,
+    UnitOfWorkFactory,
+)
+from thedata.domain.access import Action, Role, may_grant_key_role
+from thedata.domain.api_keys import ApiKey
+from thedata.domain.credentials import ApiKeyText, credential_hash, parse_credential
+from thedata.domain.errors import FieldError, InvalidInput, PermissionDenied
+from thedata.domain.organizations import OrganizationNotFound
+from thedata.domain.principal import Principal
+from thedata.domain.users import check_display_name
+
+
+@frozen
+class NewApiKey:
+    """A key's name, role and optional expiry."""
+
+    name: str
+    role: Role
+    expires_at: datetime | None = None
+
+
+@frozen
+class CreatedApiKey:
+    """The stored record and the key itself, which is never available again."""
+
+    record: ApiKey
+    key: str
+
+
+class CreateApiKey:
+    """Create a key whose role is at most the creator's (admins and owners)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdFactory,
+        credentials: CredentialGenerator,
+        policy: IdentityPolicy,
+    ) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
+        self._credentials, self._policy = credentials, policy
+
+    async def __call__(
+        self,
+        principal: Principal,
+        organization_id: UUID,
+        command: NewApiKey,
+        idempotency: IdempotentRequest[CreatedApiKey] | None = None,
+    ) -> CreatedApiKey | StoredResponse:
+        """The new key; ``PermissionDenied`` for a role above the creator's."""
+        creator = authorize(principal, organization_id, Action.MANAGE_API_KEYS)
+        if not may_grant_key_role(creator, command.role):
+            raise PermissionDenied(f"a key's role cannot be above your own ({creator.value!r})")
+        name = check_display_name(command.name)
+        now = self._clock.now()
+        if command.expires_at is not None and command.expires_at <= now:
+            raise InvalidInput(
+                "the key would be expired already",
+                [FieldError("/expires_at", "must be in the future")],
+            )
+        key = self._credentials.api_key()
+        parsed = parse_credential(key)
+        if not isinstance(parsed, ApiKeyText):  # pragma: no cover - the generator's own bug
+            raise TypeError("the credential generator made something that is not an API key")
+        record = ApiKey(
+            id=self._ids.new_id(),
+            organization_id=organization_id,
+            name=name,
+            role=command.role,
+            public_id=parsed.public_id,
+            secret_hash=credential_hash(key),
+            created_by=principal.user_id,
+            created_at=now,
+            expires_at=command.expires_at,
+            last_used_at=None,
+        )
+        async with self._uow() as uow:
+            replay = await replay_or_claim(
+                uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
+            )
+            if replay is not None:
+                return replay
+            if await uow.organizations.get(organization_id) is None:
+                raise OrganizationNotFound(f"organization {organization_id} not found")
+            await uow.api_keys.add(record)
+            created = CreatedApiKey(record, key)
+            await remember(uow, principal.scope, idempotency, created)
+            await uow.commit()
+        return created

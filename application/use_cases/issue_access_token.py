@@ -1,0 +1,86 @@
+"""Sign-in: an access token for an email and password, with brute-force limits."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from attrs import frozen
+
+from thedata.application.identity_policy import IdentityPolicy
+from thedata.application.ports import Clock, CredentialGenerator, PasswordHasher, UnitOfWorkFactory
+from thedata.domain.credentials import credential_hash
+from thedata.domain.tokens import AccessToken, InvalidCredentials, TooManyLoginAttempts
+
+
+@frozen
+class IssuedToken:
+    """A new access token and when it expires."""
+
+    access_token: str
+    expires_at: datetime
+
+
+def throttle_key(kind: str, value: str) -> str:
+    """The counter's name: hashed, so the table holds no emails or addresses."""
+    return kind + ":" + hashlib.sha256(value.encode()).hexdigest()
+
+
+class IssueAccessToken:
+    """Check the password and issue a token; count every attempt per account and address.
+
+    An attempt is counted before the password is checked and forgiven when it
+    succeeds, so concurrent guesses cannot slip past the limit. An unknown
+    email costs the same KDF time as a wrong password and gets the same answer.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        hasher: PasswordHasher,
+        credentials: CredentialGenerator,
+        policy: IdentityPolicy,
+    ) -> None:
+        self._uow, self._clock = uow, clock
+        self._hasher, self._credentials, self._policy = hasher, credentials, policy
+
+    async def __call__(self, email: str, password: str, client_address: str) -> IssuedToken:
+        """Sign in; ``InvalidCredentials`` or ``TooManyLoginAttempts`` if not."""
+        email = email.strip().lower()
+        account_key = throttle_key("account", email)
+        keys = [account_key, throttle_key("address", client_address)]
+        now = self._clock.now()
+        async with self._uow() as uow:
+            wait = await uow.login_throttle.register_attempt(
+                keys, now, self._policy.login_attempt_limit, self._policy.login_window
+            )
+            user = await uow.users.get_by_email(email)
+            await uow.commit()
+        if wait is not None:
+            seconds = max(1, int(wait.total_seconds() + 0.999))
+            raise TooManyLoginAttempts(
+                f"too many failed sign-ins; try again in {seconds} s", retry_after=seconds
+            )
+        valid = await self._hasher.verify(password, user.password_hash if user else None)
+        if user is None or not valid:
+            raise InvalidCredentials("the email or password is wrong")
+        rehashed = (
+            await self._hasher.hash(password)
+            if self._hasher.needs_rehash(user.password_hash)
+            else None
+        )
+        token = self._credentials.access_token()
+        now = self._clock.now()
+        expires_at = now + self._policy.access_token_ttl
+        async with self._uow() as uow:
+            await uow.login_throttle.forgive(keys, clear=account_key)
+            await uow.access_tokens.purge_expired(user.id, now)
+            await uow.access_tokens.add(
+                AccessToken(credential_hash(token), user.id, now, expires_at)
+            )
+            if rehashed is not None:
+                user.password_hash, user.updated_at = rehashed, now
+                await uow.users.update(user)
+            await uow.commit()
+        return IssuedToken(token, expires_at)

@@ -1,0 +1,89 @@
+"""``/v1/orgs/{org_id}/api-keys``: credentials for services."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from thedata.application.use_cases import (
+    CreateApiKey,
+    CreatedApiKey,
+    ListApiKeys,
+    NewApiKey,
+    RevokeApiKey,
+)
+from thedata.domain.access import Role
+from thedata.domain.pagination import PageRequest
+from thedata.domain.principal import Principal
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
+from thedata.entrypoints.http.dependencies import use_cases
+from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
+from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.schemas.api_keys import (
+    ApiKeyPage,
+    CreateApiKeyRequest,
+    CreatedApiKeyBody,
+    api_key_body,
+    created_api_key_body,
+    stored_api_key_body,
+)
+
+# the key is never stored, not even in the idempotency record: a replay omits it
+CREATION: Creation[CreatedApiKey, CreatedApiKeyBody] = Creation(
+    created_api_key_body, CreatedApiKeyBody, stored_body=stored_api_key_body
+)
+
+
+class ApiKeyController(Controller):
+    """API keys of an organization (admins and owners)."""
+
+    path = "/v1/orgs/{org_id:uuid}/api-keys"
+    tags = ["Organizations and members"]  # noqa: RUF012 - Litestar reads this class attribute
+    security = SECURITY
+    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
+        **PRINCIPAL,
+        **use_cases("list_api_keys", "create_api_key", "revoke_api_key"),
+    }
+
+    @get(dependencies=PAGINATION, summary="List API keys")
+    async def list_api_keys(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        page: NamedDependency[PageRequest],
+        list_api_keys: NamedDependency[ListApiKeys],
+    ) -> ApiKeyPage:
+        """The organization's keys (never the keys themselves)."""
+        result = await list_api_keys(principal, org_id, page)
+        items = [api_key_body(key) for key in result.items]
+        return ApiKeyPage(items=items, next_cursor=encode_cursor(result.next_after))
+
+    @post(summary="Create an API key")
+    async def create_api_key(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data: JSONBody[CreateApiKeyRequest],
+        create_api_key: NamedDependency[CreateApiKey],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CreatedApiKeyBody]:
+        """A new key, whose secret is in ``key`` this one time only."""
+        command = NewApiKey(name=data.name, role=Role(data.role), expires_at=data.expires_at)
+        idempotency = await CREATION.request(request, idempotency_key)
+        return CREATION.respond(await create_api_key(principal, org_id, command, idempotency))
+
+    @delete("/{key_id:uuid}", summary="Revoke an API key")
+    async def revoke_api_key(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        key_id: FromPath[UUID],
+        revoke_api_key: NamedDependency[RevokeApiKey],
+    ) -> None:
+        """Revoke the key; it stops working at once."""
+        await revoke_api_key(principal, org_id, key_id)

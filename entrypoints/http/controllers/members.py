@@ -1,0 +1,98 @@
+"""``/v1/orgs/{org_id}/members``: who belongs to an organization."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from thedata.application.use_cases import (
+    AddMember,
+    ChangeMemberRole,
+    ListMembers,
+    NewMember,
+    RemoveMember,
+)
+from thedata.domain.access import Role
+from thedata.domain.organizations import Member
+from thedata.domain.pagination import PageRequest
+from thedata.domain.principal import Principal
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
+from thedata.entrypoints.http.dependencies import use_cases
+from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
+from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.schemas.organizations import (
+    AddMemberRequest,
+    ChangeRoleRequest,
+    MemberBody,
+    MemberPage,
+    member_body,
+)
+
+CREATION: Creation[Member, MemberBody] = Creation(member_body, MemberBody)
+
+
+class MemberController(Controller):
+    """Members: any member lists; admins add, change and remove; owners handle owners."""
+
+    path = "/v1/orgs/{org_id:uuid}/members"
+    tags = ["Organizations and members"]  # noqa: RUF012 - Litestar reads this class attribute
+    security = SECURITY
+    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
+        **PRINCIPAL,
+        **use_cases("list_members", "add_member", "change_member_role", "remove_member"),
+    }
+
+    @get(dependencies=PAGINATION, summary="List members")
+    async def list_members(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        page: NamedDependency[PageRequest],
+        list_members: NamedDependency[ListMembers],
+    ) -> MemberPage:
+        """The organization's members."""
+        result = await list_members(principal, org_id, page)
+        items = [member_body(member) for member in result.items]
+        return MemberPage(items=items, next_cursor=encode_cursor(result.next_after))
+
+    @post(summary="Add a member")
+    async def add_member(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data: JSONBody[AddMemberRequest],
+        add_member: NamedDependency[AddMember],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[MemberBody]:
+        """Add a registered user (404 if no account has the email; 409 if already a member)."""
+        command = NewMember(email=data.email, role=Role(data.role))
+        idempotency = await CREATION.request(request, idempotency_key)
+        return CREATION.respond(await add_member(principal, org_id, command, idempotency))
+
+    @patch("/{user_id:uuid}", summary="Change a member's role")
+    async def change_member_role(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        user_id: FromPath[UUID],
+        data: JSONBody[ChangeRoleRequest],
+        change_member_role: NamedDependency[ChangeMemberRole],
+    ) -> MemberBody:
+        """A new role; 409 if it would leave no owner."""
+        return member_body(await change_member_role(principal, org_id, user_id, Role(data.role)))
+
+    @delete("/{user_id:uuid}", summary="Remove a member")
+    async def remove_member(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        user_id: FromPath[UUID],
+        remove_member: NamedDependency[RemoveMember],
+    ) -> None:
+        """Remove a member, or leave (your own id); 409 for the last owner."""
+        await remove_member(principal, org_id, user_id)

@@ -1,0 +1,115 @@
+"""``/v1/orgs``: the caller's organizations."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from thedata.application.use_cases import (
+    CreateOrganization,
+    DeleteOrganization,
+    GetOrganization,
+    ListOrganizations,
+    NewOrganization,
+    OrganizationChanges,
+    UpdateOrganization,
+)
+from thedata.domain.organizations import OrganizationWithRole
+from thedata.domain.pagination import PageRequest
+from thedata.domain.principal import Principal
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
+from thedata.entrypoints.http.dependencies import use_cases
+from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
+from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.schemas.organizations import (
+    CreateOrganizationRequest,
+    OrganizationBody,
+    OrganizationPage,
+    UpdateOrganizationRequest,
+    organization_body,
+)
+from thedata.entrypoints.http.unset import or_none
+
+CREATION: Creation[OrganizationWithRole, OrganizationBody] = Creation(
+    organization_body, OrganizationBody
+)
+
+
+class OrganizationController(Controller):
+    """Organizations: any member reads; owners edit and delete."""
+
+    path = "/v1/orgs"
+    tags = ["Organizations and members"]  # noqa: RUF012 - Litestar reads this class attribute
+    security = SECURITY
+    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
+        **PRINCIPAL,
+        **use_cases(
+            "list_organizations",
+            "create_organization",
+            "get_organization",
+            "update_organization",
+            "delete_organization",
+        ),
+    }
+
+    @get(dependencies=PAGINATION, summary="List my organizations")
+    async def list_organizations(
+        self,
+        principal: NamedDependency[Principal],
+        page: NamedDependency[PageRequest],
+        list_organizations: NamedDependency[ListOrganizations],
+    ) -> OrganizationPage:
+        """The caller's organizations, with the caller's role in each."""
+        result = await list_organizations(principal, page)
+        items = [organization_body(item) for item in result.items]
+        return OrganizationPage(items=items, next_cursor=encode_cursor(result.next_after))
+
+    @post(summary="Create an organization")
+    async def create_organization(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        data: JSONBody[CreateOrganizationRequest],
+        create_organization: NamedDependency[CreateOrganization],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[OrganizationBody]:
+        """A new organization owned by the caller; 409 if the slug is taken."""
+        command = NewOrganization(name=data.name, slug=or_none(data.slug))
+        idempotency = await CREATION.request(request, idempotency_key)
+        return CREATION.respond(await create_organization(principal, command, idempotency))
+
+    @get("/{org_id:uuid}", summary="Get an organization")
+    async def get_organization(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        get_organization: NamedDependency[GetOrganization],
+    ) -> OrganizationBody:
+        """An organization the caller belongs to."""
+        return organization_body(await get_organization(principal, org_id))
+
+    @patch("/{org_id:uuid}", summary="Update an organization")
+    async def update_organization(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data: JSONBody[UpdateOrganizationRequest],
+        update_organization: NamedDependency[UpdateOrganization],
+    ) -> OrganizationBody:
+        """Rename it or change its slug (owners)."""
+        changes = OrganizationChanges(name=or_none(data.name), slug=or_none(data.slug))
+        return organization_body(await update_organization(principal, org_id, changes))
+
+    @delete("/{org_id:uuid}", summary="Delete an organization")
+    async def delete_organization(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        delete_organization: NamedDependency[DeleteOrganization],
+    ) -> None:
+        """Delete it with everything it owns (owners)."""
+        await delete_organization(principal, org_id)

@@ -1,0 +1,50 @@
+"""``/v1/users/me``: the signed-in user's own account."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, patch
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from thedata.application.use_cases import GetCurrentUser, UpdateCurrentUser, UserChanges
+from thedata.domain.principal import Principal
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
+from thedata.entrypoints.http.dependencies import use_cases
+from thedata.entrypoints.http.schemas.auth import MeBody, UpdateMeRequest, me_body
+from thedata.entrypoints.http.unset import or_none
+
+
+class UserController(Controller):
+    """The caller's account."""
+
+    path = "/v1/users/me"
+    tags = ["Authentication"]  # noqa: RUF012 - Litestar reads this class attribute
+    security = SECURITY
+    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
+        **PRINCIPAL,
+        **use_cases("get_current_user", "update_current_user"),
+    }
+
+    @get(summary="Who am I")
+    async def me(
+        self,
+        principal: NamedDependency[Principal],
+        get_current_user: NamedDependency[GetCurrentUser],
+    ) -> MeBody:
+        """The caller's account and memberships (access tokens only, not API keys)."""
+        return me_body(await get_current_user(principal))
+
+    @patch(summary="Update my account")
+    async def update(
+        self,
+        principal: NamedDependency[Principal],
+        data: JSONBody[UpdateMeRequest],
+        update_current_user: NamedDependency[UpdateCurrentUser],
+    ) -> MeBody:
+        """Rename, or change the password (needs ``current_password``; signs out other tokens)."""
+        changes = UserChanges(
+            name=or_none(data.name),
+            password=or_none(data.password),
+            current_password=or_none(data.current_password),
+        )
+        return me_body(await update_current_user(principal, changes))

@@ -1,0 +1,85 @@
+"""``Idempotency-Key`` on creating requests: the first response, replayed for every retry."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+from litestar import Request, Response
+from litestar.params import HeaderParameter
+
+from thedata.application.idempotency import IdempotentRequest
+from thedata.application.ports import StoredResponse
+
+T = TypeVar("T")
+B = TypeVar("B", bound=msgspec.Struct)
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID, say). A retry with the same key and body "
+        "returns the first response and creates nothing; the same key with another body "
+        "is 409. Keys are kept 24 hours.",
+    ),
+]
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def _canonical(body: bytes) -> bytes:
+    # the same JSON written with other spacing or key order is the same request
+    try:
+        return msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+    except msgspec.DecodeError:
+        return body
+
+
+class Creation(Generic[T, B]):
+    """How one creating endpoint answers: the body for a result, stored and replayed as is.
+
+    ``stored_body`` may leave out what must not be kept (an API key's secret);
+    it defaults to ``to_body``.
+    """
+
+    def __init__(
+        self,
+        to_body: Callable[[T], B],
+        body_type: type[B],
+        stored_body: Callable[[T], B] | None = None,
+        status: int = 201,
+    ) -> None:
+        self._to_body, self._body_type = to_body, body_type
+        self._stored_body = stored_body or to_body
+        self._status = status
+
+    async def request(
+        self, request: Request[Any, Any, Any], key: str | None
+    ) -> IdempotentRequest[T] | None:
+        """The idempotent request, when the client sent a key."""
+        if key is None:
+            return None
+        fingerprint = hashlib.sha256(
+            b"\0".join(
+                [
+                    request.method.encode(),
+                    request.url.path.encode(),
+                    _canonical(await request.body()),
+                ]
+            )
+        ).hexdigest()
+        return IdempotentRequest(key, fingerprint, self._render)
+
+    def _render(self, result: T) -> StoredResponse:
+        return StoredResponse(self._status, msgspec.json.encode(self._stored_body(result)))
+
+    def respond(self, outcome: T | StoredResponse) -> Response[B]:
+        """The response to the first request, or the replay of it."""
+        if isinstance(outcome, StoredResponse):
+            body = msgspec.json.decode(outcome.body, type=self._body_type)
+            return Response(body, status_code=outcome.status, headers={REPLAYED_HEADER: "true"})
+        return Response(self._to_body(outcome), status_code=self._status)

@@ -1,0 +1,62 @@
+"""Cursor pagination for every list: ``?limit=&cursor=`` → ``{items, next_cursor}``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from typing import Annotated
+
+from litestar.di import Provide
+from litestar.params import QueryParameter
+
+from thedata.domain.errors import FieldError, InvalidInput
+from thedata.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
+
+# A cursor is the last item's id and a digest of it. It grants nothing (every
+# list is filtered by the caller's rights), so the digest only has to catch a
+# cursor that was edited or cut short, and turn it into a clear 400.
+_DIGEST_BYTES = 6
+
+
+def _digest(position: bytes) -> bytes:
+    return hashlib.blake2b(position, digest_size=_DIGEST_BYTES, person=b"thedata.cursor").digest()
+
+
+def encode_cursor(after: uuid.UUID | None) -> str | None:
+    """The opaque cursor for the page after ``after`` (``None``: there is no next page)."""
+    if after is None:
+        return None
+    return base64.urlsafe_b64encode(after.bytes + _digest(after.bytes)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    """The position a cursor from ``encode_cursor`` holds; ``InvalidInput`` if it was altered."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    position, digest = raw[:16], raw[16:]
+    if len(position) != 16 or digest != _digest(position):
+        message = "not a cursor this API returned; start again without one"
+        raise InvalidInput("the cursor is invalid", [FieldError("cursor", message)])
+    return uuid.UUID(bytes=position)
+
+
+async def provide_page_request(
+    limit: Annotated[
+        int,
+        QueryParameter(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page (1..{MAX_PAGE_SIZE})."),
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        QueryParameter(max_length=64, description="`next_cursor` of the previous page."),
+    ] = None,
+) -> PageRequest:
+    """The page a list request asks for."""
+    return PageRequest(limit, decode_cursor(cursor) if cursor is not None else None)
+
+
+PAGINATION = {"page": Provide(provide_page_request)}
+"""The dependency every list endpoint declares."""
