@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
-from thedata.adapters.postgres import EmbeddedPostgres, open_pool
+from thedata.adapters.postgres import EmbeddedPostgres, PostgresMigrator, load_migrations, open_pool
 from thedata.entrypoints.config import Settings
 
 TEST_DATABASE_PREFIX = f"thedata_test_{uuid.uuid4().hex[:8]}_"
@@ -107,3 +107,11 @@ def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {"db_startup_timeout": 0, "db_connect_timeout": 2.0}
     values.update(overrides)
     return msgspec.convert(values, Settings)
+
+
+@pytest.fixture
+async def migrated_database_url(database_url: str) -> str:
+    """A new database with every packaged migration applied."""
+    migrator = PostgresMigrator(database_url, load_migrations(), connect_timeout=5)
+    await migrator.migrate()
+    return database_url
