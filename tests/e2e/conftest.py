@@ -13,12 +13,16 @@ from thedata.entrypoints.container import build_container
 from thedata.entrypoints.http import create_app
 
 MAX_BODY = 4096
+# real Argon2id at its smallest cost: the suite registers hundreds of users
+CHEAP_HASHING = {"password_hash_memory_kib": 8, "password_hash_iterations": 1}
 
 
 @pytest.fixture
 async def client(database_url: str) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
     """A client of the whole app; the lifespan (pool, migrations) runs as in production."""
-    container = build_container(make_settings(database_url=database_url, max_body_bytes=MAX_BODY))
+    container = build_container(
+        make_settings(database_url=database_url, max_body_bytes=MAX_BODY, **CHEAP_HASHING)
+    )
     app = create_app(container)
     app.register(probe_router)
     async with AsyncTestClient(app) as test_client:
