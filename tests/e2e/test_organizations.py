@@ -80,7 +80,7 @@ async def test_pages_walk_every_organization_once(client: Client) -> None:
     ],
 )
 async def test_bad_page_parameters_are_400(
-    client: Client, params: dict[str, object], field: str
+    client: Client, params: dict[str, str | int], field: str
 ) -> None:
     """Out-of-range limits and cursors this API did not issue are refused, naming the parameter."""
     headers, _ = await register(client, "ada@x.io")
