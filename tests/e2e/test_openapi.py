@@ -44,3 +44,54 @@ async def test_docs_assets_outside_the_folder_are_not_served(client: Any) -> Non
     response = await client.get("/schema/assets/..%2F..%2F__init__.py")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+# API.md's Authentication and Organizations tables: (method, path) as the document spells them.
+IDENTITY_OPERATIONS = {
+    ("post", "/v1/auth/register"),
+    ("post", "/v1/auth/token"),
+    ("post", "/v1/auth/logout"),
+    ("get", "/v1/users/me"),
+    ("patch", "/v1/users/me"),
+    ("get", "/v1/orgs"),
+    ("post", "/v1/orgs"),
+    ("get", "/v1/orgs/{org_id}"),
+    ("patch", "/v1/orgs/{org_id}"),
+    ("delete", "/v1/orgs/{org_id}"),
+    ("get", "/v1/orgs/{org_id}/members"),
+    ("post", "/v1/orgs/{org_id}/members"),
+    ("patch", "/v1/orgs/{org_id}/members/{user_id}"),
+    ("delete", "/v1/orgs/{org_id}/members/{user_id}"),
+    ("get", "/v1/orgs/{org_id}/api-keys"),
+    ("post", "/v1/orgs/{org_id}/api-keys"),
+    ("delete", "/v1/orgs/{org_id}/api-keys/{key_id}"),
+}
+PUBLIC = {("post", "/v1/auth/register"), ("post", "/v1/auth/token")}
+
+
+async def test_every_identity_endpoint_is_documented_with_its_security(client: Any) -> None:
+    """Each operation of API.md is in the document; all but sign-up and sign-in need a bearer."""
+    document = (await client.get("/schema/openapi.json")).json()
+    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert documented >= IDENTITY_OPERATIONS
+    assert "bearerAuth" in document["components"]["securitySchemes"]
+    for method, path in IDENTITY_OPERATIONS:
+        operation = document["paths"][path][method]
+        expected: list[dict[str, list[str]]] = (
+            [] if (method, path) in PUBLIC else [{"bearerAuth": []}]
+        )
+        assert operation.get("security", []) == expected, (method, path)
+
+
+async def test_list_endpoints_document_pagination_and_creates_their_idempotency_key(
+    client: Any,
+) -> None:
+    """limit (1..200) and cursor on every list; Idempotency-Key on every creating POST."""
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path in ("/v1/orgs", "/v1/orgs/{org_id}/members", "/v1/orgs/{org_id}/api-keys"):
+        parameters = {p["name"]: p for p in paths[path]["get"]["parameters"]}
+        assert parameters["limit"]["schema"]["minimum"] == 1
+        assert parameters["limit"]["schema"]["maximum"] == 200
+        assert "cursor" in parameters
+        post_parameters = {p["name"] for p in paths[path]["post"]["parameters"] or []}
+        assert "Idempotency-Key" in post_parameters, path

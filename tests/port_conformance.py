@@ -1,0 +1,31 @@
+"""Each adapter assigned to the port it implements, so mypy proves it fits (nothing runs here).
+
+Adapters do not inherit from their ports; without these assignments a drifted
+signature would only show up when the container wires the adapter in.
+"""
+
+from __future__ import annotations
+
+from thedata.adapters.memory import InMemoryUnitOfWork
+from thedata.adapters.postgres import PostgresUnitOfWork
+from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
+from thedata.adapters.system import SystemClock, UuidV7IdFactory
+from thedata.application import ports
+
+
+def conformance(
+    memory: InMemoryUnitOfWork,
+    postgres: PostgresUnitOfWork,
+    hasher: Argon2PasswordHasher,
+    credentials: SecureCredentialGenerator,
+    ids: UuidV7IdFactory,
+    clock: SystemClock,
+) -> None:
+    """Never called; type-checked."""
+    memory_uow: ports.UnitOfWork = memory
+    postgres_uow: ports.UnitOfWork = postgres
+    password_hasher: ports.PasswordHasher = hasher
+    credential_generator: ports.CredentialGenerator = credentials
+    id_factory: ports.IdFactory = ids
+    system_clock: ports.Clock = clock
+    del memory_uow, postgres_uow, password_hasher, credential_generator, id_factory, system_clock
