@@ -7,13 +7,21 @@ between runs:
 - start-up: ``thedata serve`` until ``/health/ready`` passes, against the time
   the same interpreter takes just to import the app (the floor any start pays);
 - memory: resident size of the API process at rest, against a bare interpreter;
-- throughput (needs ``wrk``): ``/health/ready`` (one database round trip) against
-  ``/health/live`` (no I/O), at the same concurrency.
+- throughput (needs ``wrk``): ``/health/ready`` (one database round trip) and an
+  authenticated ``GET /v1/users/me`` against ``/health/live`` (no I/O), at the
+  same concurrency;
+- password hashing: Argon2id at the configured (OWASP) parameters against the
+  smallest parameters Argon2 allows, and a sign-in with an unknown email against
+  one with a wrong password (they must cost the same).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import functools
+import json
 import os
 import re
 import shutil
@@ -28,6 +36,13 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+
+from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
+from thedata.adapters.system import SystemClock, UuidV7IdFactory
+from thedata.application.identity_policy import IdentityPolicy
+from thedata.application.use_cases import IssueAccessToken, RegisterUser
+from thedata.domain.tokens import InvalidCredentials
 
 
 def free_port() -> int:
@@ -93,9 +108,10 @@ def bare_interpreter_rss() -> int:
     return int(rss)
 
 
-def wrk(url: str, connections: int, seconds: int) -> float:
+def wrk(url: str, connections: int, seconds: int, token: str | None = None) -> float:
+    header = ["-H", f"Authorization: Bearer {token}"] if token else []
     output = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", *header, url],
         check=True,
         capture_output=True,
         text=True,
@@ -104,6 +120,60 @@ def wrk(url: str, connections: int, seconds: int) -> float:
     if match is None or "Non-2xx" in output or "Socket errors" in output:
         raise SystemExit(f"wrk run failed or saw errors:\n{output}")
     return float(match.group(1))
+
+
+def register(base: str) -> str:
+    """Sign up a benchmark user; its access token."""
+    body = json.dumps(
+        {"email": "bench@example.com", "password": "benchmark passphrase", "name": "Bench"}
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - a local http URL of our own server
+        base + "/v1/auth/register", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - as above
+        token: str = json.load(response)["access_token"]
+    return token
+
+
+def bench_password_hashing(rounds: int) -> None:
+    owasp, floor = Argon2PasswordHasher(), Argon2PasswordHasher(memory_kib=8, iterations=1)
+
+    async def median_verify(hasher: Argon2PasswordHasher) -> float:
+        encoded = await hasher.hash("benchmark passphrase")
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            await hasher.verify("benchmark passphrase", encoded)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    async def median_sign_in(sign_in: IssueAccessToken, email: str) -> float:
+        times = []
+        for n in range(rounds):
+            start = time.perf_counter()
+            with contextlib.suppress(InvalidCredentials):
+                await sign_in(email, "wrong passphrase!", f"10.0.{n}.1")
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    async def run() -> None:
+        at_owasp, at_floor = await median_verify(owasp), await median_verify(floor)
+        print(f"password verify, Argon2id m=19 MiB t=2 p=1: {at_owasp * 1000:6.1f} ms")
+        print(f"baseline: Argon2id m=8 KiB t=1 (minimum)  : {at_floor * 1000:6.1f} ms")
+        print(f"ratio OWASP / minimum          : {at_owasp / at_floor:6.1f}")
+        store, clock, credentials = InMemoryStore(), SystemClock(), SecureCredentialGenerator()
+        policy = IdentityPolicy(login_attempt_limit=10 * rounds)
+        uow = functools.partial(InMemoryUnitOfWork, store)
+        register = RegisterUser(uow, clock, UuidV7IdFactory(), owasp, credentials, policy)
+        await register("known@example.com", "benchmark passphrase", "Known")
+        sign_in = IssueAccessToken(uow, clock, owasp, credentials, policy)
+        wrong = await median_sign_in(sign_in, "known@example.com")
+        unknown = await median_sign_in(sign_in, "nobody@example.com")
+        print(f"sign-in, wrong password (median of {rounds}): {wrong * 1000:6.1f} ms (baseline)")
+        print(f"sign-in, unknown email              : {unknown * 1000:6.1f} ms")
+        print(f"ratio unknown / wrong          : {unknown / wrong:6.2f}")
+
+    asyncio.run(run())
 
 
 def bench_startup(rounds: int) -> None:
@@ -149,6 +219,14 @@ def bench_memory_and_throughput(connections: int, seconds: int) -> None:
             print(f"throughput /health/live   (c={connections}): {live:8.0f} req/s (baseline)")
             print(f"throughput /health/ready  (c={connections}): {ready_rps:8.0f} req/s")
             print(f"ratio ready / live             : {ready_rps / live:6.2f}")
+            token = register(base)
+            for users_connections in sorted({connections, 64}):
+                live = wrk(base + "/health/live", users_connections, seconds)
+                me = wrk(base + "/v1/users/me", users_connections, seconds, token)
+                label = f"(c={users_connections})"
+                print(f"throughput /health/live   {label}: {live:8.0f} req/s (baseline)")
+                print(f"throughput /v1/users/me   (c={users_connections}): {me:8.0f} req/s")
+                print(f"ratio users/me / live          : {me / live:6.2f}")
         finally:
             stop_server(process)
 
@@ -160,6 +238,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    bench_password_hashing(20)
     bench_startup(args.rounds)
     bench_memory_and_throughput(args.connections, args.seconds)
 
