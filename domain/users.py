@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from uuid import UUID
 
@@ -16,15 +17,15 @@ MAX_PASSWORD_LENGTH = 1024
 MAX_NAME_LENGTH = 200
 MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a forward path
 
-# One @, something on each side, a dot in the domain, no spaces: what a form should refuse.
-# Deliverability is the mail server's business, not ours.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# One @, something on each side, a dot in the domain, no spaces or control characters:
+# what a form should refuse. Deliverability is the mail server's business, not ours.
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 
 
 def normalize_email(email: str, *, field: str = "/email") -> str:
     """The email in the one form it is stored and compared in (trimmed, lower case)."""
     normalized = email.strip().lower()
-    if len(normalized) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(normalized):
+    if not is_email(normalized):
         raise InvalidInput("the email address is invalid", [FieldError(field, "not an email")])
     return normalized
 
@@ -40,13 +41,22 @@ def check_password(password: str, *, field: str = "/password") -> None:
     raise InvalidInput("the password does not meet the policy", [FieldError(field, message)])
 
 
+def is_email(text: str) -> bool:
+    """Whether ``text`` (normalized or not) has the shape of an email address."""
+    normalized = text.strip().lower()
+    return len(normalized) <= MAX_EMAIL_LENGTH and _EMAIL.fullmatch(normalized) is not None
+
+
 def check_display_name(name: str, *, field: str = "/name") -> str:
-    """A name as shown to people: trimmed, not empty, not too long."""
+    """A name as shown to people: trimmed, 1 to 200 characters, no control characters."""
     trimmed = name.strip()
     if not trimmed or len(trimmed) > MAX_NAME_LENGTH:
         message = f"must be 1 to {MAX_NAME_LENGTH} characters"
-        raise InvalidInput("the name is invalid", [FieldError(field, message)])
-    return trimmed
+    elif any(unicodedata.category(c) == "Cc" for c in trimmed):
+        message = "must not contain control characters"
+    else:
+        return trimmed
+    raise InvalidInput("the name is invalid", [FieldError(field, message)])
 
 
 @define

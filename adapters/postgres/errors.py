@@ -9,6 +9,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from thedata.application.errors import ConcurrentUpdate, DatabaseUnavailable
+from thedata.domain.errors import InvalidInput
 
 
 @contextmanager
@@ -17,6 +18,8 @@ def translated_errors() -> Iterator[None]:
 
     Serialization failures and deadlocks mean "retry the whole transaction";
     connection, pool and timeout errors mean "the database is unavailable".
+    A value the database cannot store (a NUL character, an invalid byte
+    sequence) is the caller's invalid input, whichever field it came in.
     Anything else (a syntax error, a violated constraint nobody expected) is a
     bug and passes through untouched, to be reported as one.
     """
@@ -26,6 +29,10 @@ def translated_errors() -> Iterator[None]:
         raise ConcurrentUpdate("a concurrent transaction changed the same data") from e
     except pg_errors.QueryCanceled as e:
         raise DatabaseUnavailable("the database did not answer in time") from e
+    except psycopg.DataError as e:
+        raise InvalidInput(
+            "the request holds a value that cannot be stored (a NUL character, say)"
+        ) from e
     except psycopg.OperationalError as e:
         # covers refused and dropped connections, server shutdown and pool timeouts
         raise DatabaseUnavailable("the database is unavailable") from e

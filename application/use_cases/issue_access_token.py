@@ -11,6 +11,7 @@ from thedata.application.identity_policy import IdentityPolicy
 from thedata.application.ports import Clock, CredentialGenerator, PasswordHasher, UnitOfWorkFactory
 from thedata.domain.credentials import credential_hash
 from thedata.domain.tokens import AccessToken, InvalidCredentials, TooManyLoginAttempts
+from thedata.domain.users import is_email
 
 
 @frozen
@@ -55,7 +56,8 @@ class IssueAccessToken:
             wait = await uow.login_throttle.register_attempt(
                 keys, now, self._policy.login_attempt_limit, self._policy.login_window
             )
-            user = await uow.users.get_by_email(email)
+            # a malformed email has no account; it still costs a full attempt below
+            user = await uow.users.get_by_email(email) if is_email(email) else None
             await uow.commit()
         if wait is not None:
             seconds = max(1, int(wait.total_seconds() + 0.999))

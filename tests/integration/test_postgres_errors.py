@@ -14,6 +14,7 @@ from thedata.adapters.postgres import (
     translated_errors,
 )
 from thedata.application.errors import ConcurrentUpdate, DatabaseUnavailable
+from thedata.domain.errors import InvalidInput
 
 pytestmark = pytest.mark.postgres
 
@@ -43,6 +44,20 @@ async def test_a_statement_over_the_timeout_becomes_database_unavailable(
         with pytest.raises(DatabaseUnavailable, match="in time"):
             async with PostgresUnitOfWork(pool) as uow:
                 await uow.connection.execute("SELECT pg_sleep(2)")
+
+
+@pytest.mark.parametrize(
+    ("statement", "value"),
+    [("SELECT %s::text", "a\x00b"), ("SELECT %s::int", "twelve"), ("SELECT %s::uuid", "x")],
+)
+async def test_values_the_database_cannot_store_become_invalid_input(
+    database_url: str, statement: str, value: str
+) -> None:
+    """A NUL character or an unconvertible value is the caller's invalid input, not a 500."""
+    async with pool_on(database_url) as pool:
+        with pytest.raises(InvalidInput, match="cannot be stored"):
+            async with PostgresUnitOfWork(pool) as uow:
+                await uow.connection.execute(statement, (value,))
 
 
 async def test_other_driver_errors_pass_through_as_bugs(database_url: str) -> None:
