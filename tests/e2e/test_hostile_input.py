@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tests.e2e.api import PASSWORD, Client, register
 
 # any code point JSON can carry, NUL and other control characters included
-text = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)
+text = st.text(st.characters(exclude_categories=["Cs"]), max_size=300)
 HOSTILE = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
