@@ -10,6 +10,7 @@ import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from thedata.application.errors import DependencyUnavailable
@@ -87,6 +88,30 @@ def problem_response(
     )
 
 
+def problem_responses(*statuses: HTTPStatus) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problems a route may answer with, beyond Litestar's own 400."""
+    return {
+        status.value: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_MEDIA_TYPE,
+            description=_WHEN.get(status, status.phrase),
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+_WHEN: dict[HTTPStatus, str] = {
+    HTTPStatus.BAD_REQUEST: "Invalid input; `errors` names each field (JSON pointer or parameter)",
+    HTTPStatus.UNAUTHORIZED: "Missing, malformed, expired or revoked credentials",
+    HTTPStatus.FORBIDDEN: "The caller's role does not allow this",
+    HTTPStatus.NOT_FOUND: "No such resource, or one of an organization the caller is not in",
+    HTTPStatus.CONFLICT: "Conflicts with the current state (duplicate, last owner, reused key)",
+    HTTPStatus.TOO_MANY_REQUESTS: "Too many attempts; see Retry-After",
+    HTTPStatus.SERVICE_UNAVAILABLE: "A dependency is unavailable; see Retry-After",
+}
+
+
 def _status_of(error: DomainError) -> HTTPStatus:
     for kind in type(error).__mro__:
         if kind in STATUS_OF:
@@ -103,8 +128,11 @@ def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> 
     errors = None
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+        # a security event an operator may want to follow; never the credential itself
+        log.info("authentication refused", problem=error.code)
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+        log.warning("rate limited", problem=error.code, retry_after=error.retry_after)
     if isinstance(error, DependencyUnavailable):
         headers["Retry-After"] = str(error.retry_after)
         log.warning("dependency unavailable", error=error.code, detail=str(error))

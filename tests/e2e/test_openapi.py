@@ -95,3 +95,16 @@ async def test_list_endpoints_document_pagination_and_creates_their_idempotency_
         assert "cursor" in parameters
         post_parameters = {p["name"] for p in paths[path]["post"]["parameters"] or []}
         assert "Idempotency-Key" in post_parameters, path
+
+
+async def test_error_answers_are_documented_as_problem_details(client: Any) -> None:
+    """Every /v1 operation documents 400 and 401 as application/problem+json Problems."""
+    document = (await client.get("/schema/openapi.json")).json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path, item in document["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method, operation in item.items():
+            for status in ("400", "401"):
+                content = operation["responses"][status]["content"]
+                assert content == {"application/problem+json": {"schema": problem}}, (method, path)

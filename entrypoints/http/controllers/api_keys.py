@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.problems import problem_responses
 from thedata.entrypoints.http.schemas.api_keys import (
     ApiKeyPage,
     CreateApiKeyRequest,
@@ -37,6 +39,15 @@ CREATION: Creation[CreatedApiKey, CreatedApiKeyBody] = Creation(
     created_api_key_body, CreatedApiKeyBody, stored_body=stored_api_key_body
 )
 
+PROBLEMS = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
+
 
 class ApiKeyController(Controller):
     """API keys of an organization (admins and owners)."""
@@ -49,7 +60,7 @@ class ApiKeyController(Controller):
         **use_cases("list_api_keys", "create_api_key", "revoke_api_key"),
     }
 
-    @get(dependencies=PAGINATION, summary="List API keys")
+    @get(dependencies=PAGINATION, summary="List API keys", responses=PROBLEMS)
     async def list_api_keys(
         self,
         principal: NamedDependency[Principal],
@@ -62,7 +73,7 @@ class ApiKeyController(Controller):
         items = [api_key_body(key) for key in result.items]
         return ApiKeyPage(items=items, next_cursor=encode_cursor(result.next_after))
 
-    @post(summary="Create an API key")
+    @post(summary="Create an API key", responses=PROBLEMS)
     async def create_api_key(
         self,
         request: Request[Any, Any, Any],
@@ -77,7 +88,7 @@ class ApiKeyController(Controller):
         idempotency = await CREATION.request(request, idempotency_key)
         return CREATION.respond(await create_api_key(principal, org_id, command, idempotency))
 
-    @delete("/{key_id:uuid}", summary="Revoke an API key")
+    @delete("/{key_id:uuid}", summary="Revoke an API key", responses=PROBLEMS)
     async def revoke_api_key(
         self,
         principal: NamedDependency[Principal],

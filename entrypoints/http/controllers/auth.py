@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Controller, Request, Response, post
@@ -13,6 +14,7 @@ from thedata.application.use_cases import IssueAccessToken, RegisterUser, Revoke
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import container_of, use_cases
+from thedata.entrypoints.http.problems import problem_responses
 from thedata.entrypoints.http.schemas.auth import (
     RegisterRequest,
     RegistrationBody,
@@ -23,6 +25,15 @@ from thedata.entrypoints.http.schemas.auth import (
 )
 
 _NO_STORE = {"Cache-Control": "no-store"}  # RFC 6749 §5.1: token responses are never cached
+
+PROBLEMS = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.TOO_MANY_REQUESTS,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
 
 
 def client_address(request: Request[Any, Any, Any], state: State) -> str:
@@ -42,7 +53,7 @@ class AuthController(Controller):
     tags = ["Authentication"]  # noqa: RUF012 - Litestar reads this class attribute
     dependencies = use_cases("register_user", "issue_access_token", "revoke_access_token")
 
-    @post("/register", status_code=201, summary="Sign up")
+    @post("/register", status_code=201, summary="Sign up", responses=PROBLEMS)
     async def register(
         self, data: JSONBody[RegisterRequest], register_user: NamedDependency[RegisterUser]
     ) -> Response[RegistrationBody]:
@@ -50,7 +61,7 @@ class AuthController(Controller):
         registration = await register_user(data.email, data.password, data.name)
         return Response(registration_body(registration), status_code=201, headers=_NO_STORE)
 
-    @post("/token", status_code=200, summary="Sign in")
+    @post("/token", status_code=200, summary="Sign in", responses=PROBLEMS)
     async def token(
         self,
         request: Request[Any, Any, Any],
@@ -62,7 +73,14 @@ class AuthController(Controller):
         issued = await issue_access_token(data.email, data.password, client_address(request, state))
         return Response(token_body(issued), headers=_NO_STORE)
 
-    @post("/logout", status_code=204, summary="Sign out", dependencies=PRINCIPAL, security=SECURITY)
+    @post(
+        "/logout",
+        status_code=204,
+        summary="Sign out",
+        dependencies=PRINCIPAL,
+        security=SECURITY,
+        responses=PROBLEMS,
+    )
     async def logout(
         self,
         principal: NamedDependency[Principal],

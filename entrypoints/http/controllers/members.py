@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.problems import problem_responses
 from thedata.entrypoints.http.schemas.organizations import (
     AddMemberRequest,
     ChangeRoleRequest,
@@ -33,6 +35,15 @@ from thedata.entrypoints.http.schemas.organizations import (
 )
 
 CREATION: Creation[Member, MemberBody] = Creation(member_body, MemberBody)
+
+PROBLEMS = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
 
 
 class MemberController(Controller):
@@ -46,7 +57,7 @@ class MemberController(Controller):
         **use_cases("list_members", "add_member", "change_member_role", "remove_member"),
     }
 
-    @get(dependencies=PAGINATION, summary="List members")
+    @get(dependencies=PAGINATION, summary="List members", responses=PROBLEMS)
     async def list_members(
         self,
         principal: NamedDependency[Principal],
@@ -59,7 +70,7 @@ class MemberController(Controller):
         items = [member_body(member) for member in result.items]
         return MemberPage(items=items, next_cursor=encode_cursor(result.next_after))
 
-    @post(summary="Add a member")
+    @post(summary="Add a member", responses=PROBLEMS)
     async def add_member(
         self,
         request: Request[Any, Any, Any],
@@ -74,7 +85,7 @@ class MemberController(Controller):
         idempotency = await CREATION.request(request, idempotency_key)
         return CREATION.respond(await add_member(principal, org_id, command, idempotency))
 
-    @patch("/{user_id:uuid}", summary="Change a member's role")
+    @patch("/{user_id:uuid}", summary="Change a member's role", responses=PROBLEMS)
     async def change_member_role(
         self,
         principal: NamedDependency[Principal],
@@ -86,7 +97,7 @@ class MemberController(Controller):
         """A new role; 409 if it would leave no owner."""
         return member_body(await change_member_role(principal, org_id, user_id, Role(data.role)))
 
-    @delete("/{user_id:uuid}", summary="Remove a member")
+    @delete("/{user_id:uuid}", summary="Remove a member", responses=PROBLEMS)
     async def remove_member(
         self,
         principal: NamedDependency[Principal],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.problems import problem_responses
 from thedata.entrypoints.http.schemas.organizations import (
     CreateOrganizationRequest,
     OrganizationBody,
@@ -36,6 +38,15 @@ from thedata.entrypoints.http.unset import or_none
 
 CREATION: Creation[OrganizationWithRole, OrganizationBody] = Creation(
     organization_body, OrganizationBody
+)
+
+PROBLEMS = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.SERVICE_UNAVAILABLE,
 )
 
 
@@ -56,7 +67,7 @@ class OrganizationController(Controller):
         ),
     }
 
-    @get(dependencies=PAGINATION, summary="List my organizations")
+    @get(dependencies=PAGINATION, summary="List my organizations", responses=PROBLEMS)
     async def list_organizations(
         self,
         principal: NamedDependency[Principal],
@@ -68,7 +79,7 @@ class OrganizationController(Controller):
         items = [organization_body(item) for item in result.items]
         return OrganizationPage(items=items, next_cursor=encode_cursor(result.next_after))
 
-    @post(summary="Create an organization")
+    @post(summary="Create an organization", responses=PROBLEMS)
     async def create_organization(
         self,
         request: Request[Any, Any, Any],
@@ -82,7 +93,7 @@ class OrganizationController(Controller):
         idempotency = await CREATION.request(request, idempotency_key)
         return CREATION.respond(await create_organization(principal, command, idempotency))
 
-    @get("/{org_id:uuid}", summary="Get an organization")
+    @get("/{org_id:uuid}", summary="Get an organization", responses=PROBLEMS)
     async def get_organization(
         self,
         principal: NamedDependency[Principal],
@@ -92,7 +103,7 @@ class OrganizationController(Controller):
         """An organization the caller belongs to."""
         return organization_body(await get_organization(principal, org_id))
 
-    @patch("/{org_id:uuid}", summary="Update an organization")
+    @patch("/{org_id:uuid}", summary="Update an organization", responses=PROBLEMS)
     async def update_organization(
         self,
         principal: NamedDependency[Principal],
@@ -104,7 +115,7 @@ class OrganizationController(Controller):
         changes = OrganizationChanges(name=or_none(data.name), slug=or_none(data.slug))
         return organization_body(await update_organization(principal, org_id, changes))
 
-    @delete("/{org_id:uuid}", summary="Delete an organization")
+    @delete("/{org_id:uuid}", summary="Delete an organization", responses=PROBLEMS)
     async def delete_organization(
         self,
         principal: NamedDependency[Principal],

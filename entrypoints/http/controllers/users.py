@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from litestar import Controller, get, patch
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -10,8 +12,18 @@ from thedata.application.use_cases import GetCurrentUser, UpdateCurrentUser, Use
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
+from thedata.entrypoints.http.problems import problem_responses
 from thedata.entrypoints.http.schemas.auth import MeBody, UpdateMeRequest, me_body
 from thedata.entrypoints.http.unset import or_none
+
+PROBLEMS = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
 
 
 class UserController(Controller):
@@ -25,7 +37,7 @@ class UserController(Controller):
         **use_cases("get_current_user", "update_current_user"),
     }
 
-    @get(summary="Who am I")
+    @get(summary="Who am I", responses=PROBLEMS)
     async def me(
         self,
         principal: NamedDependency[Principal],
@@ -34,7 +46,7 @@ class UserController(Controller):
         """The caller's account and memberships (access tokens only, not API keys)."""
         return me_body(await get_current_user(principal))
 
-    @patch(summary="Update my account")
+    @patch(summary="Update my account", responses=PROBLEMS)
     async def update(
         self,
         principal: NamedDependency[Principal],
