@@ -165,3 +165,18 @@ async def test_an_api_key_sees_only_its_organization(client: Client) -> None:
     items = (await client.get("/v1/orgs", headers=key)).json()["items"]
     assert [(i["id"], i["role"]) for i in items] == [(org, "member")]
     assert (await client.post("/v1/orgs", json={"name": "Mine"}, headers=key)).status_code == 403
+
+
+async def test_renaming_to_a_taken_or_invalid_slug_changes_nothing(client: Client) -> None:
+    """PATCH with another organization's slug is 409, a malformed one 400; the name stays too."""
+    headers, _ = await register(client, "ada@x.io")
+    await create_org(client, headers, "Acme")
+    org = await create_org(client, headers, "Beta")
+    taken = await client.patch(
+        f"/v1/orgs/{org}", json={"name": "Renamed", "slug": "acme"}, headers=headers
+    )
+    assert taken.status_code == 409
+    invalid = await client.patch(f"/v1/orgs/{org}", json={"slug": "No!"}, headers=headers)
+    assert invalid.status_code == 400
+    unchanged = (await client.get(f"/v1/orgs/{org}", headers=headers)).json()
+    assert (unchanged["name"], unchanged["slug"]) == ("Beta", "beta")
