@@ -28,3 +28,19 @@ class ConcurrentUpdate(Conflict):
     """Another transaction changed the same data first; the whole operation may be retried."""
 
     code = "concurrent_update"
+
+
+class SecretStoreUnavailable(DependencyUnavailable):
+    """The secret store cannot be reached (its database or file)."""
+
+    code = "secret_store_unavailable"
+
+
+class SecretUnreadable(DependencyUnavailable):
+    """A stored secret cannot be decrypted: it was tampered with, or its key is not in the ring.
+
+    Never retried into garbage: the value is refused, and an operator has to act
+    (restore the key, or store the secret again).
+    """
+
+    code = "secret_unreadable"

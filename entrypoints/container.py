@@ -13,9 +13,10 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import structlog
 from dependency_injector import containers, providers
 
-from thedata.adapters.observability import route_to_stdlib_logging
+from thedata.adapters.observability import remember_secret, route_to_stdlib_logging
 from thedata.adapters.postgres import (
     EmbeddedPostgres,
     PostgresHealthCheck,
@@ -24,9 +25,20 @@ from thedata.adapters.postgres import (
     load_migrations,
     open_pool,
 )
+from thedata.adapters.secrets import (
+    EncryptedFileSecretStore,
+    KeyRing,
+    KeyRingError,
+    PostgresSecretStore,
+    SecretCipher,
+    create_key_file,
+    load_key_file,
+    parse_key_ring,
+)
 from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
 from thedata.adapters.system import SystemClock, UuidV7IdFactory
 from thedata.application.identity_policy import IdentityPolicy
+from thedata.application.secret_store_check import SecretStoreCheck
 from thedata.application.use_cases import (
     AddMember,
     Authenticate,
@@ -45,11 +57,14 @@ from thedata.application.use_cases import (
     RemoveMember,
     RevokeAccessToken,
     RevokeApiKey,
+    RotateSecretKey,
     UpdateCurrentUser,
     UpdateOrganization,
 )
 from thedata.entrypoints.config import Settings, load_settings, validate_settings
 from thedata.entrypoints.resolve import maybe_await
+
+log = structlog.get_logger(__name__)
 
 
 def embedded_data_dir(settings: Settings) -> Path:
@@ -82,6 +97,42 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
         await asyncio.to_thread(database.__exit__, None, None, None)
 
 
+KEY_FILE_NAME = "secret-keys"
+
+
+def load_key_ring(settings: Settings) -> KeyRing:
+    """The configured key ring; with the embedded database and none configured, a generated one.
+
+    With an external database a generated key would seal secrets that other
+    processes (and the next deployment) cannot open, so one must be configured.
+    """
+    if settings.secret_keys is not None:
+        return parse_key_ring(settings.secret_keys)
+    if settings.secret_key_file is not None:
+        return load_key_file(Path(settings.secret_key_file))
+    if settings.database_url is not None:
+        raise KeyRingError(
+            "THEDATA_SECRET_KEYS or THEDATA_SECRET_KEY_FILE is required with an external "
+            "database; `thedata secrets generate-key` makes a key"
+        )
+    path = Path(settings.home) / KEY_FILE_NAME
+    try:
+        ring = create_key_file(path)
+    except FileExistsError:
+        return load_key_file(path)
+    log.warning(
+        "generated a secret key file for the embedded database; back it up, or set "
+        "THEDATA_SECRET_KEYS",
+        path=str(path),
+    )
+    return ring
+
+
+def secret_file(settings: Settings) -> Path:
+    """Where the file secret store keeps its document."""
+    return Path(settings.secret_file or Path(settings.home) / "secrets.json")
+
+
 def identity_policy(settings: Settings) -> IdentityPolicy:
     """The identity rules' limits, from the settings."""
     return IdentityPolicy(
@@ -98,6 +149,8 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     clock = providers.Singleton(SystemClock)
     migrations = providers.Singleton(load_migrations)
+    # a resource, so a bad key ring stops start-up rather than the first request
+    key_ring = providers.Resource(load_key_ring, settings)
 
     database_url = providers.Resource(database_url, settings=settings)
     pool = providers.Resource(
@@ -126,9 +179,22 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         timeout=settings.provided.ready_timeout,
     )
+    secret_cipher = providers.Singleton(SecretCipher, key_ring, on_plaintext=remember_secret)
+    secret_store = providers.Selector(
+        settings.provided.secret_store,
+        postgres=providers.Singleton(PostgresSecretStore, pool, secret_cipher),
+        file=providers.Singleton(
+            EncryptedFileSecretStore, providers.Callable(secret_file, settings), secret_cipher
+        ),
+    )
+    rotate_secret_key = providers.Factory(RotateSecretKey, rotation=secret_store)
+    secrets_health = providers.Factory(
+        SecretStoreCheck, store=secret_store, rotation=secret_store, clock=clock
+    )
+
     check_readiness = providers.Factory(
         CheckReadiness,
-        checks=providers.List(database_health),
+        checks=providers.List(database_health, secrets_health),
         clock=clock,
         timeout=settings.provided.ready_timeout,
     )

@@ -8,6 +8,7 @@ a database of its own, dropped afterwards.
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import uuid
@@ -102,9 +103,17 @@ def free_port() -> int:
     return port
 
 
+# A fixed key ring for tests that use an external database (which needs one configured).
+TEST_SECRET_KEYS = "1:" + base64.urlsafe_b64encode(bytes(range(32))).decode()
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings for tests: the defaults, with short timeouts, overridden by ``overrides``."""
-    values: dict[str, Any] = {"db_startup_timeout": 0, "db_connect_timeout": 2.0}
+    values: dict[str, Any] = {
+        "db_startup_timeout": 0,
+        "db_connect_timeout": 2.0,
+        "secret_keys": TEST_SECRET_KEYS,
+    }
     values.update(overrides)
     return msgspec.convert(values, Settings)
 

@@ -5,5 +5,23 @@ from thedata.adapters.observability.logging import (
     configure_logging,
     route_to_stdlib_logging,
 )
+from thedata.adapters.observability.redaction import (
+    KNOWN_SECRETS,
+    REDACTED,
+    KnownSecrets,
+    redact,
+    redact_secrets,
+    remember_secret,
+)
 
-__all__ = ["LogFormat", "configure_logging", "route_to_stdlib_logging"]
+__all__ = [
+    "KNOWN_SECRETS",
+    "REDACTED",
+    "KnownSecrets",
+    "LogFormat",
+    "configure_logging",
+    "redact",
+    "redact_secrets",
+    "remember_secret",
+    "route_to_stdlib_logging",
+]

@@ -9,6 +9,8 @@ from typing import Literal, TextIO
 import structlog
 from structlog.typing import Processor
 
+from thedata.adapters.observability.redaction import log_retries_without_arguments, redact_secrets
+
 LogFormat = Literal["json", "console"]
 
 # Libraries whose loggers set up handlers of their own; their records go to ours instead.
@@ -32,16 +34,22 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
-    # Tracebacks never show local variables: they may hold credentials.
+    # Tracebacks never show local variables: they may hold credentials. Redaction runs
+    # last, after exceptions are rendered, so their messages are masked too.
     renderer: list[Processor] = (
         [
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
+            redact_secrets,
             structlog.processors.JSONRenderer(),
         ]
         if log_format == "json"
-        else [structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]
+        else [
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+        ]
     )
     structlog.configure(
         processors=[
@@ -72,6 +80,7 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
     logging.getLogger("uvicorn.access").disabled = True
     for name in _QUIETED_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    log_retries_without_arguments()
 
 
 def route_to_stdlib_logging() -> None:
@@ -81,6 +90,7 @@ def route_to_stdlib_logging() -> None:
     that imports theData.io decides, with ordinary ``logging`` configuration,
     what it sees of our logs (by default: warnings and errors on stderr).
     """
+    log_retries_without_arguments()
     if structlog.is_configured():
         return
     structlog.configure(
@@ -88,6 +98,7 @@ def route_to_stdlib_logging() -> None:
             structlog.contextvars.merge_contextvars,
             structlog.stdlib.filter_by_level,
             structlog.processors.format_exc_info,
+            redact_secrets,
             structlog.stdlib.render_to_log_kwargs,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -16,6 +16,7 @@ from thedata.application.ports.identity import (
     UserRepository,
 )
 from thedata.application.ports.ids import IdFactory
+from thedata.application.ports.secrets import SecretKeyRotation, SecretStore
 from thedata.application.ports.security import CredentialGenerator, PasswordHasher
 from thedata.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -31,6 +32,8 @@ __all__ = [
     "MembershipRepository",
     "OrganizationRepository",
     "PasswordHasher",
+    "SecretKeyRotation",
+    "SecretStore",
     "StoredResponse",
     "UnitOfWork",
     "UnitOfWorkFactory",

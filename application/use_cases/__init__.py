@@ -20,6 +20,7 @@ from thedata.application.use_cases.register_user import RegisterUser, Registrati
 from thedata.application.use_cases.remove_member import RemoveMember
 from thedata.application.use_cases.revoke_access_token import RevokeAccessToken
 from thedata.application.use_cases.revoke_api_key import RevokeApiKey
+from thedata.application.use_cases.rotate_secret_key import RotateSecretKey, RotationReport
 from thedata.application.use_cases.update_current_user import UpdateCurrentUser, UserChanges
 from thedata.application.use_cases.update_organization import (
     OrganizationChanges,
@@ -51,6 +52,8 @@ __all__ = [
     "RemoveMember",
     "RevokeAccessToken",
     "RevokeApiKey",
+    "RotateSecretKey",
+    "RotationReport",
     "UpdateCurrentUser",
     "UpdateOrganization",
     "UserChanges",

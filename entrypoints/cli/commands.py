@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -17,8 +18,10 @@ from psycopg.conninfo import conninfo_to_dict
 
 from thedata.entrypoints.config import Settings, render_configuration_docs
 from thedata.entrypoints.container import (
+    KEY_FILE_NAME,
     build_container,
     embedded_data_dir,
+    load_key_ring,
     running_database,
     started,
 )
@@ -41,8 +44,17 @@ def check_config(settings: Settings) -> int:
         parts = conninfo_to_dict(settings.database_url)
         host, port = parts.get("host", "localhost"), parts.get("port", 5432)
         database = f"{host}:{port}/{parts.get('dbname', '')}"
-    print(f"configuration is valid; database: {database}")  # noqa: T201
+    print(f"configuration is valid; database: {database}; secret keys: {_keys(settings)}")  # noqa: T201
     return 0
+
+
+def _keys(settings: Settings) -> str:
+    if settings.secret_keys is None and settings.secret_key_file is None:
+        if settings.database_url is not None:
+            load_key_ring(settings)  # refuses, naming the missing setting
+        return f"generated on first start in {Path(settings.home) / KEY_FILE_NAME}"
+    ring = load_key_ring(settings)
+    return f"{len(ring.keys)} (newest version {ring.current})"
 
 
 def migrate(settings: Settings) -> int:
@@ -115,6 +127,10 @@ def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) ->
     # inherit the database's URL, connect to it like to any external server and
     # do not migrate again. uvicorn's supervisor handles signals, so it must run
     # on the main thread.
+    if settings.secret_keys is None and settings.secret_key_file is None:
+        # generated once here, so that every worker opens the same key file
+        load_key_ring(settings)
+        os.environ.update(THEDATA_SECRET_KEY_FILE=str(Path(settings.home) / KEY_FILE_NAME))
     with running_database(settings) as url:
         if settings.migrate_on_start:
             asyncio.run(_migrate(msgspec.structs.replace(settings, database_url=url)))

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 from thedata.adapters.observability import configure_logging
 from thedata.adapters.postgres import EmbeddedPostgresUnavailable, MigrationError
+from thedata.adapters.secrets import KeyRingError
 from thedata.application.errors import DependencyUnavailable
 from thedata.entrypoints.cli.commands import check_config, migrate, print_config_docs, serve
+from thedata.entrypoints.cli.secrets import generate_key, rotate_key, secrets_status
 from thedata.entrypoints.config import ConfigurationError, Settings, load_settings
 
 EXIT_FAILURE = 1
@@ -44,6 +46,25 @@ def _parser() -> argparse.ArgumentParser:
     config_actions = config_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
     config_actions.add_parser("check", help="validate the configuration; non-zero exit if invalid")
     config_actions.add_parser("docs", help="print every setting as a Markdown table")
+
+    secrets_cmd = commands.add_parser("secrets", help="manage the secret key ring")
+    secrets_actions = secrets_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    secrets_actions.add_parser("status", help="count the stored secrets per key version")
+    rotate = secrets_actions.add_parser(
+        "rotate-key", help="re-encrypt every secret under the newest key (online, resumable)"
+    )
+    rotate.add_argument(
+        "--batch-size", type=_positive_int, default=100, help="secrets per transaction"
+    )
+    rotate.add_argument(
+        "--add-key",
+        action="store_true",
+        help="first add a new newest key to THEDATA_SECRET_KEY_FILE (or the generated file)",
+    )
+    generate = secrets_actions.add_parser(
+        "generate-key", help="print a new random key entry for THEDATA_SECRET_KEYS"
+    )
+    generate.add_argument("--version", type=_positive_int, default=1, help="its version")
     return parser
 
 
@@ -57,14 +78,20 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "config" and args.action == "docs":
         return print_config_docs()
+    if args.command == "secrets" and args.action == "generate-key":
+        return generate_key(args.version)
     try:
         settings = load_settings()
     except ConfigurationError as e:
         print(f"thedata: invalid configuration: {e}", file=sys.stderr)  # noqa: T201
         return EXIT_CONFIGURATION
-    if args.command == "config":
-        return check_config(settings)
-    return _run_with_database(args, settings)
+    try:
+        if args.command == "config":
+            return check_config(settings)
+        return _run_with_database(args, settings)
+    except KeyRingError as e:
+        print(f"thedata: invalid configuration: {e}", file=sys.stderr)  # noqa: T201
+        return EXIT_CONFIGURATION
 
 
 def _run_with_database(args: argparse.Namespace, settings: Settings) -> int:
@@ -72,6 +99,12 @@ def _run_with_database(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "migrate":
             return migrate(settings)
+        if args.command == "secrets":
+            return (
+                rotate_key(settings, args)
+                if args.action == "rotate-key"
+                else secrets_status(settings)
+            )
         return serve(settings, host=args.host, port=args.port, workers=args.workers)
     except (MigrationError, DependencyUnavailable, EmbeddedPostgresUnavailable) as e:
         print(f"thedata: {e}", file=sys.stderr)  # noqa: T201

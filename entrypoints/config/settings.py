@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from thedata.adapters.secrets import KeyRingError, parse_key_ring
+
 MiB = 1024 * 1024
 
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
@@ -128,9 +130,57 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "peer address. Set it only behind a proxy that overwrites the header."
         ),
     ] = None
+    secret_keys: Annotated[
+        str | None,
+        Meta(
+            description="The secret key ring: `<version>:<base64 of 32 bytes>` entries, "
+            "newest first, comma-separated (`thedata secrets generate-key` makes one). The "
+            "newest seals; all open. Unset: THEDATA_SECRET_KEY_FILE, or with the embedded "
+            "database a key file generated in THEDATA_HOME."
+        ),
+    ] = None
+    secret_key_file: Annotated[
+        str | None,
+        Meta(
+            description="A file holding the key ring, one entry per line (mode 0600). "
+            "Exclusive with THEDATA_SECRET_KEYS."
+        ),
+    ] = None
+    secret_store: Annotated[
+        Literal["postgres", "file"],
+        Meta(
+            description="Where sealed secrets live: `postgres` (the control database; any "
+            "number of processes) or `file` (THEDATA_SECRET_FILE; one host)."
+        ),
+    ] = "postgres"  # noqa: S105 - a store's name, not a secret
+    secret_file: Annotated[
+        str | None,
+        Meta(description="The file store's path. Unset: secrets.json in THEDATA_HOME."),
+    ] = None
 
     def __post_init__(self) -> None:
         if self.db_pool_min_size > self.db_pool_max_size:
             raise ValueError(
                 "must not be larger than THEDATA_DB_POOL_MAX_SIZE - at `$.db_pool_min_size`"
             )
+        if self.secret_keys is not None and self.secret_key_file is not None:
+            raise ValueError(
+                "set THEDATA_SECRET_KEYS or THEDATA_SECRET_KEY_FILE, not both - at `$.secret_keys`"
+            )
+        if self.secret_keys is not None:
+            try:
+                parse_key_ring(self.secret_keys)
+            except KeyRingError as e:
+                reason = str(e).removeprefix("THEDATA_SECRET_KEYS: ")
+                raise ValueError(f"{reason} - at `$.secret_keys`") from None
+
+    def __repr__(self) -> str:
+        # settings hold the key ring and maybe a database password: never print them
+        shown = {
+            name: "[REDACTED]" if name in _SECRET_SETTINGS and value is not None else value
+            for name, value in msgspec.structs.asdict(self).items()
+        }
+        return f"Settings({shown})"
+
+
+_SECRET_SETTINGS = frozenset({"secret_keys", "database_url"})

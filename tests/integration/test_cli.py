@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import TEST_SECRET_KEYS, free_port
 
 ROOT = Path(__file__).parents[2]
 THEDATA = [sys.executable, "-m", "thedata.entrypoints.cli"]
@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 def clean_env(**variables: str) -> dict[str, str]:
     """The current environment without THEDATA_* settings, plus ``variables``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("THEDATA_")}
+    # an external database needs a key ring; tests of its absence set this to ""
+    env["THEDATA_SECRET_KEYS"] = TEST_SECRET_KEYS
     env.update(variables)
     return env
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_SECRET_KEYS
+
 README = Path(__file__).parents[2] / "README.md"
 
 pytestmark = pytest.mark.postgres
@@ -27,7 +29,11 @@ def test_the_library_example_runs_and_reports_ready(database_url: str, tmp_path:
     script = tmp_path / "example.py"
     script.write_text(library_example())
     env = {k: v for k, v in os.environ.items() if not k.startswith("THEDATA_")}
-    env |= {"THEDATA_DATABASE_URL": database_url, "THEDATA_LOG_LEVEL": "warning"}
+    env |= {
+        "THEDATA_DATABASE_URL": database_url,
+        "THEDATA_LOG_LEVEL": "warning",
+        "THEDATA_SECRET_KEYS": TEST_SECRET_KEYS,
+    }
     result = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,

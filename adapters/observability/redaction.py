@@ -1,0 +1,135 @@
+"""Keeping secrets out of logs: a structlog processor, and retry logs without arguments.
+
+What is masked, wherever it appears in an event (nested dicts and lists too):
+values of fields named like credentials (``password``, ``token``, ...); our
+bearer credentials (``tdt_…``, ``tdk_…``); passwords inside URLs; and every
+value the secret store has sealed or opened in this process.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+import stamina.instrumentation
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+REDACTED = "[REDACTED]"
+# Too short to mask without mangling ordinary words in log lines.
+MIN_SECRET_LENGTH = 4
+MAX_REMEMBERED = 10_000
+
+SECRET_FIELDS = frozenset(
+    {
+        "password",
+        "current_password",
+        "new_password",
+        "passphrase",
+        "secret",
+        "secrets",
+        "secret_keys",
+        "token",
+        "access_token",
+        "refresh_token",
+        "api_key",
+        "key",
+        "authorization",
+        "cookie",
+        "set_cookie",
+        "credentials",
+        "private_key",
+    }
+)
+_CREDENTIAL = re.compile(r"td[tk]_[0-9A-Za-z_]{16,}")
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@\s/]+@", re.IGNORECASE)
+
+
+class KnownSecrets:
+    """Values that must never be logged, remembered as the secret store handles them."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, None] = {}  # insertion-ordered, so the oldest go first
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern[str] | None = None
+
+    def remember(self, value: bytes | str) -> None:
+        """Mask ``value`` from now on (text of at least four characters)."""
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        if len(text) < MIN_SECRET_LENGTH:
+            return
+        with self._lock:
+            if text in self._values:
+                return
+            self._values[text] = None
+            if len(self._values) > MAX_REMEMBERED:
+                del self._values[next(iter(self._values))]
+            self._pattern = None
+
+    def mask(self, text: str) -> str:
+        """``text`` with every remembered value replaced."""
+        with self._lock:
+            if not self._values:
+                return text
+            if self._pattern is None:
+                # longest first, so a secret that contains another is masked whole
+                alternatives = sorted(self._values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(map(re.escape, alternatives)))
+            pattern = self._pattern
+        return pattern.sub(REDACTED, text)
+
+
+KNOWN_SECRETS = KnownSecrets()
+"""The process's registry; the composition root hands its ``remember`` to the secret store."""
+
+
+def _redact_text(text: str) -> str:
+    text = _CREDENTIAL.sub(REDACTED, text)
+    text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
+    return KNOWN_SECRETS.mask(text)
+
+
+def redact(value: Any) -> Any:
+    """``value`` with secrets masked, recursing into mappings and sequences."""
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("utf-8", "replace")
+        return REDACTED if _redact_text(text) != text else value
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if str(k).lower() in SECRET_FIELDS else redact(v) for k, v in value.items()
+        }
+    if isinstance(value, tuple):
+        return tuple(redact(item) for item in value)
+    if isinstance(value, list | set | frozenset):
+        return [redact(item) for item in value]
+    return value
+
+
+def redact_secrets(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
+    """The structlog processor: masks secrets anywhere in the event."""
+    redacted: EventDict = redact(event)
+    return redacted
+
+
+def _log_retry_without_arguments(details: stamina.instrumentation.RetryDetails) -> None:
+    # stamina's own hook logs the call's arguments, which may carry credentials
+    structlog.get_logger("stamina").warning(
+        "retry scheduled",
+        callable=details.name,
+        retry_num=details.retry_num,
+        wait_for=round(details.wait_for, 2),
+        caused_by=type(details.caused_by).__name__,
+    )
+
+
+def log_retries_without_arguments() -> None:
+    """Make stamina log each retry with what failed and when, never with the call's arguments."""
+    stamina.instrumentation.set_on_retry_hooks([_log_retry_without_arguments])
+
+
+def remember_secret(value: bytes | str) -> None:
+    """Mask ``value`` in every later log line of this process (``KNOWN_SECRETS.remember``)."""
+    KNOWN_SECRETS.remember(value)
