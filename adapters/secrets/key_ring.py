@@ -56,10 +56,13 @@ def new_key_entry(version: int) -> str:
 
 def parse_key_ring(text: str, *, source: str = "THEDATA_SECRET_KEYS") -> KeyRing:
     """The ring in ``text``; ``KeyRingError`` naming ``source`` and the bad entry otherwise."""
+    # comments run to the end of a line; entries are separated by commas or lines
     entries = [
-        line.split("#", 1)[0].strip() for chunk in text.splitlines() for line in chunk.split(",")
+        entry.strip()
+        for line in text.splitlines()
+        for entry in line.split("#", 1)[0].split(",")
+        if entry.strip()
     ]
-    entries = [entry for entry in entries if entry]
     if not entries:
         raise KeyRingError(f"{source}: no keys")
     keys: dict[int, bytes] = {}
@@ -71,7 +74,9 @@ def parse_key_ring(text: str, *, source: str = "THEDATA_SECRET_KEYS") -> KeyRing
             raise KeyRingError(f"{where}: expected <version>:<base64 key> with a version >= 1")
         version = int(version_text)
         try:
-            key = base64.urlsafe_b64decode(key_text.replace("+", "-").replace("/", "_"))
+            # either base64 alphabet, padding optional
+            standard = key_text.replace("-", "+").replace("_", "/")
+            key = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
         except (binascii.Error, ValueError):
             raise KeyRingError(f"{where} (version {version}): the key is not base64") from None
         if len(key) != KEY_BYTES:
