@@ -39,6 +39,31 @@ async def test_ready_passes_with_a_reachable_migrated_database(client: Any) -> N
     assert entries["connection"]["observedUnit"] == "ms"
     assert entries["connection"]["observedValue"] >= 0
     assert entries["migrations"] == entries["migrations"] | {"status": "pass", "observedValue": 0}
+    (secrets,) = body["checks"]["secrets"]
+    assert secrets["status"] == "pass"
+    assert secrets["output"] == "sealing with key version 1"
+
+
+@pytest.fixture
+async def file_secrets_client(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """An app whose secret store is a file in a folder it cannot write to."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    (folder / "secrets.json").mkdir()  # a directory where the file should be: unreadable
+    settings = make_settings(
+        database_url=database_url, secret_store="file", secret_file=str(folder / "secrets.json")
+    )
+    async with AsyncTestClient(create_app(build_container(settings))) as test_client:
+        yield test_client
+
+
+async def test_an_unreadable_secret_store_fails_readiness(file_secrets_client: Any) -> None:
+    """A secret store that cannot be read makes the service not ready, saying so."""
+    response = await file_secrets_client.get("/health/ready")
+    assert response.status_code == 503
+    (secrets,) = response.json()["checks"]["secrets"]
+    assert secrets["status"] == "fail"
+    assert "secret file cannot be read" in secrets["output"]
 
 
 @pytest.fixture
