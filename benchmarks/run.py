@@ -12,7 +12,10 @@ between runs:
   same concurrency;
 - password hashing: Argon2id at the configured (OWASP) parameters against the
   smallest parameters Argon2 allows, and a sign-in with an unknown email against
-  one with a wrong password (they must cost the same).
+  one with a wrong password (they must cost the same);
+- secrets: get and put on the PostgreSQL and file stores against the bare
+  AES-GCM seal/open and a ``SELECT 1`` round trip, and the rotation rate
+  against the put rate.
 """
 
 from __future__ import annotations
@@ -33,15 +36,31 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import psutil
+import psycopg
 
 from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from thedata.adapters.postgres import (
+    EmbeddedPostgres,
+    PostgresMigrator,
+    load_migrations,
+    open_pool,
+)
+from thedata.adapters.secrets import (
+    EncryptedFileSecretStore,
+    KeyRing,
+    PostgresSecretStore,
+    SecretCipher,
+)
 from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
 from thedata.adapters.system import SystemClock, UuidV7IdFactory
 from thedata.application.identity_policy import IdentityPolicy
-from thedata.application.use_cases import IssueAccessToken, RegisterUser
+from thedata.application.use_cases import IssueAccessToken, RegisterUser, RotateSecretKey
 from thedata.domain.tokens import InvalidCredentials
 
 
@@ -176,6 +195,109 @@ def bench_password_hashing(rounds: int) -> None:
     asyncio.run(run())
 
 
+def _median_us(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e6
+
+
+async def _time_each(count: int, action: Callable[[int], Awaitable[object]]) -> list[float]:
+    times = []
+    for n in range(count):
+        start = time.perf_counter()
+        await action(n)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def _put(
+    store: PostgresSecretStore | EncryptedFileSecretStore, org: uuid.UUID, value: bytes, n: int
+) -> None:
+    await store.put(org, f"s/{n}", value)
+
+
+async def _get(
+    store: PostgresSecretStore | EncryptedFileSecretStore, org: uuid.UUID, n: int
+) -> bytes:
+    return await store.get(org, f"s/{n}")
+
+
+def bench_secrets(count: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        server = EmbeddedPostgres(Path(folder) / "postgres")
+        url = server.start()
+        try:
+            asyncio.run(_bench_secrets(url, Path(folder), count))
+        finally:
+            server.stop()
+
+
+async def _bench_secrets(url: str, folder: Path, count: int) -> None:
+    await PostgresMigrator(url, load_migrations(), connect_timeout=5).migrate()
+    org = uuid.uuid4()
+    with psycopg.connect(url) as connection:
+        connection.execute("INSERT INTO organizations VALUES (%s, 'B', 'b', now(), now())", (org,))
+    ring = KeyRing({1: os.urandom(32)}, 1)
+    cipher, value = SecretCipher(ring), b"a database password of typical length"
+    sealed = cipher.seal(org, "r", value)
+    seal = [0.0] * count
+    for n in range(count):
+        start = time.perf_counter()
+        cipher.seal(org, "r", value)
+        seal[n] = time.perf_counter() - start
+    opened = [0.0] * count
+    for n in range(count):
+        start = time.perf_counter()
+        cipher.open(org, "r", sealed)
+        opened[n] = time.perf_counter() - start
+    print(f"baseline: AES-GCM seal / open  : {_median_us(seal):7.1f} / {_median_us(opened):.1f} µs")
+    resource = open_pool(
+        url,
+        min_size=2,
+        max_size=4,
+        connect_timeout=5,
+        statement_timeout=30,
+        acquire_timeout=5,
+        startup_timeout=5,
+        reconnect_window=10,
+    )
+    pool = await anext(resource)
+    try:
+
+        async def select_one(_: int) -> None:
+            async with pool.connection() as connection:
+                await connection.execute("SELECT 1")
+
+        round_trip = _median_us(await _time_each(count, select_one))
+        print(f"baseline: pooled SELECT 1      : {round_trip:7.1f} µs")
+        postgres = PostgresSecretStore(pool, cipher)
+        stores: dict[str, PostgresSecretStore | EncryptedFileSecretStore] = {
+            "postgres": postgres,
+            f"file ({count} secrets)": EncryptedFileSecretStore(folder / "secrets.json", cipher),
+        }
+        for name, store in stores.items():
+            put = _median_us(await _time_each(count, partial(_put, store, org, value)))
+            get = _median_us(await _time_each(count, partial(_get, store, org)))
+            print(f"secret put / get, {name:<20}: {put:7.1f} / {get:.1f} µs")
+        for n in range(count, 10 * count):
+            await postgres.put(org, f"s/{n}", value)
+        put_start = time.perf_counter()
+        for n in range(count):
+            await postgres.put(org, f"p/{n}", value)
+        put_rate = count / (time.perf_counter() - put_start)
+        rotating = PostgresSecretStore(
+            pool, SecretCipher(KeyRing({2: os.urandom(32), 1: ring.keys[1]}, 2))
+        )
+        start = time.perf_counter()
+        report = await RotateSecretKey(rotating)(batch_size=100)
+        rate = report.reencrypted / (time.perf_counter() - start)
+        print(
+            f"rotation, postgres, batch 100  : {rate:7.0f} secrets/s ({report.reencrypted} secrets)"
+        )
+        print(f"baseline: sequential puts      : {put_rate:7.0f} secrets/s")
+        print(f"ratio rotation / puts          : {rate / put_rate:6.2f}")
+    finally:
+        await resource.aclose()
+
+
 def bench_startup(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder) / "home"
@@ -239,6 +361,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
     bench_password_hashing(20)
+    bench_secrets(200)
     bench_startup(args.rounds)
     bench_memory_and_throughput(args.connections, args.seconds)
 
