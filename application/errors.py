@@ -44,3 +44,18 @@ class SecretUnreadable(DependencyUnavailable):
     """
 
     code = "secret_unreadable"
+
+
+class ConnectorFailed(DependencyUnavailable):
+    """A data source did not answer as asked (unreachable, refused, timed out, misconfigured).
+
+    The message is safe to show: it never carries a secret.
+    """
+
+    code = "connector_failed"
+
+
+class CircuitOpen(ConnectorFailed):
+    """Recent calls to the data source failed; calls are refused until its breaker half-opens."""
+
+    code = "circuit_open"

@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 from dependency_injector import containers, providers
 
+from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy, log_transition
 from thedata.adapters.observability import remember_secret, route_to_stdlib_logging
 from thedata.adapters.postgres import (
     EmbeddedPostgres,
@@ -37,30 +38,44 @@ from thedata.adapters.secrets import (
 )
 from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
 from thedata.adapters.system import SystemClock, UuidV7IdFactory
+from thedata.application.connector_guard import ConnectorGuard
 from thedata.application.identity_policy import IdentityPolicy
 from thedata.application.secret_store_check import SecretStoreCheck
 from thedata.application.use_cases import (
     AddMember,
     Authenticate,
     ChangeMemberRole,
+    CheckDataSource,
     CheckReadiness,
     CreateApiKey,
+    CreateDataSource,
     CreateOrganization,
+    CreatePipeline,
+    DeleteDataSource,
     DeleteOrganization,
+    DeletePipeline,
+    DiscoverStreams,
     GetCurrentUser,
+    GetDataSource,
     GetOrganization,
+    GetPipeline,
     IssueAccessToken,
     ListApiKeys,
+    ListDataSources,
     ListMembers,
     ListOrganizations,
+    ListPipelines,
     RegisterUser,
     RemoveMember,
     RevokeAccessToken,
     RevokeApiKey,
     RotateSecretKey,
     UpdateCurrentUser,
+    UpdateDataSource,
     UpdateOrganization,
+    UpdatePipeline,
 )
+from thedata.domain.circuit_breaker import BreakerSettings
 from thedata.entrypoints.config import Settings, load_settings, validate_settings
 from thedata.entrypoints.resolve import maybe_await
 
@@ -131,6 +146,24 @@ def load_key_ring(settings: Settings) -> KeyRing:
 def secret_file(settings: Settings) -> Path:
     """Where the file secret store keeps its document."""
     return Path(settings.secret_file or Path(settings.home) / "secrets.json")
+
+
+def data_root(settings: Settings) -> Path:
+    """The folder file data sources live under (created if missing)."""
+    root = Path(settings.data_root or Path(settings.home) / "data")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def breaker_settings(settings: Settings) -> BreakerSettings:
+    """Every data source's circuit breaker knobs, from the settings."""
+    return BreakerSettings(
+        failure_rate_threshold=settings.breaker_failure_rate,
+        minimum_calls=settings.breaker_minimum_calls,
+        window_size=settings.breaker_window,
+        wait_in_open=settings.breaker_open_seconds,
+        permitted_calls_in_half_open=settings.breaker_half_open_calls,
+    )
 
 
 def identity_policy(settings: Settings) -> IdentityPolicy:
@@ -259,6 +292,67 @@ class Container(containers.DeclarativeContainer):
         policy=identity_policy,
     )
     revoke_api_key = providers.Factory(RevokeApiKey, uow=unit_of_work_factory)
+
+    # data sources and pipelines
+    connectors = providers.Singleton(
+        DefaultConnectorFactory,
+        data_root=providers.Callable(data_root, settings),
+        policy=providers.Factory(
+            NetworkPolicy, allow_private=settings.provided.connector_allow_private_networks
+        ),
+        connect_timeout=settings.provided.connector_timeout,
+    )
+    connector_guard = providers.Singleton(
+        ConnectorGuard,
+        clock=clock,
+        settings=providers.Callable(breaker_settings, settings),
+        timeout=settings.provided.connector_timeout,
+        on_transition=log_transition,
+    )
+    list_data_sources = providers.Factory(ListDataSources, uow=unit_of_work_factory)
+    get_data_source = providers.Factory(GetDataSource, uow=unit_of_work_factory)
+    create_data_source = providers.Factory(
+        CreateDataSource,
+        uow=unit_of_work_factory,
+        clock=clock,
+        ids=ids,
+        connectors=connectors,
+        secrets=secret_store,
+        policy=identity_policy,
+    )
+    update_data_source = providers.Factory(
+        UpdateDataSource,
+        uow=unit_of_work_factory,
+        clock=clock,
+        connectors=connectors,
+        secrets=secret_store,
+    )
+    delete_data_source = providers.Factory(
+        DeleteDataSource, uow=unit_of_work_factory, secrets=secret_store
+    )
+    check_data_source = providers.Factory(
+        CheckDataSource,
+        uow=unit_of_work_factory,
+        clock=clock,
+        connectors=connectors,
+        secrets=secret_store,
+        guard=connector_guard,
+    )
+    discover_streams = providers.Factory(
+        DiscoverStreams,
+        uow=unit_of_work_factory,
+        clock=clock,
+        connectors=connectors,
+        secrets=secret_store,
+        guard=connector_guard,
+    )
+    list_pipelines = providers.Factory(ListPipelines, uow=unit_of_work_factory)
+    get_pipeline = providers.Factory(GetPipeline, uow=unit_of_work_factory)
+    create_pipeline = providers.Factory(
+        CreatePipeline, uow=unit_of_work_factory, clock=clock, ids=ids, policy=identity_policy
+    )
+    update_pipeline = providers.Factory(UpdatePipeline, uow=unit_of_work_factory, clock=clock)
+    delete_pipeline = providers.Factory(DeletePipeline, uow=unit_of_work_factory)
 
 
 @asynccontextmanager

@@ -8,12 +8,14 @@ a database of its own, dropped afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -21,9 +23,10 @@ import psycopg
 import pytest
 import stamina
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
+from tests.faults import PartitionableProxy
 from thedata.adapters.postgres import EmbeddedPostgres, PostgresMigrator, load_migrations, open_pool
 from thedata.entrypoints.config import Settings
 
@@ -124,3 +127,24 @@ async def migrated_database_url(database_url: str) -> str:
     migrator = PostgresMigrator(database_url, load_migrations(), connect_timeout=5)
     await migrator.migrate()
     return database_url
+
+
+@contextmanager
+def tcp_endpoint(database_url: str) -> Iterator[tuple[str, int, str, str]]:
+    """``database_url``'s server reached over local TCP: (host, port, database, user).
+
+    Connectors speak TCP only; the embedded test server listens on a Unix socket,
+    so a relaying proxy stands in front of it (or of a TCP server alike).
+    """
+    parts = conninfo_to_dict(database_url)
+    host, port = str(parts.get("host") or "localhost"), int(parts.get("port") or 5432)
+    if host.startswith("/"):
+        socket_path = str(Path(host) / f".s.PGSQL.{port}")
+        proxy = PartitionableProxy(lambda: asyncio.open_unix_connection(socket_path))
+    else:
+        proxy = PartitionableProxy(lambda: asyncio.open_connection(host, port))
+    proxy.start()
+    try:
+        yield "127.0.0.1", proxy.port, str(parts["dbname"]), str(parts.get("user") or "postgres")
+    finally:
+        proxy.stop()

@@ -9,10 +9,12 @@ from typing import Any, Self
 from thedata.adapters.memory.repositories import (
     InMemoryAccessTokenRepository,
     InMemoryApiKeyRepository,
+    InMemoryDataSourceRepository,
     InMemoryIdempotencyStore,
     InMemoryLoginThrottle,
     InMemoryMembershipRepository,
     InMemoryOrganizationRepository,
+    InMemoryPipelineRepository,
     InMemoryUserRepository,
 )
 from thedata.adapters.memory.store import InMemoryStore
@@ -37,6 +39,8 @@ class InMemoryUnitOfWork:
         self.access_tokens = InMemoryAccessTokenRepository(table)
         self.login_throttle = InMemoryLoginThrottle(table)
         self.idempotency = InMemoryIdempotencyStore(table)
+        self.data_sources = InMemoryDataSourceRepository(table)
+        self.pipelines = InMemoryPipelineRepository(table)
 
     @property
     def tables(self) -> dict[str, dict[Any, Any]]:

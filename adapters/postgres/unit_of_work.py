@@ -14,10 +14,12 @@ from thedata.adapters.postgres.errors import translated_errors
 from thedata.adapters.postgres.repositories import (
     PostgresAccessTokenRepository,
     PostgresApiKeyRepository,
+    PostgresDataSourceRepository,
     PostgresIdempotencyStore,
     PostgresLoginThrottle,
     PostgresMembershipRepository,
     PostgresOrganizationRepository,
+    PostgresPipelineRepository,
     PostgresUserRepository,
 )
 from thedata.application.errors import DatabaseUnavailable
@@ -42,6 +44,8 @@ class PostgresUnitOfWork:
         self.access_tokens = PostgresAccessTokenRepository(connection)
         self.login_throttle = PostgresLoginThrottle(connection)
         self.idempotency = PostgresIdempotencyStore(connection)
+        self.data_sources = PostgresDataSourceRepository(connection)
+        self.pipelines = PostgresPipelineRepository(connection)
 
     @property
     def connection(self) -> AsyncConnection[TupleRow]:

@@ -4,7 +4,19 @@ Adapters implement them without inheriting; ``thedata.adapters`` holds the
 implementations and ``thedata.entrypoints.container`` picks them.
 """
 
+from thedata.application.ports.catalog import DataSourceRepository, PipelineRepository
 from thedata.application.ports.clock import Clock
+from thedata.application.ports.connectors import (
+    Connector,
+    ConnectorFactory,
+    DestinationWriter,
+    FieldSchema,
+    RecordBatch,
+    SourceReader,
+    StreamSchema,
+    ValidatedConfig,
+    WriteMode,
+)
 from thedata.application.ports.health import HealthCheck
 from thedata.application.ports.idempotency import IdempotencyStore, StoredResponse
 from thedata.application.ports.identity import (
@@ -24,7 +36,12 @@ __all__ = [
     "AccessTokenRepository",
     "ApiKeyRepository",
     "Clock",
+    "Connector",
+    "ConnectorFactory",
     "CredentialGenerator",
+    "DataSourceRepository",
+    "DestinationWriter",
+    "FieldSchema",
     "HealthCheck",
     "IdFactory",
     "IdempotencyStore",
@@ -32,10 +49,16 @@ __all__ = [
     "MembershipRepository",
     "OrganizationRepository",
     "PasswordHasher",
+    "PipelineRepository",
+    "RecordBatch",
     "SecretKeyRotation",
     "SecretStore",
+    "SourceReader",
     "StoredResponse",
+    "StreamSchema",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UserRepository",
+    "ValidatedConfig",
+    "WriteMode",
 ]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
+from thedata.application.ports.catalog import DataSourceRepository, PipelineRepository
 from thedata.application.ports.idempotency import IdempotencyStore
 from thedata.application.ports.identity import (
     AccessTokenRepository,
@@ -41,6 +42,10 @@ class UnitOfWork(Protocol):
     def login_throttle(self) -> LoginThrottle: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def data_sources(self) -> DataSourceRepository: ...
+    @property
+    def pipelines(self) -> PipelineRepository: ...
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

@@ -3,15 +3,26 @@
 from thedata.application.use_cases.add_member import AddMember, NewMember
 from thedata.application.use_cases.authenticate import Authenticate
 from thedata.application.use_cases.change_member_role import ChangeMemberRole
+from thedata.application.use_cases.check_data_source import (
+    CheckDataSource,
+    CheckOutcome,
+    DiscoverStreams,
+)
 from thedata.application.use_cases.check_readiness import CheckReadiness
 from thedata.application.use_cases.create_api_key import CreateApiKey, CreatedApiKey, NewApiKey
+from thedata.application.use_cases.create_data_source import CreateDataSource, NewDataSource
 from thedata.application.use_cases.create_organization import (
     CreateOrganization,
     NewOrganization,
 )
+from thedata.application.use_cases.create_pipeline import CreatePipeline, NewPipeline
+from thedata.application.use_cases.delete_data_source import DeleteDataSource
 from thedata.application.use_cases.delete_organization import DeleteOrganization
+from thedata.application.use_cases.delete_pipeline import DeletePipeline
 from thedata.application.use_cases.get_current_user import GetCurrentUser, UserProfile
+from thedata.application.use_cases.get_data_source import GetDataSource, ListDataSources
 from thedata.application.use_cases.get_organization import GetOrganization
+from thedata.application.use_cases.get_pipeline import GetPipeline, ListPipelines
 from thedata.application.use_cases.issue_access_token import IssueAccessToken, IssuedToken
 from thedata.application.use_cases.list_api_keys import ListApiKeys
 from thedata.application.use_cases.list_members import ListMembers
@@ -22,31 +33,52 @@ from thedata.application.use_cases.revoke_access_token import RevokeAccessToken
 from thedata.application.use_cases.revoke_api_key import RevokeApiKey
 from thedata.application.use_cases.rotate_secret_key import RotateSecretKey, RotationReport
 from thedata.application.use_cases.update_current_user import UpdateCurrentUser, UserChanges
+from thedata.application.use_cases.update_data_source import (
+    DataSourceChanges,
+    UpdateDataSource,
+)
 from thedata.application.use_cases.update_organization import (
     OrganizationChanges,
     UpdateOrganization,
 )
+from thedata.application.use_cases.update_pipeline import KEEP, PipelineChanges, UpdatePipeline
 
 __all__ = [
+    "KEEP",
     "AddMember",
     "Authenticate",
     "ChangeMemberRole",
+    "CheckDataSource",
+    "CheckOutcome",
     "CheckReadiness",
     "CreateApiKey",
+    "CreateDataSource",
     "CreateOrganization",
+    "CreatePipeline",
     "CreatedApiKey",
+    "DataSourceChanges",
+    "DeleteDataSource",
     "DeleteOrganization",
+    "DeletePipeline",
+    "DiscoverStreams",
     "GetCurrentUser",
+    "GetDataSource",
     "GetOrganization",
+    "GetPipeline",
     "IssueAccessToken",
     "IssuedToken",
     "ListApiKeys",
+    "ListDataSources",
     "ListMembers",
     "ListOrganizations",
+    "ListPipelines",
     "NewApiKey",
+    "NewDataSource",
     "NewMember",
     "NewOrganization",
+    "NewPipeline",
     "OrganizationChanges",
+    "PipelineChanges",
     "RegisterUser",
     "Registration",
     "RemoveMember",
@@ -55,7 +87,9 @@ __all__ = [
     "RotateSecretKey",
     "RotationReport",
     "UpdateCurrentUser",
+    "UpdateDataSource",
     "UpdateOrganization",
+    "UpdatePipeline",
     "UserChanges",
     "UserProfile",
 ]

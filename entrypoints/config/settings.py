@@ -157,6 +157,47 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         str | None,
         Meta(description="The file store's path. Unset: secrets.json in THEDATA_HOME."),
     ] = None
+    data_root: Annotated[
+        str | None,
+        Meta(
+            description="The folder `file` data sources must lie in (paths outside it, `..` "
+            "and symlinks leading out are refused). Unset: `data` in THEDATA_HOME."
+        ),
+    ] = None
+    connector_allow_private_networks: Annotated[
+        bool,
+        Meta(
+            description="Let connectors reach loopback and private addresses (10/8, "
+            "192.168/16, ...). Turn off for multi-tenant deployments. Link-local and cloud "
+            "metadata addresses are always refused."
+        ),
+    ] = True
+    connector_timeout: Annotated[
+        Annotated[float, Meta(gt=0, le=5)],
+        Meta(description="Seconds a data source check or discovery may take before it fails."),
+    ] = 5.0
+    breaker_failure_rate: Annotated[
+        Annotated[float, Meta(gt=0, le=1)],
+        Meta(description="Failure rate (0..1) of recent calls that opens a source's circuit."),
+    ] = 0.5
+    breaker_minimum_calls: Annotated[
+        Annotated[int, Meta(ge=1, le=1000)],
+        Meta(description="Calls a circuit must have seen before its failure rate counts."),
+    ] = 5
+    breaker_window: Annotated[
+        Annotated[int, Meta(ge=1, le=1000)],
+        Meta(description="How many recent calls the failure rate is taken over."),
+    ] = 10
+    breaker_open_seconds: Annotated[
+        Annotated[float, Meta(gt=0, le=3600)],
+        Meta(
+            description="Seconds an open circuit refuses calls before it lets trial calls through."
+        ),
+    ] = 30.0
+    breaker_half_open_calls: Annotated[
+        Annotated[int, Meta(ge=1, le=100)],
+        Meta(description="Trial calls a half-open circuit lets through; all must succeed."),
+    ] = 2
 
     def __post_init__(self) -> None:
         if self.db_pool_min_size > self.db_pool_max_size:

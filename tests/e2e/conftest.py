@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -18,10 +19,15 @@ CHEAP_HASHING = {"password_hash_memory_kib": 8, "password_hash_iterations": 1}
 
 
 @pytest.fixture
-async def client(database_url: str) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def client(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
     """A client of the whole app; the lifespan (pool, migrations) runs as in production."""
     container = build_container(
-        make_settings(database_url=database_url, max_body_bytes=MAX_BODY, **CHEAP_HASHING)
+        make_settings(
+            database_url=database_url,
+            max_body_bytes=MAX_BODY,
+            data_root=str(tmp_path / "data"),
+            **CHEAP_HASHING,
+        )
     )
     app = create_app(container)
     app.register(probe_router)

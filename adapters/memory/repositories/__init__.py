@@ -2,18 +2,22 @@
 
 from thedata.adapters.memory.repositories.access_tokens import InMemoryAccessTokenRepository
 from thedata.adapters.memory.repositories.api_keys import InMemoryApiKeyRepository
+from thedata.adapters.memory.repositories.data_sources import InMemoryDataSourceRepository
 from thedata.adapters.memory.repositories.idempotency import InMemoryIdempotencyStore
 from thedata.adapters.memory.repositories.login_throttle import InMemoryLoginThrottle
 from thedata.adapters.memory.repositories.memberships import InMemoryMembershipRepository
 from thedata.adapters.memory.repositories.organizations import InMemoryOrganizationRepository
+from thedata.adapters.memory.repositories.pipelines import InMemoryPipelineRepository
 from thedata.adapters.memory.repositories.users import InMemoryUserRepository
 
 __all__ = [
     "InMemoryAccessTokenRepository",
     "InMemoryApiKeyRepository",
+    "InMemoryDataSourceRepository",
     "InMemoryIdempotencyStore",
     "InMemoryLoginThrottle",
     "InMemoryMembershipRepository",
     "InMemoryOrganizationRepository",
+    "InMemoryPipelineRepository",
     "InMemoryUserRepository",
 ]

@@ -2,8 +2,10 @@
 
 from thedata.entrypoints.http.controllers.api_keys import ApiKeyController
 from thedata.entrypoints.http.controllers.auth import AuthController
+from thedata.entrypoints.http.controllers.data_sources import DataSourceController
 from thedata.entrypoints.http.controllers.members import MemberController
 from thedata.entrypoints.http.controllers.organizations import OrganizationController
+from thedata.entrypoints.http.controllers.pipelines import PipelineController
 from thedata.entrypoints.http.controllers.users import UserController
 
 CONTROLLERS = [
@@ -12,6 +14,8 @@ CONTROLLERS = [
     OrganizationController,
     MemberController,
     ApiKeyController,
+    DataSourceController,
+    PipelineController,
 ]
 
 __all__ = ["CONTROLLERS"]

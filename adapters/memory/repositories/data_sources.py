@@ -1,0 +1,54 @@
+"""Data sources in memory, keyed by (organization id, data source id)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from attrs import evolve
+
+from thedata.adapters.memory.repositories.tables import Tables, page_of
+from thedata.domain.data_sources import DataSource, DataSourceHealth, DataSourceNameTaken
+from thedata.domain.pagination import Page, PageRequest
+
+
+class InMemoryDataSourceRepository:
+    """Data sources; names unique per organization, as the database's constraint makes them."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    def _rows(self) -> dict[tuple[UUID, UUID], DataSource]:
+        return self._tables("data_sources")
+
+    def _check_name(self, data_source: DataSource) -> None:
+        for (org, other_id), other in self._rows().items():
+            same = org == data_source.organization_id and other.name == data_source.name
+            if same and other_id != data_source.id:
+                raise DataSourceNameTaken(f"a data source is named {data_source.name!r}")
+
+    async def add(self, data_source: DataSource) -> None:
+        self._check_name(data_source)
+        self._rows()[(data_source.organization_id, data_source.id)] = evolve(data_source)
+
+    async def get(self, organization_id: UUID, data_source_id: UUID) -> DataSource | None:
+        data_source = self._rows().get((organization_id, data_source_id))
+        return evolve(data_source) if data_source else None
+
+    async def update(self, data_source: DataSource) -> None:
+        self._check_name(data_source)
+        key = (data_source.organization_id, data_source.id)
+        if key in self._rows():
+            health = self._rows()[key].health
+            self._rows()[key] = evolve(data_source, health=health)
+
+    async def delete(self, organization_id: UUID, data_source_id: UUID) -> None:
+        self._rows().pop((organization_id, data_source_id), None)
+
+    async def list(self, organization_id: UUID, page: PageRequest) -> Page[DataSource]:
+        rows = [evolve(d) for (org, _), d in self._rows().items() if org == organization_id]
+        return page_of(rows, page, lambda data_source: data_source.id)
+
+    async def record_health(self, data_source_id: UUID, health: DataSourceHealth) -> None:
+        for key, data_source in self._rows().items():
+            if data_source.id == data_source_id:
+                self._rows()[key] = evolve(data_source, health=health)

@@ -1,0 +1,51 @@
+"""Pipelines in memory, keyed by (organization id, pipeline id)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from attrs import evolve
+
+from thedata.adapters.memory.repositories.tables import Tables, page_of
+from thedata.domain.pagination import Page, PageRequest
+from thedata.domain.pipelines import Pipeline, PipelineNameTaken
+
+
+class InMemoryPipelineRepository:
+    """Pipelines; names unique per organization."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    def _rows(self) -> dict[tuple[UUID, UUID], Pipeline]:
+        return self._tables("pipelines")
+
+    def _check_name(self, pipeline: Pipeline) -> None:
+        for (org, other_id), other in self._rows().items():
+            same = org == pipeline.organization_id and other.name == pipeline.name
+            if same and other_id != pipeline.id:
+                raise PipelineNameTaken(f"a pipeline is named {pipeline.name!r}")
+
+    async def add(self, pipeline: Pipeline) -> None:
+        self._check_name(pipeline)
+        self._rows()[(pipeline.organization_id, pipeline.id)] = evolve(pipeline)
+
+    async def get(self, organization_id: UUID, pipeline_id: UUID) -> Pipeline | None:
+        pipeline = self._rows().get((organization_id, pipeline_id))
+        return evolve(pipeline) if pipeline else None
+
+    async def update(self, pipeline: Pipeline) -> None:
+        self._check_name(pipeline)
+        key = (pipeline.organization_id, pipeline.id)
+        if key in self._rows():
+            self._rows()[key] = evolve(pipeline, state=self._rows()[key].state)
+
+    async def delete(self, organization_id: UUID, pipeline_id: UUID) -> None:
+        self._rows().pop((organization_id, pipeline_id), None)
+
+    async def list(self, organization_id: UUID, page: PageRequest) -> Page[Pipeline]:
+        rows = [evolve(p) for (org, _), p in self._rows().items() if org == organization_id]
+        return page_of(rows, page, lambda pipeline: pipeline.id)
+
+    async def using(self, data_source_id: UUID) -> int:
+        return sum(data_source_id in (p.source_id, p.destination_id) for p in self._rows().values())

@@ -1,0 +1,164 @@
+"""Pipelines in PostgreSQL; streams, schedule and state as JSON columns."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import errors
+from psycopg.types.json import Jsonb
+
+from thedata.adapters.postgres.repositories.connection import ConnectionSource
+from thedata.domain.errors import FieldError, InvalidInput
+from thedata.domain.pagination import Page, PageRequest
+from thedata.domain.pipelines import Pipeline, PipelineNameTaken, Stream, StreamMode
+from thedata.domain.schedules import Cron, EverySeconds, Schedule
+
+_SELECT = (
+    "SELECT id, organization_id, name, source_id, destination_id, streams, schedule, enabled,"
+    " state, created_at, updated_at FROM pipelines"
+)
+
+
+def _stream_json(stream: Stream) -> dict[str, Any]:
+    return {
+        "name": stream.name,
+        "destination": stream.destination,
+        "mode": stream.mode.value,
+        "cursor_field": stream.cursor_field,
+        "primary_key": list(stream.primary_key),
+    }
+
+
+def _stream(data: dict[str, Any]) -> Stream:
+    return Stream(
+        data["name"],
+        data["destination"],
+        StreamMode(data["mode"]),
+        data.get("cursor_field"),
+        tuple(data.get("primary_key") or ()),
+    )
+
+
+def _schedule_json(schedule: Schedule | None) -> dict[str, Any] | None:
+    if isinstance(schedule, EverySeconds):
+        return {"every_seconds": schedule.seconds}
+    if isinstance(schedule, Cron):
+        return {"cron": schedule.expression}
+    return None
+
+
+def _schedule(data: dict[str, Any] | None) -> Schedule | None:
+    if data is None:
+        return None
+    if "every_seconds" in data:
+        return EverySeconds(int(data["every_seconds"]))
+    return Cron(str(data["cron"]))
+
+
+def _pipeline(row: tuple[Any, ...]) -> Pipeline:
+    (id_, org, name, source, destination, streams, schedule, enabled, state, created, updated) = row
+    return Pipeline(
+        id_,
+        org,
+        name,
+        source,
+        destination,
+        tuple(_stream(s) for s in streams),
+        _schedule(schedule),
+        enabled,
+        state,
+        created,
+        updated,
+    )
+
+
+def _columns(p: Pipeline) -> tuple[Any, ...]:
+    return (
+        p.name,
+        p.source_id,
+        p.destination_id,
+        Jsonb([_stream_json(s) for s in p.streams]),
+        Jsonb(_schedule_json(p.schedule)) if p.schedule else None,
+        p.enabled,
+    )
+
+
+class PostgresPipelineRepository:
+    """The ``pipelines`` table."""
+
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    async def add(self, pipeline: Pipeline) -> None:
+        p = pipeline
+        try:
+            await self._connection().execute(
+                "INSERT INTO pipelines (name, source_id, destination_id, streams, schedule,"
+                " enabled, id, organization_id, state, created_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    *_columns(p),
+                    p.id,
+                    p.organization_id,
+                    Jsonb(dict(p.state)),
+                    p.created_at,
+                    p.updated_at,
+                ),
+            )
+        except errors.UniqueViolation as error:
+            raise PipelineNameTaken(f"a pipeline is named {p.name!r}") from error
+        except errors.ForeignKeyViolation as error:
+            raise _endpoint_gone() from error
+
+    async def get(self, organization_id: UUID, pipeline_id: UUID) -> Pipeline | None:
+        cursor = await self._connection().execute(
+            _SELECT + " WHERE organization_id = %s AND id = %s", (organization_id, pipeline_id)
+        )
+        row = await cursor.fetchone()
+        return _pipeline(row) if row else None
+
+    async def update(self, pipeline: Pipeline) -> None:
+        p = pipeline
+        try:
+            await self._connection().execute(
+                "UPDATE pipelines SET name = %s, source_id = %s, destination_id = %s,"
+                " streams = %s, schedule = %s, enabled = %s, updated_at = %s"
+                " WHERE organization_id = %s AND id = %s",
+                (*_columns(p), p.updated_at, p.organization_id, p.id),
+            )
+        except errors.UniqueViolation as error:
+            raise PipelineNameTaken(f"a pipeline is named {p.name!r}") from error
+        except errors.ForeignKeyViolation as error:
+            raise _endpoint_gone() from error
+
+    async def delete(self, organization_id: UUID, pipeline_id: UUID) -> None:
+        await self._connection().execute(
+            "DELETE FROM pipelines WHERE organization_id = %s AND id = %s",
+            (organization_id, pipeline_id),
+        )
+
+    async def list(self, organization_id: UUID, page: PageRequest) -> Page[Pipeline]:
+        cursor = await self._connection().execute(
+            _SELECT + " WHERE organization_id = %s AND (%s::uuid IS NULL OR id > %s)"
+            " ORDER BY id LIMIT %s",
+            (organization_id, page.after, page.after, page.limit + 1),
+        )
+        rows = [_pipeline(row) for row in await cursor.fetchall()]
+        return Page.from_rows(rows, page, lambda pipeline: pipeline.id)
+
+    async def using(self, data_source_id: UUID) -> int:
+        cursor = await self._connection().execute(
+            "SELECT count(*) FROM pipelines WHERE source_id = %s OR destination_id = %s",
+            (data_source_id, data_source_id),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
+def _endpoint_gone() -> InvalidInput:
+    # a data source deleted by a concurrent request after the pipeline's check
+    message = "the data source was deleted meanwhile"
+    return InvalidInput(
+        "the pipeline's data sources are not usable", [FieldError("/source_id", message)]
+    )

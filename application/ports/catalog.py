@@ -1,0 +1,66 @@
+"""Repositories of data sources and pipelines (the control plane's catalog)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+from thedata.domain.data_sources import DataSource, DataSourceHealth
+from thedata.domain.pagination import Page, PageRequest
+from thedata.domain.pipelines import Pipeline
+
+
+class DataSourceRepository(Protocol):
+    """Data sources of organizations; names unique per organization (``DataSourceNameTaken``)."""
+
+    async def add(self, data_source: DataSource) -> None:
+        """Store a new data source."""
+        ...
+
+    async def get(self, organization_id: UUID, data_source_id: UUID) -> DataSource | None:
+        """The organization's data source, if it exists."""
+        ...
+
+    async def update(self, data_source: DataSource) -> None:
+        """Store a changed name, config, secret fields and ``updated_at``."""
+        ...
+
+    async def delete(self, organization_id: UUID, data_source_id: UUID) -> None:
+        """Delete the data source (the caller made sure no pipeline uses it)."""
+        ...
+
+    async def list(self, organization_id: UUID, page: PageRequest) -> Page[DataSource]:
+        """The organization's data sources in id order."""
+        ...
+
+    async def record_health(self, data_source_id: UUID, health: DataSourceHealth) -> None:
+        """Store what the last connector call said (circuit state, last check, last error)."""
+        ...
+
+
+class PipelineRepository(Protocol):
+    """Pipelines of organizations; names unique per organization (``PipelineNameTaken``)."""
+
+    async def add(self, pipeline: Pipeline) -> None:
+        """Store a new pipeline."""
+        ...
+
+    async def get(self, organization_id: UUID, pipeline_id: UUID) -> Pipeline | None:
+        """The organization's pipeline, if it exists."""
+        ...
+
+    async def update(self, pipeline: Pipeline) -> None:
+        """Store the changed definition and ``updated_at`` (``state`` is the runs' to change)."""
+        ...
+
+    async def delete(self, organization_id: UUID, pipeline_id: UUID) -> None:
+        """Delete the pipeline with its state."""
+        ...
+
+    async def list(self, organization_id: UUID, page: PageRequest) -> Page[Pipeline]:
+        """The organization's pipelines in id order."""
+        ...
+
+    async def using(self, data_source_id: UUID) -> int:
+        """How many pipelines read from or write to the data source."""
+        ...

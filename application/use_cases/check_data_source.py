@@ -1,0 +1,121 @@
+"""Checking that a data source answers, and discovering its streams."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from attrs import frozen
+
+from thedata.application.authorization import authorize
+from thedata.application.connector_guard import ConnectorGuard
+from thedata.application.errors import ConnectorFailed
+from thedata.application.ports import Clock, ConnectorFactory, StreamSchema, UnitOfWorkFactory
+from thedata.application.ports.secrets import SecretStore
+from thedata.application.use_cases.data_source_access import (
+    find_data_source,
+    secrets_of,
+    without_secrets,
+)
+from thedata.domain.access import Action
+from thedata.domain.data_sources import DataSource, DataSourceHealth
+from thedata.domain.principal import Principal
+
+
+@frozen
+class CheckOutcome:
+    """Whether the data source answered, how fast, and if not, why (never with a secret)."""
+
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+
+class _ConnectorCall:
+    """Loads a data source with its secrets, calls its connector guarded, records its health."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        connectors: ConnectorFactory,
+        secrets: SecretStore,
+        guard: ConnectorGuard,
+    ) -> None:
+        self._uow, self._clock, self._connectors = uow, clock, connectors
+        self._secrets, self._guard = secrets, guard
+
+    async def _load(
+        self, principal: Principal, organization_id: UUID, data_source_id: UUID, action: Action
+    ) -> tuple[DataSource, dict[str, str]]:
+        authorize(principal, organization_id, action)
+        async with self._uow() as uow:
+            data_source = await find_data_source(uow, organization_id, data_source_id)
+        return data_source, await secrets_of(self._secrets, data_source)
+
+    async def _record(self, data_source: DataSource, *, checked: bool, error: str | None) -> None:
+        outcome = self._guard.outcome(data_source.id)
+        previous = data_source.health
+        health = DataSourceHealth(
+            circuit=outcome.circuit.value,
+            open_until=outcome.open_until,
+            last_check_at=self._clock.now() if checked else previous.last_check_at,
+            last_error=error if checked else previous.last_error,
+        )
+        if health != previous:
+            async with self._uow() as uow:
+                await uow.data_sources.record_health(data_source.id, health)
+                await uow.commit()
+
+
+class CheckDataSource(_ConnectorCall):
+    """Connect and run the least possible, within the time limit, through the breaker."""
+
+    async def __call__(
+        self, principal: Principal, organization_id: UUID, data_source_id: UUID
+    ) -> CheckOutcome:
+        """``ok`` with the latency, or not ``ok`` with a message; the answer is recorded."""
+        data_source, secrets = await self._load(
+            principal, organization_id, data_source_id, Action.WRITE
+        )
+        connector = self._connectors.connector(data_source.kind, data_source.config, secrets)
+        started = self._clock.monotonic()
+        error = None
+        try:
+            await self._guard.call(
+                data_source.id,
+                "check",
+                connector.check,
+                open_elsewhere_until=data_source.health.open_until,
+            )
+        except ConnectorFailed as e:
+            error = without_secrets(str(e), secrets)
+        latency_ms = round((self._clock.monotonic() - started) * 1000, 2)
+        await self._record(data_source, checked=True, error=error)
+        return CheckOutcome(ok=error is None, latency_ms=latency_ms, error=error)
+
+
+class DiscoverStreams(_ConnectorCall):
+    """List the streams a source offers, through the breaker; ``ConnectorFailed`` if it cannot."""
+
+    async def __call__(
+        self, principal: Principal, organization_id: UUID, data_source_id: UUID
+    ) -> Sequence[StreamSchema]:
+        """The streams with their fields and primary keys."""
+        data_source, secrets = await self._load(
+            principal, organization_id, data_source_id, Action.READ
+        )
+        connector = self._connectors.connector(data_source.kind, data_source.config, secrets)
+        try:
+            return await self._guard.call(
+                data_source.id,
+                "discover",
+                connector.discover,
+                open_elsewhere_until=data_source.health.open_until,
+            )
+        except ConnectorFailed as e:
+            raise ConnectorFailed(
+                without_secrets(str(e), secrets), retry_after=e.retry_after
+            ) from None
+        finally:
+            await self._record(data_source, checked=False, error=None)

@@ -1,0 +1,98 @@
+"""A new data source, its secrets sealed in the secret store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from attrs import frozen
+
+from thedata.application.authorization import authorize
+from thedata.application.idempotency import IdempotentRequest, remember, replay_or_claim
+from thedata.application.identity_policy import IdentityPolicy
+from thedata.application.ports import (
+    Clock,
+    ConnectorFactory,
+    IdFactory,
+    StoredResponse,
+    UnitOfWorkFactory,
+)
+from thedata.application.ports.secrets import SecretStore
+from thedata.application.use_cases.data_source_access import forget_secrets
+from thedata.domain.access import Action
+from thedata.domain.data_sources import DataSource, DataSourceKind, secret_reference
+from thedata.domain.principal import Principal
+from thedata.domain.users import check_display_name
+
+
+@frozen
+class NewDataSource:
+    """A name, a kind, and that kind's config (secret fields included)."""
+
+    name: str
+    kind: DataSourceKind
+    config: Mapping[str, Any]
+
+
+class CreateDataSource:
+    """Validate the config for its kind, store the secrets sealed and the rest in the catalog.
+
+    The secrets are written inside the creating unit of work and removed again
+    if it does not commit, so a failed create leaves neither a data source nor
+    its secrets.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdFactory,
+        connectors: ConnectorFactory,
+        secrets: SecretStore,
+        policy: IdentityPolicy,
+    ) -> None:
+        self._uow, self._clock, self._ids = uow, clock, ids
+        self._connectors, self._secrets, self._policy = connectors, secrets, policy
+
+    async def __call__(
+        self,
+        principal: Principal,
+        organization_id: UUID,
+        command: NewDataSource,
+        idempotency: IdempotentRequest[DataSource] | None = None,
+    ) -> DataSource | StoredResponse:
+        """The new data source (without secrets); ``DataSourceNameTaken`` if the name is used."""
+        authorize(principal, organization_id, Action.WRITE)
+        name = check_display_name(command.name)
+        validated = self._connectors.validate(command.kind, command.config)
+        now = self._clock.now()
+        data_source = DataSource(
+            id=self._ids.new_id(),
+            organization_id=organization_id,
+            name=name,
+            kind=command.kind,
+            config=validated.config,
+            secret_fields_set=tuple(sorted(validated.secrets)),
+            created_at=now,
+            updated_at=now,
+        )
+        written: list[str] = []
+        try:
+            async with self._uow() as uow:
+                replay = await replay_or_claim(
+                    uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
+                )
+                if replay is not None:
+                    return replay
+                await uow.data_sources.add(data_source)
+                for field, value in validated.secrets.items():
+                    reference = secret_reference(data_source.id, field)
+                    await self._secrets.put(organization_id, reference, value.encode())
+                    written.append(field)
+                await remember(uow, principal.scope, idempotency, data_source)
+                await uow.commit()
+        except BaseException:
+            await forget_secrets(self._secrets, organization_id, data_source.id, written)
+            raise
+        return data_source

@@ -1,0 +1,29 @@
+"""What creating and changing a pipeline share: its endpoints must be usable data sources."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from thedata.application.ports import UnitOfWork
+from thedata.domain.errors import FieldError, InvalidInput
+
+
+async def check_endpoints(
+    uow: UnitOfWork, organization_id: UUID, source_id: UUID, destination_id: UUID
+) -> None:
+    """The source is a readable, the destination a writable data source of the organization."""
+    errors = []
+    source = await uow.data_sources.get(organization_id, source_id)
+    if source is None:
+        errors.append(FieldError("/source_id", "no data source with this id in the organization"))
+    elif not source.kind.readable:
+        errors.append(FieldError("/source_id", f"a {source.kind.value} data source cannot be read"))
+    destination = await uow.data_sources.get(organization_id, destination_id)
+    if destination is None:
+        message = "no data source with this id in the organization"
+        errors.append(FieldError("/destination_id", message))
+    elif not destination.kind.writable:
+        message = f"a {destination.kind.value} data source cannot be written"
+        errors.append(FieldError("/destination_id", message))
+    if errors:
+        raise InvalidInput("the pipeline's data sources are not usable", errors)

@@ -1,0 +1,87 @@
+"""Data sources: connections to external systems that pipelines read from and write to."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from attrs import define, frozen
+
+from thedata.domain.errors import Conflict, NotFound
+
+
+class DataSourceKind(enum.Enum):
+    """Which connector serves the data source; each kind has its own config schema."""
+
+    POSTGRES = "postgres"
+    FILE = "file"
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        """Config fields that are secrets: kept in the secret store, never returned."""
+        return _SECRET_FIELDS[self]
+
+    @property
+    def readable(self) -> bool:
+        """Whether pipelines may read from this kind."""
+        return True
+
+    @property
+    def writable(self) -> bool:
+        """Whether pipelines may write to this kind."""
+        return True
+
+
+_SECRET_FIELDS = {DataSourceKind.POSTGRES: ("password",), DataSourceKind.FILE: ()}
+
+
+def secret_reference(data_source_id: UUID, field: str) -> str:
+    """The name under which a data source's secret field is stored."""
+    return f"data-source/{data_source_id}/{field}"
+
+
+@frozen
+class DataSourceHealth:
+    """What the last connector calls said about the data source."""
+
+    circuit: str = "closed"
+    open_until: datetime | None = None
+    """While the circuit is open: until when every process refuses calls to the source."""
+    last_check_at: datetime | None = None
+    last_error: str | None = None
+
+
+@define
+class DataSource:
+    """A configured connection; ``config`` holds no secret; ``secret_fields_set`` names them."""
+
+    id: UUID
+    organization_id: UUID
+    name: str
+    kind: DataSourceKind
+    config: Mapping[str, Any]
+    secret_fields_set: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    health: DataSourceHealth = DataSourceHealth()
+
+
+class DataSourceNotFound(NotFound):
+    """No such data source in the organization."""
+
+    code = "data_source_not_found"
+
+
+class DataSourceNameTaken(Conflict):
+    """Another data source of the organization has this name."""
+
+    code = "data_source_name_taken"
+
+
+class DataSourceInUse(Conflict):
+    """A pipeline reads from or writes to the data source; delete or change it first."""
+
+    code = "data_source_in_use"

@@ -1,0 +1,163 @@
+"""``/v1/orgs/{org_id}/data-sources``: connections pipelines read from and write to."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from thedata.application.use_cases import (
+    CheckDataSource,
+    CreateDataSource,
+    DataSourceChanges,
+    DeleteDataSource,
+    DiscoverStreams,
+    GetDataSource,
+    ListDataSources,
+    NewDataSource,
+    UpdateDataSource,
+)
+from thedata.domain.data_sources import DataSource, DataSourceKind
+from thedata.domain.pagination import PageRequest
+from thedata.domain.principal import Principal
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
+from thedata.entrypoints.http.dependencies import use_cases
+from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
+from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.problems import problem_responses
+from thedata.entrypoints.http.schemas.data_sources import (
+    CheckBody,
+    CreateDataSourceRequest,
+    DataSourceBody,
+    DataSourcePage,
+    StreamsBody,
+    UpdateDataSourceRequest,
+    check_body,
+    data_source_body,
+    streams_body,
+)
+from thedata.entrypoints.http.unset import or_none
+
+PROBLEMS = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
+CREATION: Creation[DataSource, DataSourceBody] = Creation(data_source_body, DataSourceBody)
+ID = "/{data_source_id:uuid}"
+
+
+class DataSourceController(Controller):
+    """Data sources: any member reads; members and up create, edit, check and delete."""
+
+    path = "/v1/orgs/{org_id:uuid}/data-sources"
+    tags = ["Data sources"]  # noqa: RUF012 - Litestar reads this class attribute
+    security = SECURITY
+    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
+        **PRINCIPAL,
+        **use_cases(
+            "list_data_sources",
+            "create_data_source",
+            "get_data_source",
+            "update_data_source",
+            "delete_data_source",
+            "check_data_source",
+            "discover_streams",
+        ),
+    }
+
+    @get(dependencies=PAGINATION, summary="List data sources", responses=PROBLEMS)
+    async def list_data_sources(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        page: NamedDependency[PageRequest],
+        list_data_sources: NamedDependency[ListDataSources],
+    ) -> DataSourcePage:
+        """The organization's data sources (secrets named, never shown)."""
+        result = await list_data_sources(principal, org_id, page)
+        items = [data_source_body(item) for item in result.items]
+        return DataSourcePage(items=items, next_cursor=encode_cursor(result.next_after))
+
+    @post(summary="Create a data source", responses=PROBLEMS)
+    async def create_data_source(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data: JSONBody[CreateDataSourceRequest],
+        create_data_source: NamedDependency[CreateDataSource],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[DataSourceBody]:
+        """A new data source; ``kind`` selects the config schema; 409 on a taken name."""
+        kind = DataSourceKind(str(data.__struct_config__.tag))  # the union's tag is the kind
+        command = NewDataSource(data.name, kind, msgspec.structs.asdict(data.config))
+        idempotency = await CREATION.request(request, idempotency_key)
+        return CREATION.respond(await create_data_source(principal, org_id, command, idempotency))
+
+    @get(ID, summary="Get a data source", responses=PROBLEMS)
+    async def get_data_source(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data_source_id: FromPath[UUID],
+        get_data_source: NamedDependency[GetDataSource],
+    ) -> DataSourceBody:
+        """A data source with its health (circuit, last check, last error)."""
+        return data_source_body(await get_data_source(principal, org_id, data_source_id))
+
+    @patch(ID, summary="Update a data source", responses=PROBLEMS)
+    async def update_data_source(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data_source_id: FromPath[UUID],
+        data: JSONBody[UpdateDataSourceRequest],
+        update_data_source: NamedDependency[UpdateDataSource],
+    ) -> DataSourceBody:
+        """Rename or change config fields; a secret given replaces, one left out is kept."""
+        changes = DataSourceChanges(name=or_none(data.name), config=or_none(data.config))
+        return data_source_body(
+            await update_data_source(principal, org_id, data_source_id, changes)
+        )
+
+    @delete(ID, summary="Delete a data source", responses=PROBLEMS)
+    async def delete_data_source(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data_source_id: FromPath[UUID],
+        delete_data_source: NamedDependency[DeleteDataSource],
+    ) -> None:
+        """Delete it and its secrets; 409 while a pipeline uses it."""
+        await delete_data_source(principal, org_id, data_source_id)
+
+    @post(ID + "/check", status_code=200, summary="Check a data source", responses=PROBLEMS)
+    async def check_data_source(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data_source_id: FromPath[UUID],
+        check_data_source: NamedDependency[CheckDataSource],
+    ) -> CheckBody:
+        """Connect and do the least possible; a failed check is 200 with ``ok: false``."""
+        return check_body(await check_data_source(principal, org_id, data_source_id))
+
+    @get(ID + "/streams", summary="Discover streams", responses=PROBLEMS)
+    async def discover_streams(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data_source_id: FromPath[UUID],
+        discover_streams: NamedDependency[DiscoverStreams],
+    ) -> StreamsBody:
+        """The streams the source offers: tables of the schema, or files of the folder."""
+        return streams_body(list(await discover_streams(principal, org_id, data_source_id)))

@@ -1,0 +1,161 @@
+"""``/v1/orgs/{org_id}/pipelines``: what moves from which source to which destination."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from thedata.application.use_cases import (
+    KEEP,
+    CreatePipeline,
+    DeletePipeline,
+    GetPipeline,
+    ListPipelines,
+    NewPipeline,
+    PipelineChanges,
+    UpdatePipeline,
+)
+from thedata.domain.pagination import PageRequest
+from thedata.domain.pipelines import Pipeline
+from thedata.domain.principal import Principal
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
+from thedata.entrypoints.http.dependencies import use_cases
+from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
+from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.problems import problem_responses
+from thedata.entrypoints.http.schemas.pipelines import (
+    CreatePipelineRequest,
+    PipelineBody,
+    PipelinePage,
+    UpdatePipelineRequest,
+    pipeline_body,
+    schedule_of,
+    stream_of,
+)
+
+PROBLEMS = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
+ID = "/{pipeline_id:uuid}"
+
+
+def _body(pipeline: Pipeline) -> PipelineBody:
+    return pipeline_body(pipeline, datetime.now(UTC))
+
+
+CREATION: Creation[Pipeline, PipelineBody] = Creation(_body, PipelineBody)
+
+
+def _changes(data: UpdatePipelineRequest) -> PipelineChanges:
+    def given(value: Any) -> Any:
+        return KEEP if isinstance(value, msgspec.UnsetType) else value
+
+    streams = given(data.streams)
+    schedule = given(data.schedule)
+    return PipelineChanges(
+        name=given(data.name),
+        source_id=given(data.source_id),
+        destination_id=given(data.destination_id),
+        streams=streams if streams is KEEP else [stream_of(s) for s in streams],
+        schedule=schedule if schedule is KEEP else schedule_of(schedule),
+        enabled=given(data.enabled),
+    )
+
+
+class PipelineController(Controller):
+    """Pipelines: any member reads; members and up create, edit and delete."""
+
+    path = "/v1/orgs/{org_id:uuid}/pipelines"
+    tags = ["Pipelines and runs"]  # noqa: RUF012 - Litestar reads this class attribute
+    security = SECURITY
+    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
+        **PRINCIPAL,
+        **use_cases(
+            "list_pipelines",
+            "create_pipeline",
+            "get_pipeline",
+            "update_pipeline",
+            "delete_pipeline",
+        ),
+    }
+
+    @get(dependencies=PAGINATION, summary="List pipelines", responses=PROBLEMS)
+    async def list_pipelines(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        page: NamedDependency[PageRequest],
+        list_pipelines: NamedDependency[ListPipelines],
+    ) -> PipelinePage:
+        """The organization's pipelines."""
+        result = await list_pipelines(principal, org_id, page)
+        items = [_body(item) for item in result.items]
+        return PipelinePage(items=items, next_cursor=encode_cursor(result.next_after))
+
+    @post(summary="Create a pipeline", responses=PROBLEMS)
+    async def create_pipeline(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        data: JSONBody[CreatePipelineRequest],
+        create_pipeline: NamedDependency[CreatePipeline],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[PipelineBody]:
+        """A new pipeline between two data sources of the organization."""
+        command = NewPipeline(
+            name=data.name,
+            source_id=data.source_id,
+            destination_id=data.destination_id,
+            streams=[stream_of(s) for s in data.streams],
+            schedule=schedule_of(data.schedule),
+            enabled=data.enabled,
+        )
+        idempotency = await CREATION.request(request, idempotency_key)
+        return CREATION.respond(await create_pipeline(principal, org_id, command, idempotency))
+
+    @get(ID, summary="Get a pipeline", responses=PROBLEMS)
+    async def get_pipeline(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        pipeline_id: FromPath[UUID],
+        get_pipeline: NamedDependency[GetPipeline],
+    ) -> PipelineBody:
+        """A pipeline with its state (each stream's cursor)."""
+        return _body(await get_pipeline(principal, org_id, pipeline_id))
+
+    @patch(ID, summary="Update a pipeline", responses=PROBLEMS)
+    async def update_pipeline(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        pipeline_id: FromPath[UUID],
+        data: JSONBody[UpdatePipelineRequest],
+        update_pipeline: NamedDependency[UpdatePipeline],
+    ) -> PipelineBody:
+        """Change the definition; ``state`` is read-only."""
+        return _body(await update_pipeline(principal, org_id, pipeline_id, _changes(data)))
+
+    @delete(ID, summary="Delete a pipeline", responses=PROBLEMS)
+    async def delete_pipeline(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        pipeline_id: FromPath[UUID],
+        delete_pipeline: NamedDependency[DeletePipeline],
+    ) -> None:
+        """Delete it with its state."""
+        await delete_pipeline(principal, org_id, pipeline_id)

@@ -1,0 +1,143 @@
+"""Bodies of data sources: a tagged union on ``kind``, each kind with its own config."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from thedata.adapters.connectors import FileConfig, PostgresConfig
+from thedata.application.ports import StreamSchema
+from thedata.application.use_cases import CheckOutcome
+from thedata.domain.data_sources import DataSource
+from thedata.entrypoints.http.schemas.common import Name, Request, utc
+
+CircuitName = Literal["closed", "open", "half_open"]
+KindName = Literal["postgres", "file"]
+
+
+class CreatePostgresDataSource(Request, tag="postgres", tag_field="kind"):
+    """A PostgreSQL data source; ``config.password`` is stored sealed and never returned."""
+
+    name: Name
+    config: PostgresConfig
+
+
+class CreateFileDataSource(Request, tag="file", tag_field="kind"):
+    """A folder of CSV or JSON Lines files under the server's data root."""
+
+    name: Name
+    config: FileConfig
+
+
+CreateDataSourceRequest = CreatePostgresDataSource | CreateFileDataSource
+
+
+class UpdateDataSourceRequest(Request):
+    """A new name, and config fields to change (of the data source's kind; others are kept).
+
+    A secret field (``password``) given here replaces the stored one; left out,
+    the stored one stays.
+    """
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    config: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+
+
+class HealthBody(msgspec.Struct, frozen=True):
+    """What the last connector calls said."""
+
+    circuit: CircuitName
+    last_check_at: datetime | None
+    last_error: str | None
+
+
+class DataSourceBody(msgspec.Struct, frozen=True):
+    """A data source as the API shows it: config without secrets, secrets named."""
+
+    id: UUID
+    name: str
+    kind: KindName
+    config: dict[str, Any]
+    secret_fields_set: list[str]
+    health: HealthBody
+    created_at: datetime
+    updated_at: datetime
+
+
+class DataSourcePage(msgspec.Struct, frozen=True):
+    """A page of data sources."""
+
+    items: list[DataSourceBody]
+    next_cursor: str | None
+
+
+class CheckBody(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Whether the data source answered; a failed check is ``ok: false`` with ``error``."""
+
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+
+class FieldBody(msgspec.Struct, frozen=True):
+    """A field of a stream and its type in the source system."""
+
+    name: str
+    type: str
+
+
+class StreamBody(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A stream the source offers."""
+
+    name: str
+    fields: list[FieldBody]
+    primary_key: list[str] | None = None
+
+
+class StreamsBody(msgspec.Struct, frozen=True):
+    """Every stream discovered in the source."""
+
+    streams: list[StreamBody]
+
+
+def data_source_body(data_source: DataSource) -> DataSourceBody:
+    """The public view of a data source."""
+    health = data_source.health
+    circuit: CircuitName = health.circuit  # type: ignore[assignment]
+    kind: KindName = data_source.kind.value
+    return DataSourceBody(
+        id=data_source.id,
+        name=data_source.name,
+        kind=kind,
+        config=dict(data_source.config),
+        secret_fields_set=list(data_source.secret_fields_set),
+        health=HealthBody(
+            circuit=circuit,
+            last_check_at=utc(health.last_check_at) if health.last_check_at else None,
+            last_error=health.last_error,
+        ),
+        created_at=utc(data_source.created_at),
+        updated_at=utc(data_source.updated_at),
+    )
+
+
+def check_body(outcome: CheckOutcome) -> CheckBody:
+    """The answer to a check."""
+    return CheckBody(ok=outcome.ok, latency_ms=outcome.latency_ms, error=outcome.error)
+
+
+def streams_body(streams: list[StreamSchema]) -> StreamsBody:
+    """The answer to a discovery."""
+    return StreamsBody(
+        streams=[
+            StreamBody(
+                name=s.name,
+                fields=[FieldBody(f.name, f.type) for f in s.fields],
+                primary_key=list(s.primary_key) if s.primary_key is not None else None,
+            )
+            for s in streams
+        ]
+    )
