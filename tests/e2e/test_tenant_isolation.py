@@ -9,6 +9,7 @@ body this test does not know fails it, so isolation is checked from day one.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,12 +19,40 @@ from psycopg import sql
 from tests.e2e.api import Client, add_member, bearer, create_key, create_org, register
 
 # A valid body for each route that takes one, so that tenancy is the only reason to refuse.
+# "{name}" strings are replaced by the ids of the victim organization's resources.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/orgs/{org_id}"): {"name": "Taken over"},
     ("POST", "/v1/orgs/{org_id}/members"): {"email": "eve@x.io", "role": "owner"},
     ("PATCH", "/v1/orgs/{org_id}/members/{user_id}"): {"role": "owner"},
     ("POST", "/v1/orgs/{org_id}/api-keys"): {"name": "backdoor", "role": "owner"},
+    ("POST", "/v1/orgs/{org_id}/data-sources"): {
+        "name": "mine",
+        "kind": "file",
+        "config": {"path": "shared", "format": "csv"},
+    },
+    ("PATCH", "/v1/orgs/{org_id}/data-sources/{data_source_id}"): {"config": {"path": "x"}},
+    ("POST", "/v1/orgs/{org_id}/data-sources/{data_source_id}/check"): {},
+    ("POST", "/v1/orgs/{org_id}/pipelines"): {
+        "name": "exfiltrate",
+        "source_id": "{data_source_id}",
+        "destination_id": "{data_source_id}",
+        "streams": [{"name": "a", "destination": "b", "mode": "full_refresh"}],
+    },
+    ("PATCH", "/v1/orgs/{org_id}/pipelines/{pipeline_id}"): {"enabled": False},
 }
+
+
+def filled(body: Any, values: dict[str, str]) -> Any:
+    """``body`` with "{name}" strings replaced by ``values``."""
+    if isinstance(body, dict):
+        return {k: filled(v, values) for k, v in body.items()}
+    if isinstance(body, list):
+        return [filled(item, values) for item in body]
+    if isinstance(body, str) and body.startswith("{") and body.endswith("}"):
+        return values[body[1:-1]]
+    return body
+
+
 NO_BODY = {"GET", "DELETE"}
 _PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 
@@ -57,14 +86,35 @@ def snapshot(database_url: str) -> dict[str, list[str]]:
 
 
 async def test_other_organizations_get_404_and_change_nothing(
-    client: Client, database_url: str
+    client: Client, database_url: str, tmp_path: Path
 ) -> None:
     """A stranger's user token and API key get 404 on every organization route, writing nothing."""
+    data_root = tmp_path / "data"  # the client's THEDATA_DATA_ROOT
     owner, _ = await register(client, "ada@x.io")
     org = await create_org(client, owner)
     _, bob = await add_member(client, owner, org, "bob@x.io", "member")
     key_id = (await create_key(client, owner, org, "viewer"))["id"]
-    values = {"org_id": org, "user_id": bob, "key_id": key_id}
+    (data_root / "shared").mkdir(parents=True)
+    source = await client.post(
+        f"/v1/orgs/{org}/data-sources",
+        json={"name": "files", "kind": "file", "config": {"path": "shared", "format": "csv"}},
+        headers=owner,
+    )
+    data_source_id = source.json()["id"]
+    pipeline = await client.post(
+        f"/v1/orgs/{org}/pipelines",
+        json=filled(
+            BODIES[("POST", "/v1/orgs/{org_id}/pipelines")], {"data_source_id": data_source_id}
+        ),
+        headers=owner,
+    )
+    values = {
+        "org_id": org,
+        "user_id": bob,
+        "key_id": key_id,
+        "data_source_id": data_source_id,
+        "pipeline_id": pipeline.json()["id"],
+    }
 
     stranger, _ = await register(client, "eve@x.io")
     strangers_org = await create_org(client, stranger, "Eve Corp")
@@ -83,7 +133,7 @@ async def test_other_organizations_get_404_and_change_nothing(
         path = template.format(**values)
         if method not in NO_BODY:
             assert (method, template) in BODIES, f"{method} {template}: add a valid body"
-        body = BODIES.get((method, template))
+        body = filled(BODIES.get((method, template)), values)
         for caller in (stranger, strangers_key):
             response = await client.request(method, path, json=body, headers=caller)
             assert response.status_code == 404, f"{method} {template}: {response.text}"
