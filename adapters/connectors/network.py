@@ -26,10 +26,14 @@ def _blocked_reason(address: IPAddress, *, allow_private: bool) -> str | None:
         address = mapped
     if any(address in network for network in _ALWAYS_BLOCKED):
         return "link-local and cloud metadata addresses are never reachable"
-    if address.is_unspecified or address.is_multicast or address.is_reserved:
+    if address.is_unspecified or address.is_multicast:
+        return "not a host address"
+    if address.is_loopback or address.is_private:
+        return (
+            None if allow_private else "loopback and private addresses are blocked on this server"
+        )
+    if address.is_reserved:
         return "not a routable host address"
-    if not allow_private and (address.is_loopback or address.is_private):
-        return "loopback and private addresses are blocked on this server"
     return None
 
 

@@ -1,0 +1,80 @@
+"""Pipeline rules: streams, schedules and when a schedule is next due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from thedata.domain.errors import InvalidInput
+from thedata.domain.pipelines import Stream, StreamMode, check_streams
+from thedata.domain.schedules import Cron, EverySeconds, check_schedule, next_due
+
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+
+
+def stream(destination: str, mode: StreamMode = StreamMode.FULL_REFRESH, **kw: object) -> Stream:
+    return Stream("s", destination, mode, **kw)  # type: ignore[arg-type]
+
+
+def test_streams_need_unique_destinations_and_incremental_ones_a_cursor() -> None:
+    """Every problem is reported with a pointer to the stream's field."""
+    with pytest.raises(InvalidInput) as raised:
+        check_streams(
+            [
+                stream("a"),
+                stream("a"),
+                stream("b", StreamMode.INCREMENTAL),
+                stream("c", primary_key=("id", "id")),
+            ]
+        )
+    assert [e.field for e in raised.value.errors] == [
+        "/streams/1/destination",
+        "/streams/2/cursor_field",
+        "/streams/3/primary_key",
+    ]
+
+
+def test_no_streams_is_invalid() -> None:
+    """A pipeline moves at least one stream."""
+    with pytest.raises(InvalidInput, match="streams"):
+        check_streams([])
+
+
+@given(seconds=st.integers(min_value=60, max_value=10**7), after=moments)
+def test_an_interval_is_due_that_many_seconds_later(seconds: int, after: datetime) -> None:
+    """every_seconds: the next due time is exactly the interval after the last."""
+    assert next_due(EverySeconds(seconds), after) == after + timedelta(seconds=seconds)
+
+
+@given(seconds=st.integers(max_value=59))
+def test_intervals_under_a_minute_are_refused(seconds: int) -> None:
+    """The minimum interval is 60 seconds."""
+    with pytest.raises(InvalidInput) as raised:
+        check_schedule(EverySeconds(seconds))
+    assert raised.value.errors[0].field == "/schedule/every_seconds"
+
+
+@given(minute=st.integers(0, 59), hour=st.integers(0, 23), after=moments)
+def test_a_daily_cron_is_due_within_a_day_at_its_time(
+    minute: int, hour: int, after: datetime
+) -> None:
+    """'M H * * *' is next due after the given moment, within 24 h, at H:M."""
+    due = next_due(Cron(f"{minute} {hour} * * *"), after)
+    assert due is not None
+    assert after < due <= after + timedelta(days=1)
+    assert (due.hour, due.minute, due.second) == (hour, minute, 0)
+
+
+@pytest.mark.parametrize(
+    "expression", ["* * * *", "61 * * * *", "* * 32 * *", "every day", "* * * * * *"]
+)
+def test_malformed_cron_expressions_are_refused(expression: str) -> None:
+    """Only valid 5-field expressions pass; the error points at /schedule/cron."""
+    with pytest.raises(InvalidInput) as raised:
+        check_schedule(Cron(expression))
+    assert raised.value.errors[0].field == "/schedule/cron"
