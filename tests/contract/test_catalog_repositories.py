@@ -1,0 +1,174 @@
+"""One contract for the data source and pipeline repositories, on memory and on PostgreSQL."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+from attrs import evolve
+
+from tests.conftest import pool_on
+from tests.contract.test_identity_repositories import an_organization, ids
+from tests.identity import T0
+from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from thedata.adapters.postgres import PostgresUnitOfWork
+from thedata.application.ports import UnitOfWork
+from thedata.domain.data_sources import (
+    DataSource,
+    DataSourceHealth,
+    DataSourceKind,
+    DataSourceNameTaken,
+)
+from thedata.domain.organizations import Organization
+from thedata.domain.pagination import PageRequest
+from thedata.domain.pipelines import Pipeline, PipelineNameTaken, Stream, StreamMode
+from thedata.domain.schedules import Cron, EverySeconds
+
+
+def a_data_source(org: UUID, name: str = "warehouse") -> DataSource:
+    config = {"host": "db", "port": 5432, "database": "d", "user": "u"}
+    return DataSource(
+        ids.new_id(), org, name, DataSourceKind.POSTGRES, config, ("password",), T0, T0
+    )
+
+
+def a_pipeline(org: UUID, source: UUID, destination: UUID, name: str = "nightly") -> Pipeline:
+    streams = (
+        Stream("orders", "orders_copy", StreamMode.INCREMENTAL, "updated_at", ("id",)),
+        Stream("customers", "customers", StreamMode.FULL_REFRESH),
+    )
+    return Pipeline(
+        ids.new_id(), org, name, source, destination, streams, Cron("0 3 * * *"), True, {}, T0, T0
+    )
+
+
+class CatalogContract(ABC):
+    """What both adapters promise about data sources and pipelines."""
+
+    @abstractmethod
+    def new_uow(self) -> UnitOfWork:
+        """A unit of work on a store that has ``self.org``."""
+
+    org: Organization
+
+    async def given(self, *items: DataSource | Pipeline) -> None:
+        async with self.new_uow() as uow:
+            for item in items:
+                if isinstance(item, DataSource):
+                    await uow.data_sources.add(item)
+                else:
+                    await uow.pipelines.add(item)
+            await uow.commit()
+
+    async def test_a_data_source_round_trips_with_its_health(self) -> None:
+        """Stored, read back whole; health changes only through record_health."""
+        source = a_data_source(self.org.id)
+        await self.given(source)
+        health = DataSourceHealth("open", T0 + timedelta(seconds=30), T0, "refused")
+        async with self.new_uow() as uow:
+            assert await uow.data_sources.get(self.org.id, source.id) == source
+            await uow.data_sources.record_health(source.id, health)
+            await uow.data_sources.update(evolve(source, name="renamed", health=DataSourceHealth()))
+            await uow.commit()
+        async with self.new_uow() as uow:
+            stored = await uow.data_sources.get(self.org.id, source.id)
+        assert stored is not None
+        assert (stored.name, stored.health) == ("renamed", health)
+
+    async def test_data_source_names_are_unique_per_organization(self) -> None:
+        """A second 'warehouse' in the organization is DataSourceNameTaken."""
+        await self.given(a_data_source(self.org.id))
+        async with self.new_uow() as uow:
+            with pytest.raises(DataSourceNameTaken):
+                await uow.data_sources.add(a_data_source(self.org.id))
+
+    async def test_data_sources_come_in_pages(self) -> None:
+        """Five sources in pages of two, in creation order."""
+        sources = [a_data_source(self.org.id, f"s{n}") for n in range(5)]
+        await self.given(*sources)
+        seen: list[UUID] = []
+        after = None
+        async with self.new_uow() as uow:
+            for _ in range(3):
+                page = await uow.data_sources.list(self.org.id, PageRequest(2, after))
+                seen += [s.id for s in page.items]
+                after = page.next_after
+        assert seen == [s.id for s in sources]
+        assert after is None
+
+    async def test_a_pipeline_round_trips_and_counts_as_using_its_sources(self) -> None:
+        """Streams and schedule come back as stored; both endpoints count it as a user."""
+        source, destination = a_data_source(self.org.id, "a"), a_data_source(self.org.id, "b")
+        pipeline = a_pipeline(self.org.id, source.id, destination.id)
+        await self.given(source, destination, pipeline)
+        async with self.new_uow() as uow:
+            assert await uow.pipelines.get(self.org.id, pipeline.id) == pipeline
+            assert await uow.pipelines.using(source.id) == 1
+            assert await uow.pipelines.using(destination.id) == 1
+            with pytest.raises(PipelineNameTaken):
+                await uow.pipelines.add(a_pipeline(self.org.id, source.id, destination.id))
+
+    async def test_updating_a_pipeline_keeps_its_state(self) -> None:
+        """The definition changes; the runs' state does not."""
+        source = a_data_source(self.org.id)
+        pipeline = evolve(a_pipeline(self.org.id, source.id, source.id), state={"orders": 42})
+        await self.given(source, pipeline)
+        changed = evolve(pipeline, schedule=EverySeconds(600), enabled=False, state={})
+        async with self.new_uow() as uow:
+            await uow.pipelines.update(changed)
+            await uow.commit()
+        async with self.new_uow() as uow:
+            stored = await uow.pipelines.get(self.org.id, pipeline.id)
+        assert stored is not None
+        assert (stored.schedule, stored.enabled, dict(stored.state)) == (
+            EverySeconds(600),
+            False,
+            {"orders": 42},
+        )
+
+    async def test_deleting_the_organization_deletes_its_catalog(self) -> None:
+        """Data sources and pipelines go with their organization."""
+        source = a_data_source(self.org.id)
+        pipeline = a_pipeline(self.org.id, source.id, source.id)
+        await self.given(source, pipeline)
+        async with self.new_uow() as uow:
+            await uow.organizations.delete(self.org.id)
+            await uow.commit()
+        async with self.new_uow() as uow:
+            assert await uow.data_sources.get(self.org.id, source.id) is None
+            assert await uow.pipelines.get(self.org.id, pipeline.id) is None
+
+
+class TestInMemoryCatalog(CatalogContract):
+    """The contract on the in-memory store."""
+
+    @pytest.fixture(autouse=True)
+    async def _store(self) -> None:
+        self.store = InMemoryStore()
+        self.org = an_organization()
+        async with self.new_uow() as uow:
+            await uow.organizations.add(self.org)
+            await uow.commit()
+
+    def new_uow(self) -> UnitOfWork:
+        return InMemoryUnitOfWork(self.store)
+
+
+@pytest.mark.postgres
+class TestPostgresCatalog(CatalogContract):
+    """The contract on a real, migrated PostgreSQL database."""
+
+    @pytest.fixture(autouse=True)
+    async def _pool(self, migrated_database_url: str) -> AsyncIterator[None]:
+        async with pool_on(migrated_database_url) as self.pool:
+            self.org = an_organization()
+            async with self.new_uow() as uow:
+                await uow.organizations.add(self.org)
+                await uow.commit()
+            yield
+
+    def new_uow(self) -> UnitOfWork:
+        return PostgresUnitOfWork(self.pool)
