@@ -44,6 +44,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from benchmarks.checks import bench_checks
 from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from thedata.adapters.postgres import (
     EmbeddedPostgres,
@@ -220,12 +221,13 @@ async def _get(
     return await store.get(org, f"s/{n}")
 
 
-def bench_secrets(count: int) -> None:
+def bench_with_database(count: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         server = EmbeddedPostgres(Path(folder) / "postgres")
         url = server.start()
         try:
             asyncio.run(_bench_secrets(url, Path(folder), count))
+            asyncio.run(bench_checks(url, Path(folder), 50))
         finally:
             server.stop()
 
@@ -361,7 +363,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
     bench_password_hashing(20)
-    bench_secrets(200)
+    bench_with_database(200)
     bench_startup(args.rounds)
     bench_memory_and_throughput(args.connections, args.seconds)
 

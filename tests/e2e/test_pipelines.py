@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.api import Client, create_org, problem_type, register
 
-STREAMS = [
+STREAMS: list[dict[str, Any]] = [
     {
         "name": "orders",
         "destination": "orders",
