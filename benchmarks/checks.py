@@ -14,32 +14,11 @@ from pathlib import Path
 import psycopg
 
 from tests.conftest import TEST_SECRET_KEYS, make_settings, tcp_endpoint
+from tests.faults import Blackhole
 from thedata.application.use_cases import CheckDataSource, NewDataSource, NewOrganization
 from thedata.domain.data_sources import DataSourceKind
 from thedata.entrypoints.container import build_container, started
 from thedata.entrypoints.resolve import resolve
-
-
-class Blackhole:
-    """A host that accepts TCP connections and never answers; counts the connections."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self._writers: list[asyncio.StreamWriter] = []
-
-    async def start(self) -> int:
-        async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.connections += 1
-            self._writers.append(writer)
-
-        self._server = await asyncio.start_server(hold, "127.0.0.1", 0)
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    async def stop(self) -> None:
-        for writer in self._writers:
-            writer.close()
-        self._server.close()
 
 
 async def bench_checks(url: str, home: Path, rounds: int) -> None:

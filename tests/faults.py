@@ -1,4 +1,4 @@
-"""Fault injection: a TCP proxy in front of PostgreSQL that can stop relaying (a partition)."""
+"""Fault injection: a TCP proxy that can stop relaying, and a host that never answers."""
 
 from __future__ import annotations
 
@@ -76,3 +76,25 @@ class PartitionableProxy:
             target.write(data)
             await target.drain()
         target.close()
+
+
+class Blackhole:
+    """A host that accepts TCP connections and never answers; counts the connections."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            self._writers.append(writer)
+
+        self._server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def stop(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        self._server.close()

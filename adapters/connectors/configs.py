@@ -6,8 +6,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-Host = Annotated[str, msgspec.Meta(min_length=1, max_length=253, pattern=r"^[^\s/]+$")]
-Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
+# no whitespace, slashes or control characters (libpq and PostgreSQL refuse NUL anyway)
+Host = Annotated[str, msgspec.Meta(min_length=1, max_length=253, pattern=r"^[^\s/\x00-\x1f\x7f]+$")]
+Identifier = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=63, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 
@@ -26,5 +29,7 @@ class PostgresConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class FileConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A folder of CSV or JSON Lines files under the server's data root."""
 
-    path: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    path: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ]
     format: Literal["csv", "jsonl"]

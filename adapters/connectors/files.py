@@ -31,6 +31,8 @@ def folder_under_root(root: Path, path: str) -> Path:
 
     if ".." in PurePosixPath(path).parts:
         raise refuse("must not contain '..'")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
+        raise refuse("must not contain control characters")
     real_root = root.resolve()
     candidate = Path(path) if Path(path).is_absolute() else real_root / path
     resolved = candidate.resolve()  # follows symlinks, so one pointing outside is caught here

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,9 +226,9 @@ async def test_a_check_reports_latency_and_records_health(
 
 
 async def test_a_closed_port_is_ok_false_and_repeated_failures_open_the_circuit(
-    client: Client, postgres: dict[str, Any]
+    client: Client, postgres: dict[str, Any], log_output: io.StringIO
 ) -> None:
-    """200 ok:false with a message; after five failures the circuit shows open."""
+    """200 ok:false with a message; after five failures the circuit shows open, and says so."""
     headers, _ = await register(client, "ada@x.io")
     org = await create_org(client, headers)
     config = postgres | {"port": free_port(), "password": PASSWORD}
@@ -241,6 +242,12 @@ async def test_a_closed_port_is_ok_false_and_repeated_failures_open_the_circuit(
     assert all(PASSWORD not in r["error"] for r in results)
     health = (await client.get(path, headers=headers)).json()["health"]
     assert health["circuit"] == "open"
+    opened = [
+        json.loads(line) for line in log_output.getvalue().splitlines() if "circuit open" in line
+    ]
+    assert len(opened) == 1
+    assert opened[0]["data_source_id"] == created.json()["id"]
+    assert opened[0]["level"] == "warning"
     streams = await client.get(path + "/streams", headers=headers)
     assert streams.status_code == 503
     assert "Retry-After" in streams.headers

@@ -61,3 +61,37 @@ async def test_organization_member_and_key_fields_never_cause_a_server_error(
         assert_answered(await client.post(path, json=body, headers=headers))
     assert_answered(await client.patch(f"/v1/orgs/{org}", json={"name": value}, headers=headers))
     assert_answered(await client.patch("/v1/users/me", json={"name": value}, headers=headers))
+
+
+@HOSTILE
+@given(value=text)
+async def test_data_source_and_pipeline_fields_never_cause_a_server_error(
+    client: Client, value: str
+) -> None:
+    """The text as data source name, host, database, file path and pipeline names: never a 500."""
+    headers, _ = await register(client, fresh_email())
+    org = (await client.post("/v1/orgs", json={"name": "Acme"}, headers=headers)).json()["id"]
+    sources = f"/v1/orgs/{org}/data-sources"
+    postgres = {"host": "db.internal", "database": "d", "user": "u"}
+    for body in (
+        {"name": value, "kind": "file", "config": {"path": "in", "format": "csv"}},
+        {"name": "p", "kind": "postgres", "config": postgres | {"host": value}},
+        {"name": "q", "kind": "postgres", "config": postgres | {"database": value}},
+        {"name": "r", "kind": "postgres", "config": postgres | {"password": value}},
+        {"name": "s", "kind": "file", "config": {"path": value, "format": "jsonl"}},
+    ):
+        assert_answered(await client.post(sources, json=body, headers=headers))
+    source = await client.post(
+        sources,
+        json={"name": "base", "kind": "file", "config": {"path": "in", "format": "csv"}},
+        headers=headers,
+    )
+    stream = {"name": value, "destination": "t", "mode": "incremental", "cursor_field": value}
+    pipeline = {
+        "name": value,
+        "source_id": source.json()["id"],
+        "destination_id": source.json()["id"],
+        "streams": [stream],
+        "schedule": {"cron": value},
+    }
+    assert_answered(await client.post(f"/v1/orgs/{org}/pipelines", json=pipeline, headers=headers))

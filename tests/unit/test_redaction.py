@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import stamina
@@ -16,11 +17,12 @@ from thedata.adapters.secrets import SecretCipher
 
 
 @pytest.fixture
-def log_output() -> io.StringIO:
+def log_output() -> Iterator[io.StringIO]:
     """Everything logged through the service's JSON pipeline during the test."""
     stream = io.StringIO()
     configure_logging(log_format="json", level="debug", stream=stream)
-    return stream
+    yield stream
+    configure_logging(log_format="console", level="warning")
 
 
 def test_credential_fields_are_masked_at_any_depth() -> None:
