@@ -6,8 +6,10 @@ signature would only show up when the container wires the adapter in.
 
 from __future__ import annotations
 
+from thedata.adapters.connectors import DefaultConnectorFactory, FileConnector, PostgresConnector
 from thedata.adapters.memory import InMemoryUnitOfWork
 from thedata.adapters.postgres import PostgresUnitOfWork
+from thedata.adapters.secrets import EncryptedFileSecretStore, PostgresSecretStore
 from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
 from thedata.adapters.system import SystemClock, UuidV7IdFactory
 from thedata.application import ports
@@ -20,6 +22,11 @@ def conformance(
     credentials: SecureCredentialGenerator,
     ids: UuidV7IdFactory,
     clock: SystemClock,
+    connectors: DefaultConnectorFactory,
+    postgres_connector: PostgresConnector,
+    file_connector: FileConnector,
+    postgres_secrets: PostgresSecretStore,
+    file_secrets: EncryptedFileSecretStore,
 ) -> None:
     """Never called; type-checked."""
     memory_uow: ports.UnitOfWork = memory
@@ -28,4 +35,9 @@ def conformance(
     credential_generator: ports.CredentialGenerator = credentials
     id_factory: ports.IdFactory = ids
     system_clock: ports.Clock = clock
+    connector_factory: ports.ConnectorFactory = connectors
+    connector_kinds: list[ports.Connector] = [postgres_connector, file_connector]
+    secret_stores: list[ports.SecretStore] = [postgres_secrets, file_secrets]
+    rotations: list[ports.SecretKeyRotation] = [postgres_secrets, file_secrets]
     del memory_uow, postgres_uow, password_hasher, credential_generator, id_factory, system_clock
+    del connector_factory, connector_kinds, secret_stores, rotations
