@@ -81,23 +81,23 @@ class ConnectorGuard:
     ) -> T:
         """Run ``action`` under the breaker and time limit, joining an identical call in flight."""
         key = (data_source_id, operation)
-        shared = self._in_flight.get(key)
-        if shared is not None:
-            result: T = await asyncio.shield(shared)
-            return result
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._in_flight[key] = future
-        try:
-            value = await self._guarded(data_source_id, action, open_elsewhere_until)
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: waiters re-raise it, nobody else has to
-            raise
-        else:
-            future.set_result(value)
-            return value
-        finally:
+        task = self._in_flight.get(key)
+        if task is None:
+            # a task of its own: a caller who gives up (a client that disconnects) does not
+            # cancel the attempt the other callers are waiting for
+            task = asyncio.ensure_future(
+                self._guarded(data_source_id, action, open_elsewhere_until)
+            )
+            self._in_flight[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        result: T = await asyncio.shield(task)
+        return result
+
+    def _finished(self, key: tuple[UUID, str], task: asyncio.Future[Any]) -> None:
+        if self._in_flight.get(key) is task:
             del self._in_flight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an attempt nobody awaited any more is quiet
 
     async def _guarded(
         self,

@@ -119,3 +119,28 @@ async def test_sources_have_separate_circuits() -> None:
         return "ok"
 
     assert await checks.call(uuid.UUID(int=8), "check", healthy) == "ok"
+
+
+async def test_a_caller_giving_up_does_not_cancel_the_shared_attempt() -> None:
+    """The first caller is cancelled (its client left); the others still get the result."""
+    started = asyncio.Event()
+    release = asyncio.Event()
+    calls = 0
+
+    async def slow() -> str:
+        nonlocal calls
+        calls += 1
+        started.set()
+        await release.wait()
+        return "ok"
+
+    checks, _ = guard(ManualClock(), timeout=5)
+    first = asyncio.create_task(checks.call(SOURCE, "check", slow))
+    await started.wait()
+    second = asyncio.create_task(checks.call(SOURCE, "check", slow))
+    await asyncio.sleep(0)
+    first.cancel()
+    release.set()
+    assert await second == "ok"
+    assert calls == 1
+    assert first.cancelled()
