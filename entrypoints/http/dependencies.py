@@ -46,11 +46,6 @@ def container_of(state: State) -> ServiceContainer:
     return container
 
 
-async def provide_check_readiness(state: State) -> CheckReadiness:
-    """The readiness use case, built by the container."""
-    return await resolve(container_of(state).check_readiness)
-
-
 def provide_use_case(name: str) -> Provide:
     """A Litestar dependency that builds the container's use case ``name`` per request.
 

@@ -7,12 +7,12 @@ from typing import Literal
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 
 from thedata.application.health import CheckResult, HealthReport, HealthStatus
 from thedata.application.use_cases import CheckReadiness
-from thedata.entrypoints.http.dependencies import provide_check_readiness
+from thedata.entrypoints.http.dependencies import use_cases
 
 HEALTH_MEDIA_TYPE = "application/health+json"
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -72,7 +72,7 @@ class HealthController(Controller):
         "/ready",
         media_type=HEALTH_MEDIA_TYPE,
         summary="Readiness",
-        dependencies={"check_readiness": Provide(provide_check_readiness)},
+        dependencies=use_cases("check_readiness"),
         responses={
             503: ResponseSpec(
                 data_container=HealthBody,

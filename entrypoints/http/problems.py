@@ -210,3 +210,14 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: handle_http_error,
     Exception: handle_unexpected,
 }
+
+
+RESOURCE_PROBLEMS = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
+"""What every authenticated resource route may answer besides its success."""

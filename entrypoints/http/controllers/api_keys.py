@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +23,7 @@ from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
-from thedata.entrypoints.http.problems import problem_responses
+from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.api_keys import (
     ApiKeyPage,
     CreateApiKeyRequest,
@@ -39,14 +38,7 @@ CREATION: Creation[CreatedApiKey, CreatedApiKeyBody] = Creation(
     created_api_key_body, CreatedApiKeyBody, stored_body=stored_api_key_body
 )
 
-PROBLEMS = problem_responses(
-    HTTPStatus.BAD_REQUEST,
-    HTTPStatus.UNAUTHORIZED,
-    HTTPStatus.FORBIDDEN,
-    HTTPStatus.NOT_FOUND,
-    HTTPStatus.CONFLICT,
-    HTTPStatus.SERVICE_UNAVAILABLE,
-)
+PROBLEMS = RESOURCE_PROBLEMS
 
 
 class ApiKeyController(Controller):

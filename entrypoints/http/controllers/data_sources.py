@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +28,7 @@ from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
-from thedata.entrypoints.http.problems import problem_responses
+from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.data_sources import (
     CheckBody,
     CreateDataSourceRequest,
@@ -43,14 +42,7 @@ from thedata.entrypoints.http.schemas.data_sources import (
 )
 from thedata.entrypoints.http.unset import or_none
 
-PROBLEMS = problem_responses(
-    HTTPStatus.BAD_REQUEST,
-    HTTPStatus.UNAUTHORIZED,
-    HTTPStatus.FORBIDDEN,
-    HTTPStatus.NOT_FOUND,
-    HTTPStatus.CONFLICT,
-    HTTPStatus.SERVICE_UNAVAILABLE,
-)
+PROBLEMS = RESOURCE_PROBLEMS
 CREATION: Creation[DataSource, DataSourceBody] = Creation(data_source_body, DataSourceBody)
 ID = "/{data_source_id:uuid}"
 

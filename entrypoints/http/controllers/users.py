@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
 from litestar import Controller, get, patch
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -12,18 +10,11 @@ from thedata.application.use_cases import GetCurrentUser, UpdateCurrentUser, Use
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
-from thedata.entrypoints.http.problems import problem_responses
+from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.auth import MeBody, UpdateMeRequest, me_body
 from thedata.entrypoints.http.unset import or_none
 
-PROBLEMS = problem_responses(
-    HTTPStatus.BAD_REQUEST,
-    HTTPStatus.UNAUTHORIZED,
-    HTTPStatus.FORBIDDEN,
-    HTTPStatus.NOT_FOUND,
-    HTTPStatus.CONFLICT,
-    HTTPStatus.SERVICE_UNAVAILABLE,
-)
+PROBLEMS = RESOURCE_PROBLEMS
 
 
 class UserController(Controller):
