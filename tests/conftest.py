@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import os
 import socket
 import uuid
@@ -27,6 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from tests.faults import PartitionableProxy
+from thedata.adapters.observability import configure_logging
 from thedata.adapters.postgres import EmbeddedPostgres, PostgresMigrator, load_migrations, open_pool
 from thedata.entrypoints.config import Settings
 
@@ -148,3 +150,12 @@ def tcp_endpoint(database_url: str) -> Iterator[tuple[str, int, str, str]]:
         yield "127.0.0.1", proxy.port, str(parts["dbname"]), str(parts.get("user") or "postgres")
     finally:
         proxy.stop()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Capture the process's log output as JSON, as production writes it."""
+    stream = io.StringIO()
+    configure_logging(log_format="json", level="info", stream=stream)
+    yield stream
+    configure_logging(log_format="console", level="warning")

@@ -8,12 +8,12 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from tests.conftest import pool_on
+from tests.database import every_value_as_bytes
 from tests.secrets import ring
 from thedata.adapters.secrets import (
     EncryptedFileSecretStore,
@@ -228,29 +228,7 @@ class TestPostgresSecretStore(SecretStoreContract):
         store = self.store(SecretCipher(ring(1)))
         for n, value in enumerate(values):
             await store.put(ORG, f"scan/{n}", value)
-        dump = _dump_every_table(self.url)
+        dump = every_value_as_bytes(self.url)
         for value in values:
             assert value not in dump
             assert value.hex().encode() not in dump
-
-
-def _dump_every_table(url: str) -> bytes:
-    chunks: list[bytes] = []
-    with psycopg.connect(url) as connection:
-        tables = connection.execute(
-            "SELECT schemaname, tablename FROM pg_tables"
-            " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-        ).fetchall()
-        for schema, table in tables:
-            query = psycopg.sql.SQL("SELECT * FROM {}.{}").format(
-                psycopg.sql.Identifier(schema), psycopg.sql.Identifier(table)
-            )
-            for row in connection.execute(query):
-                chunks += [_as_bytes(value) for value in row]
-    return b"\n".join(chunks)
-
-
-def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    return str(value).encode()

@@ -12,9 +12,8 @@ import psycopg
 import pytest
 
 from tests.conftest import free_port, tcp_endpoint
-from tests.contract.test_secret_stores import _dump_every_table
+from tests.database import every_value_as_bytes
 from tests.e2e.api import Client, add_member, create_org, problem_type, register
-from thedata.adapters.observability import configure_logging
 
 PASSWORD = "Pg-Secret-4711"
 
@@ -28,21 +27,12 @@ def postgres(database_url: str) -> Iterator[dict[str, Any]]:
         yield {"host": host, "port": port, "database": database, "user": user}
 
 
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """Everything the app logs during the test, as production writes it."""
-    stream = io.StringIO()
-    configure_logging(log_format="json", level="debug", stream=stream)
-    yield stream
-    configure_logging(log_format="console", level="warning")
-
-
 async def create(client: Client, headers: dict[str, str], org: str, **body: Any) -> Any:
     return await client.post(f"/v1/orgs/{org}/data-sources", json=body, headers=headers)
 
 
 async def test_a_postgres_source_is_created_read_and_listed_without_its_password(
-    client: Client, postgres: dict[str, Any], database_url: str, log_output: io.StringIO
+    client: Client, postgres: dict[str, Any], database_url: str, log_lines: io.StringIO
 ) -> None:
     """The password is accepted, sealed, named in secret_fields_set, and found nowhere else."""
     headers, _ = await register(client, "ada@x.io")
@@ -67,8 +57,8 @@ async def test_a_postgres_source_is_created_read_and_listed_without_its_password
     ]
     assert all(r.status_code in (200, 201) for r in responses)
     assert all(PASSWORD not in r.text for r in responses)
-    assert PASSWORD not in log_output.getvalue()
-    assert PASSWORD.encode() not in _dump_every_table(database_url)
+    assert PASSWORD not in log_lines.getvalue()
+    assert PASSWORD.encode() not in every_value_as_bytes(database_url)
 
 
 @pytest.mark.parametrize(
@@ -226,7 +216,7 @@ async def test_a_check_reports_latency_and_records_health(
 
 
 async def test_a_closed_port_is_ok_false_and_repeated_failures_open_the_circuit(
-    client: Client, postgres: dict[str, Any], log_output: io.StringIO
+    client: Client, postgres: dict[str, Any], log_lines: io.StringIO
 ) -> None:
     """200 ok:false with a message; after five failures the circuit shows open, and says so."""
     headers, _ = await register(client, "ada@x.io")
@@ -243,7 +233,7 @@ async def test_a_closed_port_is_ok_false_and_repeated_failures_open_the_circuit(
     health = (await client.get(path, headers=headers)).json()["health"]
     assert health["circuit"] == "open"
     opened = [
-        json.loads(line) for line in log_output.getvalue().splitlines() if "circuit open" in line
+        json.loads(line) for line in log_lines.getvalue().splitlines() if "circuit open" in line
     ]
     assert len(opened) == 1
     assert opened[0]["data_source_id"] == created.json()["id"]

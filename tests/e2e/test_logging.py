@@ -5,24 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import structlog
 
-from thedata.adapters.observability import configure_logging
-
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Capture the process's log output as JSON, as production writes it."""
-    stream = io.StringIO()
-    configure_logging(log_format="json", level="info", stream=stream)
-    yield stream
-    configure_logging(log_format="console", level="warning")
 
 
 def events(stream: io.StringIO) -> list[dict[str, Any]]:

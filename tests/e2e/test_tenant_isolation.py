@@ -12,10 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from litestar.routes import HTTPRoute
-from psycopg import sql
 
+from tests.database import snapshot
 from tests.e2e.api import Client, add_member, bearer, create_key, create_org, register
 
 # A valid body for each route that takes one, so that tenancy is the only reason to refuse.
@@ -65,24 +64,6 @@ def organization_routes(client: Client) -> list[tuple[str, str]]:
             template = _PARAMETER.sub(r"{\1}", route.path)
             found += [(m, template) for m in route.methods if m not in {"HEAD", "OPTIONS"}]
     return sorted(found)
-
-
-def snapshot(database_url: str) -> dict[str, list[str]]:
-    """Every row of every table of the service."""
-    with psycopg.connect(database_url) as connection:
-        tables = [
-            name
-            for (name,) in connection.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-            )
-        ]
-        query = sql.SQL("SELECT * FROM {}")
-        return {
-            table: sorted(
-                repr(row) for row in connection.execute(query.format(sql.Identifier(table)))
-            )
-            for table in tables
-        }
 
 
 async def test_other_organizations_get_404_and_change_nothing(

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import stamina
 import structlog
 
 from tests.secrets import ring
-from thedata.adapters.observability import REDACTED, configure_logging, redact
+from thedata.adapters.observability import REDACTED, redact
 from thedata.adapters.observability.redaction import KNOWN_SECRETS
 from thedata.adapters.secrets import SecretCipher
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """Everything logged through the service's JSON pipeline during the test."""
-    stream = io.StringIO()
-    configure_logging(log_format="json", level="debug", stream=stream)
-    yield stream
-    configure_logging(log_format="console", level="warning")
 
 
 def test_credential_fields_are_masked_at_any_depth() -> None:
@@ -49,7 +39,7 @@ def test_our_credentials_and_url_passwords_are_masked_inside_text() -> None:
     assert "postgresql://app:" in masked
 
 
-def test_values_the_store_handled_are_masked_wherever_they_appear(log_output: io.StringIO) -> None:
+def test_values_the_store_handled_are_masked_wherever_they_appear(log_lines: io.StringIO) -> None:
     """A secret opened by the cipher is masked even in a free-text message and an exception."""
     cipher = SecretCipher(ring(1), on_plaintext=KNOWN_SECRETS.remember)
     org = uuid.uuid4()
@@ -60,12 +50,12 @@ def test_values_the_store_handled_are_masked_wherever_they_appear(log_output: io
         raise ConnectionError("login failed for Xq9-unique-pw")
     except ConnectionError:
         log.exception("connect failed")
-    output = log_output.getvalue()
+    output = log_lines.getvalue()
     assert "Xq9-unique-pw" not in output
     assert output.count(REDACTED) >= 2
 
 
-def test_a_failing_retried_call_never_logs_its_secret_argument(log_output: io.StringIO) -> None:
+def test_a_failing_retried_call_never_logs_its_secret_argument(log_lines: io.StringIO) -> None:
     """stamina's retries are logged with what failed and when, not with the call's arguments."""
     cipher = SecretCipher(ring(1), on_plaintext=KNOWN_SECRETS.remember)
     org = uuid.uuid4()
@@ -79,7 +69,7 @@ def test_a_failing_retried_call_never_logs_its_secret_argument(log_output: io.St
 
     with stamina.set_testing(True, attempts=3), pytest.raises(ConnectionError):
         connect("db.internal", password=password)
-    output = log_output.getvalue()
+    output = log_lines.getvalue()
     assert len(attempts) == 3
     assert output.count("retry scheduled") == 2
     assert "Rt7-retried-pw" not in output
