@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +43,8 @@ import psutil
 import psycopg
 
 from benchmarks.checks import bench_checks
-from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from tests.conftest import free_port
+from tests.identity import Identity
 from thedata.adapters.postgres import (
     EmbeddedPostgres,
     PostgresMigrator,
@@ -58,18 +57,10 @@ from thedata.adapters.secrets import (
     PostgresSecretStore,
     SecretCipher,
 )
-from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
-from thedata.adapters.system import SystemClock, UuidV7IdFactory
+from thedata.adapters.security import Argon2PasswordHasher
 from thedata.application.identity_policy import IdentityPolicy
-from thedata.application.use_cases import IssueAccessToken, RegisterUser, RotateSecretKey
+from thedata.application.use_cases import RotateSecretKey
 from thedata.domain.tokens import InvalidCredentials
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -160,35 +151,27 @@ def bench_password_hashing(rounds: int) -> None:
 
     async def median_verify(hasher: Argon2PasswordHasher) -> float:
         encoded = await hasher.hash("benchmark passphrase")
-        times = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            await hasher.verify("benchmark passphrase", encoded)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        return statistics.median(
+            await _time_each(rounds, lambda _: hasher.verify("benchmark passphrase", encoded))
+        )
 
-    async def median_sign_in(sign_in: IssueAccessToken, email: str) -> float:
-        times = []
-        for n in range(rounds):
-            start = time.perf_counter()
-            with contextlib.suppress(InvalidCredentials):
-                await sign_in(email, "wrong passphrase!", f"10.0.{n}.1")
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+    async def wrong_sign_in(identity: Identity, email: str, n: int) -> None:
+        with contextlib.suppress(InvalidCredentials):
+            await identity.sign_in(email, "wrong passphrase!", f"10.0.{n}.1")
 
     async def run() -> None:
         at_owasp, at_floor = await median_verify(owasp), await median_verify(floor)
         print(f"password verify, Argon2id m=19 MiB t=2 p=1: {at_owasp * 1000:6.1f} ms")
         print(f"baseline: Argon2id m=8 KiB t=1 (minimum)  : {at_floor * 1000:6.1f} ms")
         print(f"ratio OWASP / minimum          : {at_owasp / at_floor:6.1f}")
-        store, clock, credentials = InMemoryStore(), SystemClock(), SecureCredentialGenerator()
-        policy = IdentityPolicy(login_attempt_limit=10 * rounds)
-        uow = functools.partial(InMemoryUnitOfWork, store)
-        register = RegisterUser(uow, clock, UuidV7IdFactory(), owasp, credentials, policy)
-        await register("known@example.com", "benchmark passphrase", "Known")
-        sign_in = IssueAccessToken(uow, clock, owasp, credentials, policy)
-        wrong = await median_sign_in(sign_in, "known@example.com")
-        unknown = await median_sign_in(sign_in, "nobody@example.com")
+        identity = Identity.in_memory(
+            hasher=owasp, policy=IdentityPolicy(login_attempt_limit=10 * rounds)
+        )
+        await identity.register("known@example.com", "benchmark passphrase", "Known")
+        wrong, unknown = [
+            statistics.median(await _time_each(rounds, partial(wrong_sign_in, identity, email)))
+            for email in ("known@example.com", "nobody@example.com")
+        ]
         print(f"sign-in, wrong password (median of {rounds}): {wrong * 1000:6.1f} ms (baseline)")
         print(f"sign-in, unknown email              : {unknown * 1000:6.1f} ms")
         print(f"ratio unknown / wrong          : {unknown / wrong:6.2f}")

@@ -41,9 +41,8 @@ def check_password(password: str, *, field: str = "/password") -> None:
     raise InvalidInput("the password does not meet the policy", [FieldError(field, message)])
 
 
-def is_email(text: str) -> bool:
-    """Whether ``text`` (normalized or not) has the shape of an email address."""
-    normalized = text.strip().lower()
+def is_email(normalized: str) -> bool:
+    """Whether a trimmed, lower-cased text has the shape of an email address."""
     return len(normalized) <= MAX_EMAIL_LENGTH and _EMAIL.fullmatch(normalized) is not None
 
 
