@@ -6,13 +6,17 @@ import base64
 import binascii
 import hashlib
 import uuid
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from litestar.di import Provide
 from litestar.params import QueryParameter
 
 from thedata.domain.errors import FieldError, InvalidInput
-from thedata.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
+from thedata.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
+
+T = TypeVar("T")
+P = TypeVar("P")
 
 # A cursor is the last item's id and a digest of it. It grants nothing (every
 # list is filtered by the caller's rights), so the digest only has to catch a
@@ -56,6 +60,12 @@ async def provide_page_request(
 ) -> PageRequest:
     """The page a list request asks for."""
     return PageRequest(limit, decode_cursor(cursor) if cursor is not None else None)
+
+
+def page_body(page_type: Callable[..., P], page: Page[T], to_body: Callable[[T], Any]) -> P:
+    """The ``{items, next_cursor}`` body of a page, each item shown with ``to_body``."""
+    items = [to_body(item) for item in page.items]
+    return page_type(items=items, next_cursor=encode_cursor(page.next_after))
 
 
 PAGINATION = {"page": Provide(provide_page_request)}

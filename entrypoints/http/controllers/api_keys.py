@@ -22,7 +22,7 @@ from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.api_keys import (
     ApiKeyPage,
@@ -61,9 +61,7 @@ class ApiKeyController(Controller):
         list_api_keys: NamedDependency[ListApiKeys],
     ) -> ApiKeyPage:
         """The organization's keys (never the keys themselves)."""
-        result = await list_api_keys(principal, org_id, page)
-        items = [api_key_body(key) for key in result.items]
-        return ApiKeyPage(items=items, next_cursor=encode_cursor(result.next_after))
+        return page_body(ApiKeyPage, await list_api_keys(principal, org_id, page), api_key_body)
 
     @post(summary="Create an API key", responses=PROBLEMS)
     async def create_api_key(

@@ -27,7 +27,7 @@ from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.data_sources import (
     CheckBody,
@@ -75,9 +75,9 @@ class DataSourceController(Controller):
         list_data_sources: NamedDependency[ListDataSources],
     ) -> DataSourcePage:
         """The organization's data sources (secrets named, never shown)."""
-        result = await list_data_sources(principal, org_id, page)
-        items = [data_source_body(item) for item in result.items]
-        return DataSourcePage(items=items, next_cursor=encode_cursor(result.next_after))
+        return page_body(
+            DataSourcePage, await list_data_sources(principal, org_id, page), data_source_body
+        )
 
     @post(summary="Create a data source", responses=PROBLEMS)
     async def create_data_source(

@@ -23,7 +23,7 @@ from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.organizations import (
     AddMemberRequest,
@@ -58,9 +58,7 @@ class MemberController(Controller):
         list_members: NamedDependency[ListMembers],
     ) -> MemberPage:
         """The organization's members."""
-        result = await list_members(principal, org_id, page)
-        items = [member_body(member) for member in result.items]
-        return MemberPage(items=items, next_cursor=encode_cursor(result.next_after))
+        return page_body(MemberPage, await list_members(principal, org_id, page), member_body)
 
     @post(summary="Add a member", responses=PROBLEMS)
     async def add_member(

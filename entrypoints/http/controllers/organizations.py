@@ -24,7 +24,7 @@ from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.organizations import (
     CreateOrganizationRequest,
@@ -67,9 +67,9 @@ class OrganizationController(Controller):
         list_organizations: NamedDependency[ListOrganizations],
     ) -> OrganizationPage:
         """The caller's organizations, with the caller's role in each."""
-        result = await list_organizations(principal, page)
-        items = [organization_body(item) for item in result.items]
-        return OrganizationPage(items=items, next_cursor=encode_cursor(result.next_after))
+        return page_body(
+            OrganizationPage, await list_organizations(principal, page), organization_body
+        )
 
     @post(summary="Create an organization", responses=PROBLEMS)
     async def create_organization(

@@ -27,7 +27,7 @@ from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
 from thedata.entrypoints.http.dependencies import use_cases
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, encode_cursor
+from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.pipelines import (
     CreatePipelineRequest,
@@ -92,9 +92,7 @@ class PipelineController(Controller):
         list_pipelines: NamedDependency[ListPipelines],
     ) -> PipelinePage:
         """The organization's pipelines."""
-        result = await list_pipelines(principal, org_id, page)
-        items = [_body(item) for item in result.items]
-        return PipelinePage(items=items, next_cursor=encode_cursor(result.next_after))
+        return page_body(PipelinePage, await list_pipelines(principal, org_id, page), _body)
 
     @post(summary="Create a pipeline", responses=PROBLEMS)
     async def create_pipeline(
