@@ -11,7 +11,7 @@ from uuid import UUID
 
 from attrs import frozen
 
-from thedata.application.errors import CircuitOpen, ConnectorFailed
+from thedata.application.errors import CircuitOpen, ConnectorFailed, ConnectorMisconfigured
 from thedata.application.ports.clock import Clock
 from thedata.domain.circuit_breaker import (
     BreakerSettings,
@@ -42,6 +42,11 @@ class ConnectorGuard:
     - Single flight: concurrent identical calls (a check, a discovery) of one
       data source share one real call, so fifty checks of a dead host make one
       connection attempt, not fifty.
+
+    A ``ConnectorMisconfigured`` answer is not an outage: the system answered,
+    so it does not count against the breaker. Calls made with
+    ``record_failures=False`` (a viewer's) respect an open circuit but cannot
+    open one.
     """
 
     def __init__(
@@ -54,7 +59,7 @@ class ConnectorGuard:
         self._clock, self._settings, self._timeout = clock, settings, timeout
         self._on_transition = on_transition or (lambda _id, _t: None)
         self._breakers: dict[UUID, CircuitBreaker] = {}
-        self._in_flight: dict[tuple[UUID, str], asyncio.Future[Any]] = {}
+        self._in_flight: dict[tuple[UUID, str, bool], asyncio.Future[Any]] = {}
 
     def state(self, data_source_id: UUID) -> CircuitState:
         """The breaker's state in this process."""
@@ -78,22 +83,23 @@ class ConnectorGuard:
         action: Callable[[], Awaitable[T]],
         *,
         open_elsewhere_until: datetime | None = None,
+        record_failures: bool = True,
     ) -> T:
         """Run ``action`` under the breaker and time limit, joining an identical call in flight."""
-        key = (data_source_id, operation)
+        key = (data_source_id, operation, record_failures)
         task = self._in_flight.get(key)
         if task is None:
             # a task of its own: a caller who gives up (a client that disconnects) does not
             # cancel the attempt the other callers are waiting for
             task = asyncio.ensure_future(
-                self._guarded(data_source_id, action, open_elsewhere_until)
+                self._guarded(data_source_id, action, open_elsewhere_until, record_failures)
             )
             self._in_flight[key] = task
             task.add_done_callback(lambda done: self._finished(key, done))
         result: T = await asyncio.shield(task)
         return result
 
-    def _finished(self, key: tuple[UUID, str], task: asyncio.Future[Any]) -> None:
+    def _finished(self, key: tuple[UUID, str, bool], task: asyncio.Future[Any]) -> None:
         if self._in_flight.get(key) is task:
             del self._in_flight[key]
         if not task.cancelled():
@@ -104,6 +110,7 @@ class ConnectorGuard:
         data_source_id: UUID,
         action: Callable[[], Awaitable[T]],
         open_elsewhere_until: datetime | None,
+        record_failures: bool,
     ) -> T:
         breaker = self._breakers.setdefault(data_source_id, CircuitBreaker(self._settings))
         elsewhere = open_elsewhere_until or self._clock.now()
@@ -113,8 +120,12 @@ class ConnectorGuard:
                 "recent calls to this data source failed; calls resume after a pause",
                 retry_after=max(1, round(wait)),
             )
-        allowed, transition = breaker.acquire(self._clock.monotonic())
-        self._notify(data_source_id, transition)
+        if not record_failures:
+            # only calls whose outcome counts may take the half-open state's trial slots
+            allowed = breaker.state is CircuitState.CLOSED
+        else:
+            allowed, transition = breaker.acquire(self._clock.monotonic())
+            self._notify(data_source_id, transition)
         if not allowed:
             wait = self._settings.wait_in_open - (self._clock.monotonic() - breaker.opened_at)
             raise CircuitOpen(
@@ -125,12 +136,19 @@ class ConnectorGuard:
             async with asyncio.timeout(self._timeout):
                 value = await action()
         except TimeoutError:
-            self._record(data_source_id, breaker, success=False)
+            if record_failures:
+                self._record(data_source_id, breaker, success=False)
             raise ConnectorFailed(f"no answer within {self._timeout:g} s") from None
-        except BaseException:
-            self._record(data_source_id, breaker, success=False)
+        except ConnectorMisconfigured:
+            if record_failures:
+                self._record(data_source_id, breaker, success=True)  # it answered
             raise
-        self._record(data_source_id, breaker, success=True)
+        except BaseException:
+            if record_failures:
+                self._record(data_source_id, breaker, success=False)
+            raise
+        if record_failures:
+            self._record(data_source_id, breaker, success=True)
         return value
 
     def _record(self, data_source_id: UUID, breaker: CircuitBreaker, *, success: bool) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from thedata.domain.errors import Conflict, DomainError
+from thedata.domain.errors import Conflict, DomainError, InvalidInput
 
 
 class DependencyUnavailable(DomainError):
@@ -28,6 +28,13 @@ class ConcurrentUpdate(Conflict):
     """Another transaction changed the same data first; the whole operation may be retried."""
 
     code = "concurrent_update"
+
+
+class ReferenceConflict(Conflict):
+    """The change refers to something a concurrent change removed, or removes something
+    still referred to; the request may be retried once the other change is known."""
+
+    code = "reference_conflict"
 
 
 class SecretStoreUnavailable(DependencyUnavailable):
@@ -59,3 +66,13 @@ class CircuitOpen(ConnectorFailed):
     """Recent calls to the data source failed; calls are refused until its breaker half-opens."""
 
     code = "circuit_open"
+
+
+class ConnectorMisconfigured(InvalidInput):
+    """The data source's config cannot work as it stands (no such folder, no such database,
+    authentication refused): retrying will not help, changing the config will.
+
+    Not a dependency outage, so it neither opens the breaker nor asks clients to retry.
+    """
+
+    code = "connector_misconfigured"

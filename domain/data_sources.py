@@ -38,9 +38,18 @@ class DataSourceKind(enum.Enum):
 _SECRET_FIELDS = {DataSourceKind.POSTGRES: ("password",), DataSourceKind.FILE: ()}
 
 
-def secret_reference(data_source_id: UUID, field: str) -> str:
-    """The name under which a data source's secret field is stored."""
-    return f"data-source/{data_source_id}/{field}"
+SECRET_REFERENCE_PREFIX = "data-source/"  # noqa: S105 - a name prefix, not a secret
+
+
+def secret_reference(data_source_id: UUID, field: str, version: UUID) -> str:
+    """The name under which one value of a data source's secret field is stored.
+
+    Every new value gets a new ``version``, so a stored value is never
+    overwritten: the catalog switches to the new reference when it commits, and
+    the old value is deleted after. A crash at any point leaves the catalog
+    pointing at a complete value, and at worst a value nothing points at.
+    """
+    return f"{SECRET_REFERENCE_PREFIX}{data_source_id}/{field}/{version}"
 
 
 @frozen
@@ -56,17 +65,26 @@ class DataSourceHealth:
 
 @define
 class DataSource:
-    """A configured connection; ``config`` holds no secret; ``secret_fields_set`` names them."""
+    """A configured connection; ``config`` holds no secret.
+
+    ``secrets`` maps each secret field that has a value to the secret store
+    reference holding it.
+    """
 
     id: UUID
     organization_id: UUID
     name: str
     kind: DataSourceKind
     config: Mapping[str, Any]
-    secret_fields_set: tuple[str, ...]
+    secrets: Mapping[str, str]
     created_at: datetime
     updated_at: datetime
     health: DataSourceHealth = DataSourceHealth()
+
+    @property
+    def secret_fields_set(self) -> tuple[str, ...]:
+        """The secret fields that have a value, sorted."""
+        return tuple(sorted(self.secrets))
 
 
 class DataSourceNotFound(NotFound):

@@ -70,6 +70,7 @@ from thedata.application.use_cases import (
     RevokeAccessToken,
     RevokeApiKey,
     RotateSecretKey,
+    SweepOrphanSecrets,
     UpdateCurrentUser,
     UpdateDataSource,
     UpdateOrganization,
@@ -197,7 +198,6 @@ class Container(containers.DeclarativeContainer):
         startup_timeout=settings.provided.db_startup_timeout,
         reconnect_window=settings.provided.db_reconnect_window,
     )
-    unit_of_work_factory = providers.Callable(functools.partial, PostgresUnitOfWork, pool)
     migrator = providers.Factory(
         PostgresMigrator,
         conninfo=database_url,
@@ -219,6 +219,10 @@ class Container(containers.DeclarativeContainer):
         file=providers.Singleton(
             EncryptedFileSecretStore, providers.Callable(secret_file, settings), secret_cipher
         ),
+    )
+    # every unit of work carries the secret store's part in it (see SecretWriter)
+    unit_of_work_factory = providers.Callable(
+        functools.partial, PostgresUnitOfWork, pool, secrets=secret_store.provided.joined
     )
     rotate_secret_key = providers.Factory(RotateSecretKey, rotation=secret_store)
     secrets_health = providers.Factory(
@@ -317,18 +321,14 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         ids=ids,
         connectors=connectors,
-        secrets=secret_store,
         policy=identity_policy,
     )
     update_data_source = providers.Factory(
-        UpdateDataSource,
-        uow=unit_of_work_factory,
-        clock=clock,
-        connectors=connectors,
-        secrets=secret_store,
+        UpdateDataSource, uow=unit_of_work_factory, clock=clock, ids=ids, connectors=connectors
     )
-    delete_data_source = providers.Factory(
-        DeleteDataSource, uow=unit_of_work_factory, secrets=secret_store
+    delete_data_source = providers.Factory(DeleteDataSource, uow=unit_of_work_factory)
+    sweep_orphan_secrets = providers.Factory(
+        SweepOrphanSecrets, uow=unit_of_work_factory, secrets=secret_store, clock=clock
     )
     check_data_source = providers.Factory(
         CheckDataSource,

@@ -7,7 +7,7 @@ signature would only show up when the container wires the adapter in.
 from __future__ import annotations
 
 from thedata.adapters.connectors import DefaultConnectorFactory, FileConnector, PostgresConnector
-from thedata.adapters.memory import InMemoryUnitOfWork
+from thedata.adapters.memory import InMemorySecretStore, InMemoryUnitOfWork
 from thedata.adapters.postgres import PostgresUnitOfWork
 from thedata.adapters.secrets import EncryptedFileSecretStore, PostgresSecretStore
 from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
@@ -27,6 +27,7 @@ def conformance(
     file_connector: FileConnector,
     postgres_secrets: PostgresSecretStore,
     file_secrets: EncryptedFileSecretStore,
+    memory_secrets: InMemorySecretStore,
 ) -> None:
     """Never called; type-checked."""
     memory_uow: ports.UnitOfWork = memory
@@ -37,7 +38,13 @@ def conformance(
     system_clock: ports.Clock = clock
     connector_factory: ports.ConnectorFactory = connectors
     connector_kinds: list[ports.Connector] = [postgres_connector, file_connector]
-    secret_stores: list[ports.SecretStore] = [postgres_secrets, file_secrets]
+    secret_stores: list[ports.SecretStore] = [postgres_secrets, file_secrets, memory_secrets]
+    secret_writers: list[ports.SecretWriter] = [
+        postgres_secrets.joined(lambda: postgres.connection),
+        file_secrets.joined(None),
+        memory.secrets,
+        postgres.secrets,
+    ]
     rotations: list[ports.SecretKeyRotation] = [postgres_secrets, file_secrets]
     del memory_uow, postgres_uow, password_hasher, credential_generator, id_factory, system_clock
-    del connector_factory, connector_kinds, secret_stores, rotations
+    del connector_factory, connector_kinds, secret_stores, rotations, secret_writers

@@ -15,6 +15,7 @@ from thedata.adapters.memory.repositories import (
     InMemoryMembershipRepository,
     InMemoryOrganizationRepository,
     InMemoryPipelineRepository,
+    InMemorySecretWriter,
     InMemoryUserRepository,
 )
 from thedata.adapters.memory.store import InMemoryStore
@@ -41,6 +42,7 @@ class InMemoryUnitOfWork:
         self.idempotency = InMemoryIdempotencyStore(table)
         self.data_sources = InMemoryDataSourceRepository(table)
         self.pipelines = InMemoryPipelineRepository(table)
+        self.secrets = InMemorySecretWriter(table)
 
     @property
     def tables(self) -> dict[str, dict[Any, Any]]:

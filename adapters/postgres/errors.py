@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors as pg_errors
 
-from thedata.application.errors import ConcurrentUpdate, DatabaseUnavailable
+from thedata.application.errors import ConcurrentUpdate, DatabaseUnavailable, ReferenceConflict
 from thedata.domain.errors import InvalidInput
 
 
@@ -19,7 +19,10 @@ def translated_errors() -> Iterator[None]:
     Serialization failures and deadlocks mean "retry the whole transaction";
     connection, pool and timeout errors mean "the database is unavailable".
     A value the database cannot store (a NUL character, an invalid byte
-    sequence) is the caller's invalid input, whichever field it came in.
+    sequence) is the caller's invalid input, whichever field it came in. A
+    foreign key a concurrent transaction broke (a row referred to was deleted,
+    or one still referred to) is a conflict the caller may retry; repositories
+    that know better name it first (``DataSourceInUse``).
     Anything else (a syntax error, a violated constraint nobody expected) is a
     bug and passes through untouched, to be reported as one.
     """
@@ -27,6 +30,10 @@ def translated_errors() -> Iterator[None]:
         yield
     except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as e:
         raise ConcurrentUpdate("a concurrent transaction changed the same data") from e
+    except pg_errors.ForeignKeyViolation as e:
+        raise ReferenceConflict(
+            "the change refers to data a concurrent request changed; try it again"
+        ) from e
     except pg_errors.QueryCanceled as e:
         raise DatabaseUnavailable("the database did not answer in time") from e
     except psycopg.DataError as e:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
+from uuid import UUID
 
 import psycopg
 from psycopg import AsyncConnection
@@ -22,7 +24,42 @@ from thedata.adapters.postgres.repositories import (
     PostgresPipelineRepository,
     PostgresUserRepository,
 )
+from thedata.adapters.postgres.repositories.connection import ConnectionSource
 from thedata.application.errors import DatabaseUnavailable
+
+
+class TransactionSecrets(Protocol):
+    """A secret store's part in a unit of work (``SecretWriter``), told how the unit ended."""
+
+    async def put(self, organization_id: UUID, reference: str, value: bytes) -> None: ...
+    async def delete(self, organization_id: UUID, reference: str) -> None: ...
+    async def committed(self) -> None:
+        """The unit's transaction committed."""
+        ...
+
+    async def discarded(self) -> None:
+        """The unit's changes since its last commit were rolled back."""
+        ...
+
+
+SecretsJoiner = Callable[[ConnectionSource], TransactionSecrets]
+"""Makes a secret store's part in a unit of work, given the unit's connection."""
+
+
+class _NoSecretStore:
+    """For units of work built without a secret store: any secret change is a wiring bug."""
+
+    async def put(self, organization_id: UUID, reference: str, value: bytes) -> None:
+        raise RuntimeError("this unit of work was built without a secret store")
+
+    async def delete(self, organization_id: UUID, reference: str) -> None:
+        raise RuntimeError("this unit of work was built without a secret store")
+
+    async def committed(self) -> None:
+        return None
+
+    async def discarded(self) -> None:
+        return None
 
 
 class PostgresUnitOfWork:
@@ -33,7 +70,7 @@ class PostgresUnitOfWork:
     A driver error that leaves the block comes out as the port's error.
     """
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, secrets: SecretsJoiner | None = None) -> None:
         self._pool = pool
         self._connection: AsyncConnection[TupleRow] | None = None
         connection = lambda: self.connection  # noqa: E731 - read at each statement, not now
@@ -46,6 +83,8 @@ class PostgresUnitOfWork:
         self.idempotency = PostgresIdempotencyStore(connection)
         self.data_sources = PostgresDataSourceRepository(connection)
         self.pipelines = PostgresPipelineRepository(connection)
+        # the secret store joins this transaction (or, for a file, the protocol around it)
+        self.secrets: TransactionSecrets = secrets(connection) if secrets else _NoSecretStore()
 
     @property
     def connection(self) -> AsyncConnection[TupleRow]:
@@ -77,6 +116,7 @@ class PostgresUnitOfWork:
         finally:
             # the pool discards a connection that is broken or still in a transaction
             await self._pool.putconn(connection)
+            await self.secrets.discarded()
         if isinstance(exc, psycopg.Error):
             # repositories' statements fail here too: one choke point for the whole block
             with translated_errors():
@@ -86,8 +126,10 @@ class PostgresUnitOfWork:
         """Commit the transaction; the next statement starts a new one."""
         with translated_errors():
             await self.connection.commit()
+        await self.secrets.committed()
 
     async def rollback(self) -> None:
         """Roll the transaction back."""
         with translated_errors():
             await self.connection.rollback()
+        await self.secrets.discarded()

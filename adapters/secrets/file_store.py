@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import fcntl
 import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 from thedata.adapters.secrets.cipher import SealedSecret, SecretCipher
-from thedata.application.errors import SecretStoreUnavailable
+from thedata.application.errors import DependencyUnavailable, SecretStoreUnavailable
+from thedata.application.ports import StoredSecret
 from thedata.domain.secrets import SecretNotFound, check_reference
 
 T = TypeVar("T")
-# {organization id: {reference: {"key_version", "nonce", "ciphertext"}}}, bytes in base64
+# {organization id: {reference: {"key_version", "nonce", "ciphertext", "written_at"}}},
+# bytes in base64, times in ISO 8601
 Document = dict[str, dict[str, dict[str, Any]]]
 
 
@@ -36,7 +40,51 @@ def _entry(sealed: SealedSecret) -> dict[str, Any]:
         "key_version": sealed.key_version,
         "nonce": base64.b64encode(sealed.nonce).decode(),
         "ciphertext": base64.b64encode(sealed.ciphertext).decode(),
+        "written_at": datetime.now(UTC).isoformat(),
     }
+
+
+# entries written before the time was recorded count as old
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class StagedFileSecretWriter:
+    """The file store's part in a unit of work, by the fresh-reference protocol.
+
+    A file cannot join the database's transaction, so (see ``SecretWriter``):
+    1. ``put`` writes at once, under a reference nothing points at yet;
+    2. the unit commits the catalog, which now points at the new reference;
+    3. ``committed`` applies the deletes the unit asked for (old values);
+    a unit that ends without committing has its puts deleted (``discarded``).
+    A crash between the steps leaves only values nothing points at, which
+    ``SweepOrphanSecrets`` removes; the catalog never points at a missing value.
+    """
+
+    def __init__(self, store: EncryptedFileSecretStore) -> None:
+        self._store = store
+        self._written: list[tuple[UUID, str]] = []
+        self._deleted: list[tuple[UUID, str]] = []
+
+    async def put(self, organization_id: UUID, reference: str, value: bytes) -> None:
+        self._written.append((organization_id, reference))
+        await self._store.put(organization_id, reference, value)
+
+    async def delete(self, organization_id: UUID, reference: str) -> None:
+        self._deleted.append((organization_id, reference))
+
+    async def committed(self) -> None:
+        deleted, self._deleted, self._written = self._deleted, [], []
+        await self._forget(deleted)
+
+    async def discarded(self) -> None:
+        written, self._written, self._deleted = self._written, [], []
+        await self._forget(written)
+
+    async def _forget(self, secrets: list[tuple[UUID, str]]) -> None:
+        for organization_id, reference in secrets:
+            # an unreachable file leaves an orphan behind, which the sweep removes later
+            with contextlib.suppress(DependencyUnavailable):
+                await self._store.delete(organization_id, reference)
 
 
 class EncryptedFileSecretStore:
@@ -56,6 +104,10 @@ class EncryptedFileSecretStore:
     @property
     def current_key_version(self) -> int:
         return self._cipher.current_key_version
+
+    def joined(self, _connection: object) -> StagedFileSecretWriter:
+        """This store's part in a unit of work (the transaction's connection is not used)."""
+        return StagedFileSecretWriter(self)
 
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
@@ -138,6 +190,22 @@ class EncryptedFileSecretStore:
             return sorted(document.get(str(organization_id), {}))
 
         return await asyncio.to_thread(self._inspect, names)
+
+    async def inventory(self) -> Sequence[StoredSecret]:
+        def listing(document: Document) -> list[StoredSecret]:
+            return [
+                StoredSecret(
+                    UUID(organization),
+                    reference,
+                    datetime.fromisoformat(entry["written_at"])
+                    if "written_at" in entry
+                    else _LONG_AGO,
+                )
+                for organization, secrets in sorted(document.items())
+                for reference, entry in sorted(secrets.items())
+            ]
+
+        return await asyncio.to_thread(self._inspect, listing)
 
     async def count_by_key_version(self) -> Mapping[int, int]:
         def count(document: Document) -> dict[int, int]:

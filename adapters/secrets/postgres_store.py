@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from thedata.adapters.secrets.cipher import SealedSecret, SecretCipher
 from thedata.application.errors import SecretStoreUnavailable
+from thedata.application.ports import StoredSecret
 from thedata.domain.secrets import SecretNotFound, check_reference
 
 _UPSERT = """
@@ -49,6 +52,36 @@ def _unavailable_when_unreachable() -> Iterator[None]:
         raise SecretStoreUnavailable("the secret store's database is unavailable") from e
 
 
+Connection = AsyncConnection[TupleRow]
+
+
+class PostgresSecretWriter:
+    """Secret changes on a unit of work's own connection: committed or rolled back with it.
+
+    No second connection is taken, so a pool of one suffices, and a refused
+    change (a taken name, say) leaves the stored secrets as they were.
+    """
+
+    def __init__(self, connection: Callable[[], Connection], cipher: SecretCipher) -> None:
+        self._connection, self._cipher = connection, cipher
+
+    async def put(self, organization_id: UUID, reference: str, value: bytes) -> None:
+        sealed = self._cipher.seal(organization_id, check_reference(reference), value)
+        await self._connection().execute(_UPSERT, (organization_id, reference, *_columns(sealed)))
+
+    async def delete(self, organization_id: UUID, reference: str) -> None:
+        await self._connection().execute(
+            "DELETE FROM secrets WHERE organization_id = %s AND reference = %s",
+            (organization_id, reference),
+        )
+
+    async def committed(self) -> None:
+        return None  # the transaction carried every change
+
+    async def discarded(self) -> None:
+        return None
+
+
 class PostgresSecretStore:
     """The ``secrets`` table: one row per (organization, reference), sealed by ``SecretCipher``.
 
@@ -62,6 +95,10 @@ class PostgresSecretStore:
     @property
     def current_key_version(self) -> int:
         return self._cipher.current_key_version
+
+    def joined(self, connection: Callable[[], Connection]) -> PostgresSecretWriter:
+        """This store's part in a unit of work on ``connection`` (see ``PostgresUnitOfWork``)."""
+        return PostgresSecretWriter(connection, self._cipher)
 
     async def put(self, organization_id: UUID, reference: str, value: bytes) -> None:
         sealed = self._cipher.seal(organization_id, check_reference(reference), value)
@@ -108,6 +145,15 @@ class PostgresSecretStore:
                     (organization_id,),
                 )
                 return [str(reference) for (reference,) in await cursor.fetchall()]
+
+    async def inventory(self) -> Sequence[StoredSecret]:
+        with _unavailable_when_unreachable():
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(
+                    "SELECT organization_id, reference, updated_at FROM secrets"
+                    " ORDER BY organization_id, reference"
+                )
+                return [StoredSecret(*row) for row in await cursor.fetchall()]
 
     async def count_by_key_version(self) -> Mapping[int, int]:
         with _unavailable_when_unreachable():

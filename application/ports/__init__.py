@@ -28,7 +28,12 @@ from thedata.application.ports.identity import (
     UserRepository,
 )
 from thedata.application.ports.ids import IdFactory
-from thedata.application.ports.secrets import SecretKeyRotation, SecretStore
+from thedata.application.ports.secrets import (
+    SecretKeyRotation,
+    SecretStore,
+    SecretWriter,
+    StoredSecret,
+)
 from thedata.application.ports.security import CredentialGenerator, PasswordHasher
 from thedata.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -53,8 +58,10 @@ __all__ = [
     "RecordBatch",
     "SecretKeyRotation",
     "SecretStore",
+    "SecretWriter",
     "SourceReader",
     "StoredResponse",
+    "StoredSecret",
     "StreamSchema",
     "UnitOfWork",
     "UnitOfWorkFactory",

@@ -17,8 +17,11 @@ class DataSourceRepository(Protocol):
         """Store a new data source."""
         ...
 
-    async def get(self, organization_id: UUID, data_source_id: UUID) -> DataSource | None:
-        """The organization's data source, if it exists."""
+    async def get(
+        self, organization_id: UUID, data_source_id: UUID, *, lock: bool = False
+    ) -> DataSource | None:
+        """The organization's data source, if it exists; with ``lock``, no concurrent unit
+        of work changes or deletes it until this one ends."""
         ...
 
     async def update(self, data_source: DataSource) -> None:
@@ -26,7 +29,11 @@ class DataSourceRepository(Protocol):
         ...
 
     async def delete(self, organization_id: UUID, data_source_id: UUID) -> None:
-        """Delete the data source (the caller made sure no pipeline uses it)."""
+        """Delete the data source; ``DataSourceInUse`` if a pipeline still uses it."""
+        ...
+
+    async def secret_references(self) -> set[tuple[UUID, str]]:
+        """Every (organization, secret reference) a data source points at."""
         ...
 
     async def list(self, organization_id: UUID, page: PageRequest) -> Page[DataSource]:
@@ -42,15 +49,20 @@ class PipelineRepository(Protocol):
     """Pipelines of organizations; names unique per organization (``PipelineNameTaken``)."""
 
     async def add(self, pipeline: Pipeline) -> None:
-        """Store a new pipeline."""
+        """Store a new pipeline; ``ReferenceConflict`` if a data source it names is gone
+        (deleted by a concurrent unit of work after the caller checked it)."""
         ...
 
-    async def get(self, organization_id: UUID, pipeline_id: UUID) -> Pipeline | None:
-        """The organization's pipeline, if it exists."""
+    async def get(
+        self, organization_id: UUID, pipeline_id: UUID, *, lock: bool = False
+    ) -> Pipeline | None:
+        """The organization's pipeline, if it exists; with ``lock``, held against
+        concurrent changes until the unit of work ends."""
         ...
 
     async def update(self, pipeline: Pipeline) -> None:
-        """Store the changed definition and ``updated_at`` (``state`` is the runs' to change)."""
+        """Store the changed definition and ``updated_at`` (``state`` is the runs' to change);
+        ``ReferenceConflict`` if a data source it names is gone."""
         ...
 
     async def delete(self, organization_id: UUID, pipeline_id: UUID) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
+from uuid import UUID
 
 from attrs import frozen
 
@@ -37,14 +38,29 @@ class StreamSchema:
 
 @frozen
 class ValidatedConfig:
-    """A kind's config split into what may be shown and what is secret."""
+    """A kind's config split into what may be shown and what is secret.
+
+    ``secrets`` holds the secret fields given a value; ``cleared`` those given
+    ``null`` (to be forgotten). ``target`` is the part of ``config`` that says
+    where the connector connects (host, port, database and user; a folder):
+    when it changes, stored secrets must not follow it there.
+    """
 
     config: Mapping[str, Any]
     secrets: Mapping[str, str]
+    target: Mapping[str, Any]
+    cleared: frozenset[str] = frozenset()
 
 
 class Connector(Protocol):
-    """One data source's connector; every call raises ``ConnectorFailed`` on failure."""
+    """One data source's connector.
+
+    Every call raises ``ConnectorMisconfigured`` when the config cannot work
+    (retrying will not help) and ``ConnectorFailed`` when the system cannot be
+    reached now. Messages never carry a secret nor echo a secret-bearing field.
+    A call's work is bounded (bytes, memory, time): when the awaiting task is
+    cancelled, the work stops too.
+    """
 
     async def check(self) -> None:
         """Connect and do the least possible (``SELECT 1``, list the folder)."""
@@ -58,14 +74,21 @@ class Connector(Protocol):
 class ConnectorFactory(Protocol):
     """Validates configs and builds connectors, by kind."""
 
-    def validate(self, kind: DataSourceKind, config: Mapping[str, Any]) -> ValidatedConfig:
-        """The kind's config, checked; ``InvalidInput`` with ``/config/...`` pointers if not."""
+    def validate(
+        self, organization_id: UUID, kind: DataSourceKind, config: Mapping[str, Any]
+    ) -> ValidatedConfig:
+        """The kind's config, checked for the organization (its own data root, say);
+        ``InvalidInput`` with ``/config/...`` pointers if not."""
         ...
 
     def connector(
-        self, kind: DataSourceKind, config: Mapping[str, Any], secrets: Mapping[str, str]
+        self,
+        organization_id: UUID,
+        kind: DataSourceKind,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
     ) -> Connector:
-        """A connector for a validated config and its secrets."""
+        """A connector for the organization's validated config and its secrets."""
         ...
 
 

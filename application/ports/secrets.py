@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
+
+from attrs import frozen
+
+
+@frozen
+class StoredSecret:
+    """A secret's name and when it was last written (never its value)."""
+
+    organization_id: UUID
+    reference: str
+    written_at: datetime
 
 
 class SecretStore(Protocol):
@@ -30,6 +42,31 @@ class SecretStore(Protocol):
 
     async def references(self, organization_id: UUID) -> Sequence[str]:
         """The organization's secret references, sorted."""
+        ...
+
+    async def inventory(self) -> Sequence[StoredSecret]:
+        """Every stored secret's organization, reference and time of writing."""
+        ...
+
+
+class SecretWriter(Protocol):
+    """Secret changes that belong to a unit of work: kept with its commit, undone without it.
+
+    A store that shares the unit's transaction (PostgreSQL) makes them atomic
+    with the catalog. One that cannot (a file) follows the fresh-reference
+    protocol instead: ``put`` writes at once, and only under a reference nothing
+    points at yet (``secret_reference`` makes a new one per value); ``delete``
+    takes effect after the commit; a unit that does not commit deletes what it
+    put. A crash between those steps leaves values nothing points at, never a
+    catalog pointing at a missing or wrong value; ``SweepOrphanSecrets`` removes them.
+    """
+
+    async def put(self, organization_id: UUID, reference: str, value: bytes) -> None:
+        """Store ``value`` under a new ``reference``."""
+        ...
+
+    async def delete(self, organization_id: UUID, reference: str) -> None:
+        """Forget the secret when the unit of work commits."""
         ...
 
 

@@ -16,6 +16,7 @@ from thedata.application.ports.identity import (
     OrganizationRepository,
     UserRepository,
 )
+from thedata.application.ports.secrets import SecretWriter
 
 
 class UnitOfWork(Protocol):
@@ -24,8 +25,10 @@ class UnitOfWork(Protocol):
     Use it as ``async with uow: ...; await uow.commit()``. Leaving the block
     without ``commit`` (normally or by an exception) discards every change.
     Adapters raise ``DatabaseUnavailable`` when the store cannot be reached and
-    ``ConcurrentUpdate`` when a concurrent transaction wins; both leave nothing
-    behind. The repositories work inside the unit's transaction.
+    ``ConcurrentUpdate`` when a concurrent transaction wins, and
+    ``ReferenceConflict`` when a change refers to a row a concurrent one removed
+    (or removes one still referred to); all leave nothing behind. The
+    repositories and ``secrets`` work inside the unit's transaction.
     """
 
     @property
@@ -46,6 +49,8 @@ class UnitOfWork(Protocol):
     def data_sources(self) -> DataSourceRepository: ...
     @property
     def pipelines(self) -> PipelineRepository: ...
+    @property
+    def secrets(self) -> SecretWriter: ...
 
     async def __aenter__(self) -> Self:
         """Begin the transaction."""

@@ -32,6 +32,7 @@ from thedata.application.use_cases.remove_member import RemoveMember
 from thedata.application.use_cases.revoke_access_token import RevokeAccessToken
 from thedata.application.use_cases.revoke_api_key import RevokeApiKey
 from thedata.application.use_cases.rotate_secret_key import RotateSecretKey, RotationReport
+from thedata.application.use_cases.sweep_orphan_secrets import SweepOrphanSecrets
 from thedata.application.use_cases.update_current_user import UpdateCurrentUser, UserChanges
 from thedata.application.use_cases.update_data_source import (
     DataSourceChanges,
@@ -86,6 +87,7 @@ __all__ = [
     "RevokeApiKey",
     "RotateSecretKey",
     "RotationReport",
+    "SweepOrphanSecrets",
     "UpdateCurrentUser",
     "UpdateDataSource",
     "UpdateOrganization",

@@ -9,15 +9,17 @@ from attrs import frozen
 
 from thedata.application.authorization import authorize
 from thedata.application.connector_guard import ConnectorGuard
-from thedata.application.errors import ConnectorFailed
-from thedata.application.ports import Clock, ConnectorFactory, StreamSchema, UnitOfWorkFactory
-from thedata.application.ports.secrets import SecretStore
-from thedata.application.use_cases.data_source_access import (
-    find_data_source,
-    secrets_of,
-    without_secrets,
+from thedata.application.errors import ConnectorFailed, ConnectorMisconfigured
+from thedata.application.ports import (
+    Clock,
+    Connector,
+    ConnectorFactory,
+    StreamSchema,
+    UnitOfWorkFactory,
 )
-from thedata.domain.access import Action
+from thedata.application.ports.secrets import SecretStore
+from thedata.application.use_cases.data_source_access import find_data_source, secrets_of
+from thedata.domain.access import Action, allows
 from thedata.domain.data_sources import DataSource, DataSourceHealth
 from thedata.domain.principal import Principal
 
@@ -47,11 +49,15 @@ class _ConnectorCall:
 
     async def _load(
         self, principal: Principal, organization_id: UUID, data_source_id: UUID, action: Action
-    ) -> tuple[DataSource, dict[str, str]]:
+    ) -> tuple[DataSource, Connector]:
         authorize(principal, organization_id, action)
         async with self._uow() as uow:
             data_source = await find_data_source(uow, organization_id, data_source_id)
-        return data_source, await secrets_of(self._secrets, data_source)
+        secrets = await secrets_of(self._secrets, data_source)
+        connector = self._connectors.connector(
+            organization_id, data_source.kind, data_source.config, secrets
+        )
+        return data_source, connector
 
     async def _record(self, data_source: DataSource, *, checked: bool, error: str | None) -> None:
         outcome = self._guard.outcome(data_source.id)
@@ -75,10 +81,9 @@ class CheckDataSource(_ConnectorCall):
         self, principal: Principal, organization_id: UUID, data_source_id: UUID
     ) -> CheckOutcome:
         """``ok`` with the latency, or not ``ok`` with a message; the answer is recorded."""
-        data_source, secrets = await self._load(
+        data_source, connector = await self._load(
             principal, organization_id, data_source_id, Action.WRITE
         )
-        connector = self._connectors.connector(data_source.kind, data_source.config, secrets)
         started = self._clock.monotonic()
         error = None
         try:
@@ -88,8 +93,8 @@ class CheckDataSource(_ConnectorCall):
                 connector.check,
                 open_elsewhere_until=data_source.health.open_until,
             )
-        except ConnectorFailed as e:
-            error = without_secrets(str(e), secrets)
+        except (ConnectorFailed, ConnectorMisconfigured) as e:
+            error = str(e)  # connectors' messages carry no secret and echo no config value
         latency_ms = round((self._clock.monotonic() - started) * 1000, 2)
         await self._record(data_source, checked=True, error=error)
         return CheckOutcome(ok=error is None, latency_ms=latency_ms, error=error)
@@ -102,20 +107,18 @@ class DiscoverStreams(_ConnectorCall):
         self, principal: Principal, organization_id: UUID, data_source_id: UUID
     ) -> Sequence[StreamSchema]:
         """The streams with their fields and primary keys."""
-        data_source, secrets = await self._load(
+        data_source, connector = await self._load(
             principal, organization_id, data_source_id, Action.READ
         )
-        connector = self._connectors.connector(data_source.kind, data_source.config, secrets)
+        role = principal.role_in(organization_id)
         try:
             return await self._guard.call(
                 data_source.id,
                 "discover",
                 connector.discover,
                 open_elsewhere_until=data_source.health.open_until,
+                # a viewer may look, but cannot open the circuit that pipelines depend on
+                record_failures=role is not None and allows(role, Action.WRITE),
             )
-        except ConnectorFailed as e:
-            raise ConnectorFailed(
-                without_secrets(str(e), secrets), retry_after=e.retry_after
-            ) from None
         finally:
             await self._record(data_source, checked=False, error=None)

@@ -18,8 +18,6 @@ from thedata.application.ports import (
     StoredResponse,
     UnitOfWorkFactory,
 )
-from thedata.application.ports.secrets import SecretStore
-from thedata.application.use_cases.data_source_access import forget_secrets
 from thedata.domain.access import Action
 from thedata.domain.data_sources import DataSource, DataSourceKind, secret_reference
 from thedata.domain.principal import Principal
@@ -38,9 +36,8 @@ class NewDataSource:
 class CreateDataSource:
     """Validate the config for its kind, store the secrets sealed and the rest in the catalog.
 
-    The secrets are written inside the creating unit of work and removed again
-    if it does not commit, so a failed create leaves neither a data source nor
-    its secrets.
+    The secrets are written through the creating unit of work, so a create that
+    fails leaves neither a data source nor its secrets.
     """
 
     def __init__(
@@ -49,11 +46,10 @@ class CreateDataSource:
         clock: Clock,
         ids: IdFactory,
         connectors: ConnectorFactory,
-        secrets: SecretStore,
         policy: IdentityPolicy,
     ) -> None:
         self._uow, self._clock, self._ids = uow, clock, ids
-        self._connectors, self._secrets, self._policy = connectors, secrets, policy
+        self._connectors, self._policy = connectors, policy
 
     async def __call__(
         self,
@@ -65,34 +61,32 @@ class CreateDataSource:
         """The new data source (without secrets); ``DataSourceNameTaken`` if the name is used."""
         authorize(principal, organization_id, Action.WRITE)
         name = check_display_name(command.name)
-        validated = self._connectors.validate(command.kind, command.config)
+        validated = self._connectors.validate(organization_id, command.kind, command.config)
         now = self._clock.now()
+        data_source_id = self._ids.new_id()
+        references = {
+            field: secret_reference(data_source_id, field, self._ids.new_id())
+            for field in validated.secrets
+        }
         data_source = DataSource(
-            id=self._ids.new_id(),
+            id=data_source_id,
             organization_id=organization_id,
             name=name,
             kind=command.kind,
             config=validated.config,
-            secret_fields_set=tuple(sorted(validated.secrets)),
+            secrets=references,
             created_at=now,
             updated_at=now,
         )
-        written: list[str] = []
-        try:
-            async with self._uow() as uow:
-                replay = await replay_or_claim(
-                    uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
-                )
-                if replay is not None:
-                    return replay
-                await uow.data_sources.add(data_source)
-                for field, value in validated.secrets.items():
-                    reference = secret_reference(data_source.id, field)
-                    await self._secrets.put(organization_id, reference, value.encode())
-                    written.append(field)
-                await remember(uow, principal.scope, idempotency, data_source)
-                await uow.commit()
-        except BaseException:
-            await forget_secrets(self._secrets, organization_id, data_source.id, written)
-            raise
+        async with self._uow() as uow:
+            replay = await replay_or_claim(
+                uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
+            )
+            if replay is not None:
+                return replay
+            await uow.data_sources.add(data_source)
+            for field, value in validated.secrets.items():
+                await uow.secrets.put(organization_id, references[field], value.encode())
+            await remember(uow, principal.scope, idempotency, data_source)
+            await uow.commit()
         return data_source

@@ -15,10 +15,12 @@ from tests.contract.test_identity_repositories import an_organization, ids
 from tests.identity import T0
 from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from thedata.adapters.postgres import PostgresUnitOfWork
+from thedata.application.errors import ReferenceConflict
 from thedata.application.ports import UnitOfWork
 from thedata.domain.data_sources import (
     DataSource,
     DataSourceHealth,
+    DataSourceInUse,
     DataSourceKind,
     DataSourceNameTaken,
 )
@@ -30,9 +32,9 @@ from thedata.domain.schedules import Cron, EverySeconds
 
 def a_data_source(org: UUID, name: str = "warehouse") -> DataSource:
     config = {"host": "db", "port": 5432, "database": "d", "user": "u"}
-    return DataSource(
-        ids.new_id(), org, name, DataSourceKind.POSTGRES, config, ("password",), T0, T0
-    )
+    data_source_id = ids.new_id()
+    secrets = {"password": f"data-source/{data_source_id}/password/{ids.new_id()}"}
+    return DataSource(data_source_id, org, name, DataSourceKind.POSTGRES, config, secrets, T0, T0)
 
 
 def a_pipeline(org: UUID, source: UUID, destination: UUID, name: str = "nightly") -> Pipeline:
@@ -140,6 +142,49 @@ class CatalogContract(ABC):
         async with self.new_uow() as uow:
             assert await uow.data_sources.get(self.org.id, source.id) is None
             assert await uow.pipelines.get(self.org.id, pipeline.id) is None
+
+
+    async def test_a_data_source_a_pipeline_uses_cannot_be_deleted(self) -> None:
+        """Deleting a pipeline's source is DataSourceInUse, and nothing is deleted."""
+        source, destination = a_data_source(self.org.id, "a"), a_data_source(self.org.id, "b")
+        await self.given(source, destination, a_pipeline(self.org.id, source.id, destination.id))
+        async with self.new_uow() as uow:
+            with pytest.raises(DataSourceInUse):
+                await uow.data_sources.delete(self.org.id, destination.id)
+        async with self.new_uow() as uow:
+            assert await uow.data_sources.get(self.org.id, destination.id) is not None
+
+    async def test_a_pipeline_naming_a_missing_data_source_is_refused(self) -> None:
+        """On add and on update: ReferenceConflict, as when a concurrent delete won."""
+        source = a_data_source(self.org.id)
+        await self.given(source)
+        ghost = ids.new_id()
+        async with self.new_uow() as uow:
+            with pytest.raises(ReferenceConflict):
+                await uow.pipelines.add(a_pipeline(self.org.id, source.id, ghost))
+        pipeline = a_pipeline(self.org.id, source.id, source.id)
+        await self.given(pipeline)
+        async with self.new_uow() as uow:
+            with pytest.raises(ReferenceConflict):
+                await uow.pipelines.update(evolve(pipeline, destination_id=ghost))
+
+    async def test_every_referenced_secret_is_listed(self) -> None:
+        """secret_references names each (organization, reference) a data source points at."""
+        first, second = a_data_source(self.org.id, "a"), a_data_source(self.org.id, "b")
+        await self.given(first, evolve(second, secrets={}))
+        async with self.new_uow() as uow:
+            assert await uow.data_sources.secret_references() == {
+                (self.org.id, first.secrets["password"])
+            }
+
+    async def test_a_locked_read_returns_the_row(self) -> None:
+        """get(lock=True) reads like get; the lock itself is shown by the race tests."""
+        source = a_data_source(self.org.id)
+        pipeline = a_pipeline(self.org.id, source.id, source.id)
+        await self.given(source, pipeline)
+        async with self.new_uow() as uow:
+            assert await uow.data_sources.get(self.org.id, source.id, lock=True) == source
+            assert await uow.pipelines.get(self.org.id, pipeline.id, lock=True) == pipeline
 
 
 class TestInMemoryCatalog(CatalogContract):

@@ -7,7 +7,12 @@ from uuid import UUID
 from attrs import evolve
 
 from thedata.adapters.memory.repositories.tables import Tables, page_of
-from thedata.domain.data_sources import DataSource, DataSourceHealth, DataSourceNameTaken
+from thedata.domain.data_sources import (
+    DataSource,
+    DataSourceHealth,
+    DataSourceInUse,
+    DataSourceNameTaken,
+)
 from thedata.domain.pagination import Page, PageRequest
 
 
@@ -30,7 +35,10 @@ class InMemoryDataSourceRepository:
         self._check_name(data_source)
         self._rows()[(data_source.organization_id, data_source.id)] = evolve(data_source)
 
-    async def get(self, organization_id: UUID, data_source_id: UUID) -> DataSource | None:
+    async def get(
+        self, organization_id: UUID, data_source_id: UUID, *, lock: bool = False
+    ) -> DataSource | None:
+        # a memory unit of work holds the whole store, so every read is locked already
         data_source = self._rows().get((organization_id, data_source_id))
         return evolve(data_source) if data_source else None
 
@@ -42,7 +50,20 @@ class InMemoryDataSourceRepository:
             self._rows()[key] = evolve(data_source, health=health)
 
     async def delete(self, organization_id: UUID, data_source_id: UUID) -> None:
+        # the database's foreign keys refuse this; the fake refuses it the same way
+        if any(
+            data_source_id in (p.source_id, p.destination_id)
+            for p in self._tables("pipelines").values()
+        ):
+            raise DataSourceInUse("a pipeline uses this data source; change or delete it first")
         self._rows().pop((organization_id, data_source_id), None)
+
+    async def secret_references(self) -> set[tuple[UUID, str]]:
+        return {
+            (org, reference)
+            for (org, _), data_source in self._rows().items()
+            for reference in data_source.secrets.values()
+        }
 
     async def list(self, organization_id: UUID, page: PageRequest) -> Page[DataSource]:
         rows = [evolve(d) for (org, _), d in self._rows().items() if org == organization_id]

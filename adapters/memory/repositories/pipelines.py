@@ -7,6 +7,7 @@ from uuid import UUID
 from attrs import evolve
 
 from thedata.adapters.memory.repositories.tables import Tables, page_of
+from thedata.application.errors import ReferenceConflict
 from thedata.domain.pagination import Page, PageRequest
 from thedata.domain.pipelines import Pipeline, PipelineNameTaken
 
@@ -26,15 +27,25 @@ class InMemoryPipelineRepository:
             if same and other_id != pipeline.id:
                 raise PipelineNameTaken(f"a pipeline is named {pipeline.name!r}")
 
+    def _check_references(self, pipeline: Pipeline) -> None:
+        # as the database's foreign keys do: any data source id, of any organization
+        known = {data_source_id for _, data_source_id in self._tables("data_sources")}
+        if not {pipeline.source_id, pipeline.destination_id} <= known:
+            raise ReferenceConflict("a data source the pipeline names no longer exists")
+
     async def add(self, pipeline: Pipeline) -> None:
+        self._check_references(pipeline)
         self._check_name(pipeline)
         self._rows()[(pipeline.organization_id, pipeline.id)] = evolve(pipeline)
 
-    async def get(self, organization_id: UUID, pipeline_id: UUID) -> Pipeline | None:
+    async def get(
+        self, organization_id: UUID, pipeline_id: UUID, *, lock: bool = False
+    ) -> Pipeline | None:
         pipeline = self._rows().get((organization_id, pipeline_id))
         return evolve(pipeline) if pipeline else None
 
     async def update(self, pipeline: Pipeline) -> None:
+        self._check_references(pipeline)
         self._check_name(pipeline)
         key = (pipeline.organization_id, pipeline.id)
         if key in self._rows():

@@ -12,13 +12,14 @@ from thedata.adapters.postgres.repositories.connection import ConnectionSource
 from thedata.domain.data_sources import (
     DataSource,
     DataSourceHealth,
+    DataSourceInUse,
     DataSourceKind,
     DataSourceNameTaken,
 )
 from thedata.domain.pagination import Page, PageRequest
 
 _SELECT = (
-    "SELECT id, organization_id, name, kind, config, secret_fields_set, created_at, updated_at,"
+    "SELECT id, organization_id, name, kind, config, secret_references, created_at, updated_at,"
     " circuit, circuit_open_until, last_check_at, last_error FROM data_sources"
 )
 
@@ -27,7 +28,7 @@ def _data_source(row: tuple[Any, ...]) -> DataSource:
     (id_, org, name, kind, config, secrets, created, updated, circuit, until, checked, error) = row
     health = DataSourceHealth(circuit, until, checked, error)
     return DataSource(
-        id_, org, name, DataSourceKind(kind), config, tuple(secrets), created, updated, health
+        id_, org, name, DataSourceKind(kind), config, dict(secrets), created, updated, health
     )
 
 
@@ -42,7 +43,7 @@ class PostgresDataSourceRepository:
         try:
             await self._connection().execute(
                 "INSERT INTO data_sources (id, organization_id, name, kind, config,"
-                " secret_fields_set, created_at, updated_at)"
+                " secret_references, created_at, updated_at)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     d.id,
@@ -50,7 +51,7 @@ class PostgresDataSourceRepository:
                     d.name,
                     d.kind.value,
                     Jsonb(dict(d.config)),
-                    list(d.secret_fields_set),
+                    Jsonb(dict(d.secrets)),
                     d.created_at,
                     d.updated_at,
                 ),
@@ -58,9 +59,12 @@ class PostgresDataSourceRepository:
         except errors.UniqueViolation as error:
             raise DataSourceNameTaken(f"a data source is named {d.name!r}") from error
 
-    async def get(self, organization_id: UUID, data_source_id: UUID) -> DataSource | None:
+    async def get(
+        self, organization_id: UUID, data_source_id: UUID, *, lock: bool = False
+    ) -> DataSource | None:
         cursor = await self._connection().execute(
-            _SELECT + " WHERE organization_id = %s AND id = %s", (organization_id, data_source_id)
+            _SELECT + " WHERE organization_id = %s AND id = %s" + (" FOR UPDATE" if lock else ""),
+            (organization_id, data_source_id),
         )
         row = await cursor.fetchone()
         return _data_source(row) if row else None
@@ -69,12 +73,12 @@ class PostgresDataSourceRepository:
         d = data_source
         try:
             await self._connection().execute(
-                "UPDATE data_sources SET name = %s, config = %s, secret_fields_set = %s,"
+                "UPDATE data_sources SET name = %s, config = %s, secret_references = %s,"
                 " updated_at = %s WHERE organization_id = %s AND id = %s",
                 (
                     d.name,
                     Jsonb(dict(d.config)),
-                    list(d.secret_fields_set),
+                    Jsonb(dict(d.secrets)),
                     d.updated_at,
                     d.organization_id,
                     d.id,
@@ -84,10 +88,22 @@ class PostgresDataSourceRepository:
             raise DataSourceNameTaken(f"a data source is named {d.name!r}") from error
 
     async def delete(self, organization_id: UUID, data_source_id: UUID) -> None:
-        await self._connection().execute(
-            "DELETE FROM data_sources WHERE organization_id = %s AND id = %s",
-            (organization_id, data_source_id),
+        try:
+            await self._connection().execute(
+                "DELETE FROM data_sources WHERE organization_id = %s AND id = %s",
+                (organization_id, data_source_id),
+            )
+        except errors.ForeignKeyViolation as error:
+            # a pipeline created by a concurrent request after the caller's check
+            raise DataSourceInUse(
+                "a pipeline uses this data source; change or delete it first"
+            ) from error
+
+    async def secret_references(self) -> set[tuple[UUID, str]]:
+        cursor = await self._connection().execute(
+            "SELECT organization_id, value FROM data_sources, jsonb_each_text(secret_references)"
         )
+        return {(org, str(reference)) for org, reference in await cursor.fetchall()}
 
     async def list(self, organization_id: UUID, page: PageRequest) -> Page[DataSource]:
         cursor = await self._connection().execute(

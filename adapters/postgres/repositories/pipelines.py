@@ -9,7 +9,7 @@ from psycopg import errors
 from psycopg.types.json import Jsonb
 
 from thedata.adapters.postgres.repositories.connection import ConnectionSource
-from thedata.domain.errors import FieldError, InvalidInput
+from thedata.application.errors import ReferenceConflict
 from thedata.domain.pagination import Page, PageRequest
 from thedata.domain.pipelines import Pipeline, PipelineNameTaken, Stream, StreamMode
 from thedata.domain.schedules import Cron, EverySeconds, Schedule
@@ -111,9 +111,12 @@ class PostgresPipelineRepository:
         except errors.ForeignKeyViolation as error:
             raise _endpoint_gone() from error
 
-    async def get(self, organization_id: UUID, pipeline_id: UUID) -> Pipeline | None:
+    async def get(
+        self, organization_id: UUID, pipeline_id: UUID, *, lock: bool = False
+    ) -> Pipeline | None:
         cursor = await self._connection().execute(
-            _SELECT + " WHERE organization_id = %s AND id = %s", (organization_id, pipeline_id)
+            _SELECT + " WHERE organization_id = %s AND id = %s" + (" FOR UPDATE" if lock else ""),
+            (organization_id, pipeline_id),
         )
         row = await cursor.fetchone()
         return _pipeline(row) if row else None
@@ -156,9 +159,6 @@ class PostgresPipelineRepository:
         return int(row[0]) if row else 0
 
 
-def _endpoint_gone() -> InvalidInput:
+def _endpoint_gone() -> ReferenceConflict:
     # a data source deleted by a concurrent request after the pipeline's check
-    message = "the data source was deleted meanwhile"
-    return InvalidInput(
-        "the pipeline's data sources are not usable", [FieldError("/source_id", message)]
-    )
+    return ReferenceConflict("a data source the pipeline names was deleted meanwhile")
