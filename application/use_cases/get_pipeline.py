@@ -12,9 +12,12 @@ from thedata.domain.pipelines import Pipeline, PipelineNotFound
 from thedata.domain.principal import Principal
 
 
-async def find_pipeline(uow: UnitOfWork, organization_id: UUID, pipeline_id: UUID) -> Pipeline:
-    """The organization's pipeline; ``PipelineNotFound`` otherwise."""
-    pipeline = await uow.pipelines.get(organization_id, pipeline_id)
+async def find_pipeline(
+    uow: UnitOfWork, organization_id: UUID, pipeline_id: UUID, *, lock: bool = False
+) -> Pipeline:
+    """The organization's pipeline (held against concurrent changes with ``lock``);
+    ``PipelineNotFound`` otherwise."""
+    pipeline = await uow.pipelines.get(organization_id, pipeline_id, lock=lock)
     if pipeline is None:
         raise PipelineNotFound(f"pipeline {pipeline_id} not found")
     return pipeline

@@ -56,7 +56,8 @@ class UpdatePipeline:
         """The updated pipeline."""
         authorize(principal, organization_id, Action.WRITE)
         async with self._uow() as uow:
-            pipeline = await find_pipeline(uow, organization_id, pipeline_id)
+            # locked: two concurrent changes apply one after the other, never interleaved
+            pipeline = await find_pipeline(uow, organization_id, pipeline_id, lock=True)
             if not isinstance(changes.name, Keep):
                 pipeline.name = check_display_name(changes.name)
             if not isinstance(changes.streams, Keep):

@@ -46,14 +46,14 @@ class InMemorySecretStore:
     as the other stores' standalone calls do.
     """
 
-    def __init__(self, store: InMemoryStore) -> None:
-        self._store = store
+    def __init__(self, store: InMemoryStore, now: Callable[[], datetime] = _now) -> None:
+        self._store, self._now = store, now
 
     def _rows(self) -> SecretRows:
         return self._store.tables.setdefault("secrets", {})
 
     async def put(self, organization_id: UUID, reference: str, value: bytes) -> None:
-        self._rows()[(organization_id, check_reference(reference))] = (bytes(value), _now())
+        self._rows()[(organization_id, check_reference(reference))] = (bytes(value), self._now())
 
     async def get(self, organization_id: UUID, reference: str) -> bytes:
         row = self._rows().get((organization_id, reference))
