@@ -11,7 +11,12 @@ from thedata.adapters.postgres import EmbeddedPostgresUnavailable, MigrationErro
 from thedata.adapters.secrets import KeyRingError
 from thedata.application.errors import DependencyUnavailable
 from thedata.entrypoints.cli.commands import check_config, migrate, print_config_docs, serve
-from thedata.entrypoints.cli.secrets import generate_key, rotate_key, secrets_status
+from thedata.entrypoints.cli.secrets import (
+    generate_key,
+    rotate_key,
+    secrets_status,
+    sweep_secrets,
+)
 from thedata.entrypoints.config import ConfigurationError, Settings, load_settings
 
 EXIT_FAILURE = 1
@@ -61,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first add a new newest key to THEDATA_SECRET_KEY_FILE (or the generated file)",
     )
+    secrets_actions.add_parser(
+        "sweep",
+        help="delete data-source secrets no data source points at (left by a crash or a deleted"
+        " organization; with the file store)",
+    )
     generate = secrets_actions.add_parser(
         "generate-key", help="print a new random key entry for THEDATA_SECRET_KEYS"
     )
@@ -100,11 +110,8 @@ def _run_with_database(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "migrate":
             return migrate(settings)
         if args.command == "secrets":
-            return (
-                rotate_key(settings, args)
-                if args.action == "rotate-key"
-                else secrets_status(settings)
-            )
+            actions = {"rotate-key": rotate_key, "sweep": sweep_secrets}
+            return actions.get(args.action, secrets_status)(settings, args)
         return serve(settings, host=args.host, port=args.port, workers=args.workers)
     except (MigrationError, DependencyUnavailable, EmbeddedPostgresUnavailable) as e:
         print(f"thedata: {e}", file=sys.stderr)  # noqa: T201

@@ -22,7 +22,7 @@ def generate_key(version: int) -> int:
     return 0
 
 
-def secrets_status(settings: Settings) -> int:
+def secrets_status(settings: Settings, _args: argparse.Namespace) -> int:
     """Print how many secrets each key version seals, and which version is the newest."""
     counts = asyncio.run(_status(settings))
     ring = load_key_ring(settings)
@@ -64,6 +64,19 @@ async def _rotate(settings: Settings, batch_size: int) -> RotationReport:
     async with started(build_container(settings)) as container:
         rotate = await resolve(container.rotate_secret_key)
         return await rotate(batch_size)
+
+
+def sweep_secrets(settings: Settings, _args: argparse.Namespace) -> int:
+    """Delete data-source secrets that no data source points at, and say how many."""
+    swept = asyncio.run(_sweep(settings))
+    print(f"deleted {swept} orphaned secrets")  # noqa: T201
+    return 0
+
+
+async def _sweep(settings: Settings) -> int:
+    async with started(build_container(settings)) as container:
+        sweep = await resolve(container.sweep_orphan_secrets)
+        return await sweep()
 
 
 def _key_file(settings: Settings) -> Path:
