@@ -37,19 +37,28 @@ class Stream:
 
 
 def check_streams(streams: Sequence[Stream], *, field: str = "/streams") -> tuple[Stream, ...]:
-    """Streams that can run: at least one, unique destinations, incremental ones with a cursor."""
+    """Streams that can run: at least one, unique names and destinations, a cursor if incremental.
+
+    A stream's state is kept under its name, so two of one name would share a
+    cursor; two streams writing one destination would overwrite each other.
+    """
     errors: list[FieldError] = []
     if not streams:
         errors.append(FieldError(field, "at least one stream is needed"))
     if len(streams) > MAX_STREAMS:
         errors.append(FieldError(field, f"at most {MAX_STREAMS} streams"))
-    seen: dict[str, int] = {}
+    names: dict[str, int] = {}
+    destinations: dict[str, int] = {}
     for index, stream in enumerate(streams):
         where = f"{field}/{index}"
-        if stream.destination in seen:
-            message = f"the same destination as stream {seen[stream.destination]}"
+        if stream.name in names:
+            message = f"the same name as stream {names[stream.name]}"
+            errors.append(FieldError(f"{where}/name", message))
+        names.setdefault(stream.name, index)
+        if stream.destination in destinations:
+            message = f"the same destination as stream {destinations[stream.destination]}"
             errors.append(FieldError(f"{where}/destination", message))
-        seen.setdefault(stream.destination, index)
+        destinations.setdefault(stream.destination, index)
         if stream.mode is StreamMode.INCREMENTAL and not stream.cursor_field:
             errors.append(FieldError(f"{where}/cursor_field", "an incremental stream needs one"))
         if len(set(stream.primary_key)) != len(stream.primary_key):
@@ -57,6 +66,28 @@ def check_streams(streams: Sequence[Stream], *, field: str = "/streams") -> tupl
     if errors:
         raise InvalidInput("the streams are invalid", errors)
     return tuple(streams)
+
+
+def check_loopback(source_id: UUID, destination_id: UUID, streams: Sequence[Stream]) -> None:
+    """A pipeline writing back into its own source writes no table that one of its streams reads.
+
+    Source and destination being one data source is allowed (copying a table
+    to a new one), but a destination named like a stream would be read and
+    written in the same run: by that stream itself, or behind another's back.
+    """
+    if source_id != destination_id:
+        return
+    read = {stream.name: index for index, stream in enumerate(streams)}
+    errors = []
+    for index, stream in enumerate(streams):
+        reader = read.get(stream.destination)
+        if reader is None:
+            continue
+        whose = "its own source table" if reader == index else f"the table stream {reader} reads"
+        message = f"{whose}, in the same data source: choose another destination"
+        errors.append(FieldError(f"/streams/{index}/destination", message))
+    if errors:
+        raise InvalidInput("the pipeline would write a table it reads", errors)
 
 
 @define

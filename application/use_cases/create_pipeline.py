@@ -71,7 +71,9 @@ class CreatePipeline:
             )
             if replay is not None:
                 return replay
-            await check_endpoints(uow, organization_id, command.source_id, command.destination_id)
+            await check_endpoints(
+                uow, organization_id, command.source_id, command.destination_id, streams
+            )
             await uow.pipelines.add(pipeline)
             await remember(uow, principal.scope, idempotency, pipeline)
             await uow.commit()

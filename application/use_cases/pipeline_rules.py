@@ -1,17 +1,27 @@
-"""What creating and changing a pipeline share: its endpoints must be usable data sources."""
+"""What creating and changing a pipeline share: usable data sources, streams that do not loop."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from thedata.application.ports import UnitOfWork
 from thedata.domain.errors import FieldError, InvalidInput
+from thedata.domain.pipelines import Stream, check_loopback
 
 
 async def check_endpoints(
-    uow: UnitOfWork, organization_id: UUID, source_id: UUID, destination_id: UUID
+    uow: UnitOfWork,
+    organization_id: UUID,
+    source_id: UUID,
+    destination_id: UUID,
+    streams: Sequence[Stream],
 ) -> None:
-    """The source is a readable, the destination a writable data source of the organization."""
+    """The source is a readable, the destination a writable data source of the organization.
+
+    Checked on the pipeline as it will be stored (after a PATCH's changes), so
+    that changing only an endpoint cannot make the streams write what they read.
+    """
     errors = []
     source = await uow.data_sources.get(organization_id, source_id)
     if source is None:
@@ -27,3 +37,4 @@ async def check_endpoints(
         errors.append(FieldError("/destination_id", message))
     if errors:
         raise InvalidInput("the pipeline's data sources are not usable", errors)
+    check_loopback(source_id, destination_id, streams)

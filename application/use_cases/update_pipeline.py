@@ -70,7 +70,9 @@ class UpdatePipeline:
                 pipeline.source_id = changes.source_id
             if not isinstance(changes.destination_id, Keep):
                 pipeline.destination_id = changes.destination_id
-            await check_endpoints(uow, organization_id, pipeline.source_id, pipeline.destination_id)
+            await check_endpoints(
+                uow, organization_id, pipeline.source_id, pipeline.destination_id, pipeline.streams
+            )
             pipeline.updated_at = self._clock.now()
             await uow.pipelines.update(pipeline)
             await uow.commit()

@@ -76,6 +76,7 @@ async def test_a_pipeline_is_created_read_listed_and_deleted(
         ({"schedule": {"cron": "61 * * * *"}}, "/schedule/cron"),
         ({"schedule": {"every_seconds": 60, "cron": "* * * * *"}}, "/schedule"),
         ({"streams": [STREAMS[1], STREAMS[1]]}, "/streams/1/destination"),
+        ({"streams": [STREAMS[1], STREAMS[1] | {"destination": "other"}]}, "/streams/1/name"),
         (
             {"streams": [{"name": "o", "destination": "o", "mode": "incremental"}]},
             "/streams/0/cursor_field",
@@ -124,6 +125,56 @@ async def test_data_sources_must_belong_to_the_organization(
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "/source_id"
+
+
+async def test_a_pipeline_may_not_write_a_table_it_reads(
+    client: Client, setup: tuple[dict[str, str], str, str, str]
+) -> None:
+    """One data source at both ends: a destination named like a stream is 400; a copy is fine."""
+    headers, org, source, _ = setup
+    loop = await client.post(
+        f"/v1/orgs/{org}/pipelines", json=pipeline(source, source), headers=headers
+    )
+    assert loop.status_code == 400, loop.text
+    assert [e["field"] for e in loop.json()["errors"]] == [
+        "/streams/0/destination",
+        "/streams/1/destination",
+    ]
+    copy = [{"name": "orders", "destination": "orders_copy", "mode": "full_refresh"}]
+    created = await client.post(
+        f"/v1/orgs/{org}/pipelines", json=pipeline(source, source, streams=copy), headers=headers
+    )
+    assert created.status_code == 201, created.text
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"destination_id": "<source>"}, "/streams/0/destination"),
+        ({"streams": [STREAMS[1], STREAMS[1] | {"destination": "other"}]}, "/streams/1/name"),
+        (
+            {"streams": [STREAMS[0], STREAMS[1] | {"destination": "orders"}]},
+            "/streams/1/destination",
+        ),
+    ],
+)
+async def test_patch_checks_the_streams_against_the_endpoints_it_leaves(
+    client: Client,
+    setup: tuple[dict[str, str], str, str, str],
+    changes: dict[str, Any],
+    field: str,
+) -> None:
+    """A PATCH making streams collide, or making the pipeline write what it reads, is 400."""
+    headers, org, source, destination = setup
+    created = await client.post(
+        f"/v1/orgs/{org}/pipelines", json=pipeline(source, destination), headers=headers
+    )
+    path = f"/v1/orgs/{org}/pipelines/{created.json()['id']}"
+    body = {k: source if v == "<source>" else v for k, v in changes.items()}
+    response = await client.patch(path, json=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert (await client.get(path, headers=headers)).json() == created.json()
 
 
 async def test_names_are_unique_per_organization(

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from thedata.domain.errors import InvalidInput
-from thedata.domain.pipelines import Stream, StreamMode, check_streams
+from thedata.domain.pipelines import Stream, StreamMode, check_loopback, check_streams
 from thedata.domain.schedules import Cron, EverySeconds, check_schedule, next_due
 
 moments = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
 
+serial = itertools.count()
+
 
 def stream(destination: str, mode: StreamMode = StreamMode.FULL_REFRESH, **kw: object) -> Stream:
-    return Stream("s", destination, mode, **kw)  # type: ignore[arg-type]
+    """A stream into ``destination``, read from a table of its own (names must be unique)."""
+    return Stream(f"source_{next(serial)}", destination, mode, **kw)  # type: ignore[arg-type]
 
 
 def test_streams_need_unique_destinations_and_incremental_ones_a_cursor() -> None:
@@ -37,6 +42,67 @@ def test_streams_need_unique_destinations_and_incremental_ones_a_cursor() -> Non
         "/streams/2/cursor_field",
         "/streams/3/primary_key",
     ]
+
+
+def test_two_streams_of_one_name_are_refused() -> None:
+    """Each stream's state is kept under its name, so a second stream of that name is refused."""
+    with pytest.raises(InvalidInput) as raised:
+        check_streams(
+            [Stream("s", "a", StreamMode.FULL_REFRESH), Stream("s", "b", StreamMode.FULL_REFRESH)]
+        )
+    assert [e.field for e in raised.value.errors] == ["/streams/1/name"]
+
+
+def test_a_stream_may_not_write_back_the_table_it_reads() -> None:
+    """With one data source at both ends, a destination named like a stream's table is refused."""
+    same = uuid4()
+    check_loopback(uuid4(), same, [Stream("orders", "orders", StreamMode.FULL_REFRESH)])
+    with pytest.raises(InvalidInput) as raised:
+        check_loopback(same, same, [Stream("orders", "orders", StreamMode.FULL_REFRESH)])
+    assert [e.field for e in raised.value.errors] == ["/streams/0/destination"]
+
+
+# few names, so that collisions are common
+table_names = st.sampled_from(["a", "b", "c"])
+stream_lists = st.lists(
+    st.builds(Stream, table_names, table_names, st.sampled_from(StreamMode), st.just("at")),
+    min_size=1,
+    max_size=5,
+)
+
+
+def expected_problems(streams: list[Stream], loops_back: bool) -> set[str]:
+    """The model: the fields a pipeline's streams must be refused for."""
+    problems = set()
+    read = {s.name for s in streams}
+    for index, stream in enumerate(streams):
+        earlier = streams[:index]
+        if stream.name in {s.name for s in earlier}:
+            problems.add(f"/streams/{index}/name")
+        if stream.destination in {s.destination for s in earlier}:
+            problems.add(f"/streams/{index}/destination")
+        if loops_back and stream.destination in read:
+            problems.add(f"/streams/{index}/destination")
+    return problems
+
+
+@given(streams=stream_lists, loops_back=st.booleans())
+def test_streams_are_refused_exactly_when_their_state_or_tables_would_collide(
+    streams: list[Stream], loops_back: bool
+) -> None:
+    """Names unique, destinations unique, and none read back by the pipeline: else each pointer."""
+    source = UUID(int=1)
+    destination = source if loops_back else UUID(int=2)
+    problems: set[str] = set()
+    for check in (
+        lambda: check_streams(streams),
+        lambda: check_loopback(source, destination, streams),
+    ):
+        try:
+            check()
+        except InvalidInput as e:
+            problems |= {error.field for error in e.errors}
+    assert problems == expected_problems(streams, loops_back)
 
 
 def test_no_streams_is_invalid() -> None:
