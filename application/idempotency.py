@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from attrs import frozen
 
 from thedata.application.ports.idempotency import StoredResponse
-from thedata.application.ports.unit_of_work import UnitOfWork
+from thedata.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from thedata.domain.errors import Conflict
 
 T = TypeVar("T")
+
+
+class Replayed(Exception):
+    """The request was made before with the same key and body: answer with what was stored.
+
+    Raised by ``creating`` instead of creating again; the delivery mechanism
+    that built the request turns it back into its response, in one place.
+    """
+
+    def __init__(self, response: StoredResponse) -> None:
+        super().__init__("replayed")
+        self.response = response
 
 
 class IdempotencyKeyReused(Conflict):
@@ -67,3 +80,35 @@ async def remember(
     """Store the response to replay for ``request`` (in the unit that created ``result``)."""
     if request is not None:
         await uow.idempotency.save(scope, request.key, request.render(result))
+
+
+Commit = Callable[[T], Awaitable[None]]
+"""Remembers the creating request's response for ``result``, then commits the unit of work."""
+
+
+@asynccontextmanager
+async def creating(
+    uow: UnitOfWorkFactory,
+    scope: str,
+    request: IdempotentRequest[T] | None,
+    now: datetime,
+    ttl: timedelta,
+) -> AsyncIterator[tuple[UnitOfWork, Commit[T]]]:
+    """The unit of work of a creating use case, with its idempotency key handled.
+
+    On entry the key is claimed (``Replayed`` if an identical request was
+    answered before, ``IdempotencyKeyReused`` for another body); the use case
+    creates through the unit of work and ends with ``await commit(result)``,
+    which stores the response to replay together with what was created.
+    Use cases stay unaware of responses: they return their domain result.
+    """
+    async with uow() as unit:
+        replay = await replay_or_claim(unit, scope, request, now, ttl)
+        if replay is not None:
+            raise Replayed(replay)
+
+        async def commit(result: T) -> None:
+            await remember(unit, scope, request, result)
+            await unit.commit()
+
+        yield unit, commit

@@ -6,9 +6,9 @@ from uuid import UUID
 
 from attrs import frozen
 
-from thedata.application.idempotency import IdempotentRequest, remember, replay_or_claim
+from thedata.application.idempotency import IdempotentRequest, creating
 from thedata.application.identity_policy import IdentityPolicy
-from thedata.application.ports import Clock, StoredResponse, UnitOfWorkFactory
+from thedata.application.ports import Clock, UnitOfWorkFactory
 from thedata.application.use_cases.membership_changes import (
     lock_and_authorize,
     refuse_role_change,
@@ -39,17 +39,13 @@ class AddMember:
         organization_id: UUID,
         command: NewMember,
         idempotency: IdempotentRequest[Member] | None = None,
-    ) -> Member | StoredResponse:
+    ) -> Member:
         """The new member; ``MemberNotFound`` if no account has the email."""
         email = normalize_email(command.email)
         now = self._clock.now()
-        async with self._uow() as uow:
+        ttl = self._policy.idempotency_ttl
+        async with creating(self._uow, principal.scope, idempotency, now, ttl) as (uow, commit):
             actor = await lock_and_authorize(uow, principal, organization_id)
-            replay = await replay_or_claim(
-                uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
-            )
-            if replay is not None:
-                return replay
             if not may_set_role(actor, None, command.role):
                 raise refuse_role_change(actor)
             user = await uow.users.get_by_email(email)
@@ -59,6 +55,5 @@ class AddMember:
                 raise AlreadyMember("the user is already a member; change their role instead")
             await uow.memberships.add(Membership(organization_id, user.id, command.role, now))
             member = Member(user.id, user.email, user.name, command.role, now)
-            await remember(uow, principal.scope, idempotency, member)
-            await uow.commit()
+            await commit(member)
         return member

@@ -9,13 +9,12 @@ from uuid import UUID
 from attrs import frozen
 
 from thedata.application.authorization import authorize
-from thedata.application.idempotency import IdempotentRequest, remember, replay_or_claim
+from thedata.application.idempotency import IdempotentRequest, creating
 from thedata.application.identity_policy import IdentityPolicy
 from thedata.application.ports import (
     Clock,
     ConnectorFactory,
     IdFactory,
-    StoredResponse,
     UnitOfWorkFactory,
 )
 from thedata.domain.access import Action
@@ -57,7 +56,7 @@ class CreateDataSource:
         organization_id: UUID,
         command: NewDataSource,
         idempotency: IdempotentRequest[DataSource] | None = None,
-    ) -> DataSource | StoredResponse:
+    ) -> DataSource:
         """The new data source (without secrets); ``DataSourceNameTaken`` if the name is used."""
         authorize(principal, organization_id, Action.WRITE)
         name = check_display_name(command.name)
@@ -78,15 +77,10 @@ class CreateDataSource:
             created_at=now,
             updated_at=now,
         )
-        async with self._uow() as uow:
-            replay = await replay_or_claim(
-                uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
-            )
-            if replay is not None:
-                return replay
+        ttl = self._policy.idempotency_ttl
+        async with creating(self._uow, principal.scope, idempotency, now, ttl) as (uow, commit):
             await uow.data_sources.add(data_source)
             for field, value in validated.secrets.items():
                 await uow.secrets.put(organization_id, references[field], value.encode())
-            await remember(uow, principal.scope, idempotency, data_source)
-            await uow.commit()
+            await commit(data_source)
         return data_source

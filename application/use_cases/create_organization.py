@@ -5,9 +5,9 @@ from __future__ import annotations
 from attrs import frozen
 
 from thedata.application.authorization import require_user
-from thedata.application.idempotency import IdempotentRequest, remember, replay_or_claim
+from thedata.application.idempotency import IdempotentRequest, creating
 from thedata.application.identity_policy import IdentityPolicy
-from thedata.application.ports import Clock, IdFactory, StoredResponse, UnitOfWorkFactory
+from thedata.application.ports import Clock, IdFactory, UnitOfWorkFactory
 from thedata.domain.access import Role
 from thedata.domain.organizations import (
     Membership,
@@ -42,19 +42,15 @@ class CreateOrganization:
         principal: Principal,
         command: NewOrganization,
         idempotency: IdempotentRequest[OrganizationWithRole] | None = None,
-    ) -> OrganizationWithRole | StoredResponse:
-        """The new organization, or the stored response of an earlier identical request."""
+    ) -> OrganizationWithRole:
+        """The new organization, with the caller as its owner."""
         user_id = require_user(principal)
         name = check_display_name(command.name)
         requested = check_slug(command.slug) if command.slug is not None else None
         now = self._clock.now()
         organization_id = self._ids.new_id()
-        async with self._uow() as uow:
-            replay = await replay_or_claim(
-                uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
-            )
-            if replay is not None:
-                return replay
+        ttl = self._policy.idempotency_ttl
+        async with creating(self._uow, principal.scope, idempotency, now, ttl) as (uow, commit):
             slug = requested or slug_from_name(name)
             if await uow.organizations.slug_taken(slug):
                 if requested is not None:
@@ -64,6 +60,5 @@ class CreateOrganization:
             await uow.organizations.add(organization)
             await uow.memberships.add(Membership(organization.id, user_id, Role.OWNER, now))
             result = OrganizationWithRole(organization, Role.OWNER)
-            await remember(uow, principal.scope, idempotency, result)
-            await uow.commit()
+            await commit(result)
         return result

@@ -6,10 +6,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from litestar import Litestar
 
+from thedata.application.idempotency import Replayed
 from thedata.entrypoints.http.controllers import CONTROLLERS
 from thedata.entrypoints.http.dependencies import ServiceContainer
 from thedata.entrypoints.http.docs import docs_assets_router, openapi_config
 from thedata.entrypoints.http.health import HealthController
+from thedata.entrypoints.http.idempotency import replay_response
 from thedata.entrypoints.http.plugin import ContainerPlugin
 from thedata.entrypoints.http.problems import EXCEPTION_HANDLERS
 from thedata.entrypoints.http.request_context import RequestContextMiddleware
@@ -33,7 +35,7 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
     app = Litestar(
         route_handlers=[HealthController, *CONTROLLERS, docs_assets_router()],
         plugins=[ContainerPlugin(container, open_resources=open_resources)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, Replayed: replay_response},
         openapi_config=openapi_config(_package_version()),
         request_max_body_size=settings.max_body_bytes,
         # logging is configured once per process by the CLI (or the embedding program)

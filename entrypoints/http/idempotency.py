@@ -10,7 +10,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.params import HeaderParameter
 
-from thedata.application.idempotency import IdempotentRequest
+from thedata.application.idempotency import IdempotentRequest, Replayed
 from thedata.application.ports import StoredResponse
 
 T = TypeVar("T")
@@ -78,8 +78,18 @@ class Creation(Generic[T, B]):
         return StoredResponse(self._status, msgspec.json.encode(self._stored_body(result)))
 
     def respond(self, outcome: T | StoredResponse) -> Response[B]:
-        """The response to the first request, or the replay of it."""
-        if isinstance(outcome, StoredResponse):
+        """The response to the first request (replays come through ``replay_response``)."""
+        if isinstance(outcome, StoredResponse):  # create_api_key still returns its replay
             body = msgspec.json.decode(outcome.body, type=self._body_type)
             return Response(body, status_code=outcome.status, headers={REPLAYED_HEADER: "true"})
         return Response(self._to_body(outcome), status_code=self._status)
+
+
+def replay_response(_request: Request[Any, Any, Any], replayed: Replayed) -> Response[bytes]:
+    """The stored response of the first identical request, as it was sent, marked as a replay."""
+    return Response(
+        replayed.response.body,
+        status_code=replayed.response.status,
+        media_type="application/json",
+        headers={REPLAYED_HEADER: "true"},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.identity import Identity
-from thedata.application.idempotency import IdempotencyKeyReused, IdempotentRequest
+from thedata.application.idempotency import IdempotencyKeyReused, IdempotentRequest, Replayed
 from thedata.application.ports import StoredResponse
 from thedata.application.use_cases import NewApiKey, NewMember, NewOrganization
 from thedata.domain.access import Role
@@ -152,9 +152,10 @@ async def test_an_idempotency_key_replays_the_first_response_and_refuses_another
 
     request = IdempotentRequest("key-1", "fingerprint-a", render)
     first = await identity.create_organization(ada, NewOrganization("Acme"), request)
-    again = await identity.create_organization(ada, NewOrganization("Acme"), request)
+    with pytest.raises(Replayed) as again:
+        await identity.create_organization(ada, NewOrganization("Acme"), request)
     assert isinstance(first, OrganizationWithRole)
-    assert again == StoredResponse(201, str(first.organization.id).encode())
+    assert again.value.response == StoredResponse(201, str(first.organization.id).encode())
     other = IdempotentRequest("key-1", "fingerprint-b", render)
     with pytest.raises(IdempotencyKeyReused):
         await identity.create_organization(ada, NewOrganization("Other"), other)
