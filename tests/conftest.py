@@ -159,3 +159,15 @@ def log_lines() -> Iterator[io.StringIO]:
     configure_logging(log_format="json", level="info", stream=stream)
     yield stream
     configure_logging(log_format="console", level="warning")
+
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches PostgreSQL (through any fixture) carries the ``postgres`` marker.
+
+    Marked here from the fixtures it uses rather than by hand, so that
+    ``-m "not postgres"`` runs exactly the tests that need no server.
+    """
+    for item in items:
+        if "postgres_server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
