@@ -173,6 +173,8 @@ def identity_policy(settings: Settings) -> IdentityPolicy:
         allow_signup=settings.allow_signup,
         access_token_ttl=timedelta(seconds=settings.access_token_ttl),
         login_attempt_limit=settings.login_attempt_limit,
+        login_account_limit=settings.login_account_limit,
+        login_address_limit=settings.login_address_limit,
         login_window=timedelta(seconds=settings.login_window),
     )
 
@@ -269,7 +271,11 @@ class Container(containers.DeclarativeContainer):
     revoke_access_token = providers.Factory(RevokeAccessToken, uow=unit_of_work_factory)
     get_current_user = providers.Factory(GetCurrentUser, uow=unit_of_work_factory)
     update_current_user = providers.Factory(
-        UpdateCurrentUser, uow=unit_of_work_factory, clock=clock, hasher=password_hasher
+        UpdateCurrentUser,
+        uow=unit_of_work_factory,
+        clock=clock,
+        hasher=password_hasher,
+        policy=identity_policy,
     )
     list_organizations = providers.Factory(ListOrganizations, uow=unit_of_work_factory)
     create_organization = providers.Factory(
@@ -286,7 +292,7 @@ class Container(containers.DeclarativeContainer):
     )
     change_member_role = providers.Factory(ChangeMemberRole, uow=unit_of_work_factory)
     remove_member = providers.Factory(RemoveMember, uow=unit_of_work_factory)
-    list_api_keys = providers.Factory(ListApiKeys, uow=unit_of_work_factory)
+    list_api_keys = providers.Factory(ListApiKeys, uow=unit_of_work_factory, clock=clock)
     create_api_key = providers.Factory(
         CreateApiKey,
         uow=unit_of_work_factory,

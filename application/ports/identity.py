@@ -8,7 +8,7 @@ concurrent transaction broke it first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
@@ -103,10 +103,16 @@ class MembershipRepository(Protocol):
 
 
 class ApiKeyRepository(Protocol):
-    """Organization API keys, stored with the hash of their secret only."""
+    """Organization API keys, stored with the hash of their secret only.
+
+    Every read fills ``ApiKey.creator`` with the creator's details and current
+    membership in the key's organization, in the same lookup as the key, so
+    that authenticating a key costs one round trip and sees its creator's
+    standing as of that instant.
+    """
 
     async def add(self, key: ApiKey) -> None:
-        """Store a new key."""
+        """Store a new key (its ``creator`` is not stored: it is read from the members)."""
         ...
 
     async def get(self, organization_id: UUID, key_id: UUID) -> ApiKey | None:
@@ -155,19 +161,22 @@ class AccessTokenRepository(Protocol):
 
 
 class LoginThrottle(Protocol):
-    """Counts sign-in attempts per key (an account, a client address) in fixed windows."""
+    """Counts password attempts per key (see ``password_attempts``) in fixed windows."""
 
     async def register_attempt(
-        self, keys: Sequence[str], now: datetime, limit: int, window: timedelta
+        self, limits: Mapping[str, int], now: datetime, window: timedelta
     ) -> timedelta | None:
-        """Count one attempt for each key; if a key is now over ``limit``, how long to wait.
+        """Count one attempt on every key, unless a key is at its limit; then how long to wait.
 
-        A key's window starts with its first attempt and lasts ``window``; the
-        next attempt after it starts a new one. Counting and checking is one
-        step, so concurrent attempts cannot all pass a check made before any counted.
+        ``limits`` maps each key to the attempts it allows per window. A key's
+        window starts with its first attempt and lasts ``window``; the next
+        attempt after it starts a new one. All or nothing: an attempt that one
+        key refuses is counted on no key, so hammering a closed key does not
+        spill over onto wider ones. Counting and checking is one step, so
+        concurrent attempts cannot all pass a check made before any counted.
         """
         ...
 
-    async def forgive(self, keys: Sequence[str], *, clear: str | None = None) -> None:
-        """Uncount one attempt for each key (it succeeded), and forget ``clear`` altogether."""
+    async def forgive(self, keys: Sequence[str], *, clear: Sequence[str] = ()) -> None:
+        """Uncount one attempt on each of ``keys`` (it succeeded); forget ``clear`` altogether."""
         ...

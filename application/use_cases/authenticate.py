@@ -6,6 +6,7 @@ import hmac
 
 from thedata.application.identity_policy import IdentityPolicy
 from thedata.application.ports import Clock, UnitOfWorkFactory
+from thedata.domain.api_keys import KeyStatus
 from thedata.domain.credentials import (
     AccessTokenText,
     ApiKeyText,
@@ -19,9 +20,11 @@ from thedata.domain.principal import Principal
 class Authenticate:
     """Resolve an access token or API key in one database lookup.
 
-    A malformed credential is refused before any lookup. An API key's
-    ``last_used_at`` is written only when it is older than the policy's
-    resolution, so a busy key does not cost a write per request.
+    A malformed credential is refused before any lookup. An API key is read
+    with its creator's standing in the same lookup, and acts only while that
+    standing covers it (``ApiKey.status``). Its ``last_used_at`` is written
+    only when it is older than the policy's resolution, so a busy key does not
+    cost a write per request.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: IdentityPolicy) -> None:
@@ -52,7 +55,7 @@ class Authenticate:
             valid = (
                 key is not None
                 and hmac.compare_digest(key.secret_hash, credential_hash(credential.token))
-                and not key.is_expired(now)
+                and key.status(now) is KeyStatus.ACTIVE
             )
             if key is None or not valid:
                 raise Unauthenticated("the API key is invalid, expired or revoked")

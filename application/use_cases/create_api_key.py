@@ -15,12 +15,13 @@ from thedata.application.ports import (
     CredentialGenerator,
     IdFactory,
     StoredResponse,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 from thedata.domain.access import Action, Role, may_grant_key_role
-from thedata.domain.api_keys import ApiKey
+from thedata.domain.api_keys import ApiKey, KeyCreator, KeyStatus
 from thedata.domain.credentials import ApiKeyText, credential_hash, parse_credential
-from thedata.domain.errors import FieldError, InvalidInput, PermissionDenied
+from thedata.domain.errors import FieldError, InvalidInput, PermissionDenied, Unauthenticated
 from thedata.domain.organizations import OrganizationNotFound
 from thedata.domain.principal import Principal
 from thedata.domain.users import check_display_name
@@ -44,7 +45,12 @@ class CreatedApiKey:
 
 
 class CreateApiKey:
-    """Create a key whose role is at most the creator's (admins and owners)."""
+    """Create a key whose role is at most the creator's (admins and owners).
+
+    The key is bound to the membership of the person who made it (see
+    ``thedata.domain.api_keys``); a key made by a key is bound to the person
+    behind that one.
+    """
 
     def __init__(
         self,
@@ -79,18 +85,6 @@ class CreateApiKey:
         parsed = parse_credential(key)
         if not isinstance(parsed, ApiKeyText):  # pragma: no cover - the generator's own bug
             raise TypeError("the credential generator made something that is not an API key")
-        record = ApiKey(
-            id=self._ids.new_id(),
-            organization_id=organization_id,
-            name=name,
-            role=command.role,
-            public_id=parsed.public_id,
-            secret_hash=credential_hash(key),
-            created_by=principal.user_id,
-            created_at=now,
-            expires_at=command.expires_at,
-            last_used_at=None,
-        )
         async with self._uow() as uow:
             replay = await replay_or_claim(
                 uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
@@ -99,8 +93,41 @@ class CreateApiKey:
                 return replay
             if await uow.organizations.get(organization_id) is None:
                 raise OrganizationNotFound(f"organization {organization_id} not found")
+            made_by, joined_at = await _creator(uow, principal, organization_id, now)
+            record = ApiKey(
+                id=self._ids.new_id(),
+                organization_id=organization_id,
+                name=name,
+                role=command.role,
+                public_id=parsed.public_id,
+                secret_hash=credential_hash(key),
+                created_by=made_by.user_id,
+                created_at=now,
+                expires_at=command.expires_at,
+                last_used_at=None,
+                creator_joined_at=joined_at,
+                creator=made_by,
+            )
             await uow.api_keys.add(record)
             created = CreatedApiKey(record, key)
             await remember(uow, principal.scope, idempotency, created)
             await uow.commit()
         return created
+
+
+async def _creator(
+    uow: UnitOfWork, principal: Principal, organization_id: UUID, now: datetime
+) -> tuple[KeyCreator, datetime]:
+    """The person a new key answers to, and the start of the membership it is bound to."""
+    if principal.user_id is None:
+        parent = await uow.api_keys.get(organization_id, principal.id)
+        if parent is None or parent.status(now) is not KeyStatus.ACTIVE:
+            raise Unauthenticated("the API key is invalid, expired or revoked")
+        if parent.creator is None or parent.creator_joined_at is None:  # pragma: no cover
+            raise TypeError("an active key always has a creator and a membership")
+        return parent.creator, parent.creator_joined_at
+    member = await uow.memberships.get(organization_id, principal.user_id)
+    if member is None:  # removed since this request was authenticated
+        raise OrganizationNotFound(f"organization {organization_id} not found")
+    creator = KeyCreator(member.user_id, member.email, member.name, member.role, member.joined_at)
+    return creator, member.joined_at

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from attrs import frozen
 
 from thedata.application.identity_policy import IdentityPolicy
+from thedata.application.password_attempts import PasswordAttempt
 from thedata.application.ports import Clock, CredentialGenerator, PasswordHasher, UnitOfWorkFactory
 from thedata.domain.credentials import credential_hash
-from thedata.domain.tokens import AccessToken, InvalidCredentials, TooManyLoginAttempts
+from thedata.domain.tokens import AccessToken, InvalidCredentials
 from thedata.domain.users import is_email
 
 
@@ -22,17 +22,13 @@ class IssuedToken:
     expires_at: datetime
 
 
-def throttle_key(kind: str, value: str) -> str:
-    """The counter's name: hashed, so the table holds no emails or addresses."""
-    return kind + ":" + hashlib.sha256(value.encode()).hexdigest()
-
-
 class IssueAccessToken:
-    """Check the password and issue a token; count every attempt per account and address.
+    """Check the password and issue a token, within the limits on guessing.
 
     An attempt is counted before the password is checked and forgiven when it
-    succeeds, so concurrent guesses cannot slip past the limit. An unknown
-    email costs the same KDF time as a wrong password and gets the same answer.
+    succeeds, so concurrent guesses cannot slip past the limits; which counters
+    and why is ``PasswordAttempt``'s business. An unknown email costs the same
+    KDF time as a wrong password and gets the same answer.
     """
 
     def __init__(
@@ -47,23 +43,17 @@ class IssueAccessToken:
         self._hasher, self._credentials, self._policy = hasher, credentials, policy
 
     async def __call__(self, email: str, password: str, client_address: str) -> IssuedToken:
-        """Sign in; ``InvalidCredentials`` or ``TooManyLoginAttempts`` if not."""
+        """Sign in; ``InvalidCredentials`` or ``TooManyLoginAttempts`` if not.
+
+        ``client_address`` is the client's IP address as the edge established it.
+        """
         email = email.strip().lower()
-        account_key = throttle_key("account", email)
-        keys = [account_key, throttle_key("address", client_address)]
-        now = self._clock.now()
+        attempt = PasswordAttempt.of(email, client_address)
         async with self._uow() as uow:
-            wait = await uow.login_throttle.register_attempt(
-                keys, now, self._policy.login_attempt_limit, self._policy.login_window
-            )
+            await attempt.register(uow, self._clock.now(), self._policy)
             # a malformed email has no account; it still costs a full attempt below
             user = await uow.users.get_by_email(email) if is_email(email) else None
             await uow.commit()
-        if wait is not None:
-            seconds = max(1, int(wait.total_seconds() + 0.999))
-            raise TooManyLoginAttempts(
-                f"too many failed sign-ins; try again in {seconds} s", retry_after=seconds
-            )
         valid = await self._hasher.verify(password, user.password_hash if user else None)
         if user is None or not valid:
             raise InvalidCredentials("the email or password is wrong")
@@ -76,7 +66,7 @@ class IssueAccessToken:
         now = self._clock.now()
         expires_at = now + self._policy.access_token_ttl
         async with self._uow() as uow:
-            await uow.login_throttle.forgive(keys, clear=account_key)
+            await attempt.forgive(uow)
             await uow.access_tokens.purge_expired(user.id, now)
             await uow.access_tokens.add(
                 AccessToken(credential_hash(token), user.id, now, expires_at)

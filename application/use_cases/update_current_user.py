@@ -5,6 +5,8 @@ from __future__ import annotations
 from attrs import frozen
 
 from thedata.application.authorization import require_user
+from thedata.application.identity_policy import IdentityPolicy
+from thedata.application.password_attempts import PasswordAttempt
 from thedata.application.ports import Clock, PasswordHasher, UnitOfWorkFactory
 from thedata.application.use_cases.get_current_user import UserProfile, profile_of
 from thedata.domain.errors import FieldError, InvalidInput, Unauthenticated
@@ -22,13 +24,26 @@ class UserChanges:
 
 
 class UpdateCurrentUser:
-    """Rename the caller or change their password; a new password signs out other sessions."""
+    """Rename the caller or change their password; a new password signs out other sessions.
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher) -> None:
-        self._uow, self._clock, self._hasher = uow, clock, hasher
+    The current password is checked within the same limits as sign-in, on the
+    same counters (``PasswordAttempt``): a stolen session must not be a way to
+    guess the password without limit, and so take the account over for good.
+    """
 
-    async def __call__(self, principal: Principal, changes: UserChanges) -> UserProfile:
-        """The updated profile; ``InvalidInput`` for a bad name, password or current password."""
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher, policy: IdentityPolicy
+    ) -> None:
+        self._uow, self._clock, self._hasher, self._policy = uow, clock, hasher, policy
+
+    async def __call__(
+        self, principal: Principal, changes: UserChanges, client_address: str
+    ) -> UserProfile:
+        """The updated profile; ``InvalidInput`` for a bad name, password or current password.
+
+        ``TooManyLoginAttempts`` when the current password was guessed too often,
+        from ``client_address`` or overall.
+        """
         user_id = require_user(principal)
         name = check_display_name(changes.name) if changes.name is not None else None
         if changes.password is not None:
@@ -37,9 +52,11 @@ class UpdateCurrentUser:
             user = await uow.users.get(user_id)
         if user is None:
             raise Unauthenticated("the account no longer exists")
-        new_hash = None
+        new_hash, attempt = None, None
         if changes.password is not None:
-            await self._check_current_password(changes.current_password, user.password_hash)
+            attempt = await self._check_current_password(
+                changes.current_password, user.email, user.password_hash, client_address
+            )
             new_hash = await self._hasher.hash(changes.password)
         async with self._uow() as uow:
             user = await uow.users.get(user_id)
@@ -51,16 +68,25 @@ class UpdateCurrentUser:
             await uow.users.update(user)
             if new_hash is not None:
                 await uow.access_tokens.revoke_all_of(user_id, keep=principal.token_hash)
+            if attempt is not None:
+                await attempt.forgive(uow)
             await uow.commit()
         return profile_of(user, principal)
 
-    async def _check_current_password(self, current: str | None, encoded: str) -> None:
+    async def _check_current_password(
+        self, current: str | None, email: str, encoded: str, client_address: str
+    ) -> PasswordAttempt:
+        """The counted attempt, to forgive once the change is stored; raises if wrong."""
+        attempt = PasswordAttempt.of(email, client_address)
         if current is None:
-            message = "required to set a new password"
-        elif not await self._hasher.verify(current, encoded):
-            message = "does not match the current password"
+            message = "required to set a new password"  # not a guess: nothing to count
         else:
-            return
+            async with self._uow() as uow:
+                await attempt.register(uow, self._clock.now(), self._policy)
+                await uow.commit()
+            if await self._hasher.verify(current, encoded):
+                return attempt
+            message = "does not match the current password"
         raise InvalidInput(
             "the current password is needed", [FieldError("/current_password", message)]
         )

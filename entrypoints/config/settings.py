@@ -102,13 +102,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         Meta(
             ge=1,
             le=1000,
-            description="Failed sign-ins allowed per account and per client address in "
-            "THEDATA_LOGIN_WINDOW seconds; beyond it, 429 with Retry-After.",
+            description="Password attempts (sign-in, or the current password of a password "
+            "change) allowed per account from one client address in THEDATA_LOGIN_WINDOW "
+            "seconds; beyond it, that address gets 429 with Retry-After for that account only.",
         ),
     ] = 10
+    login_account_limit: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=100000,
+            description="Password attempts allowed per account from all addresses together in "
+            "THEDATA_LOGIN_WINDOW seconds: bounds guessing spread over many addresses; beyond "
+            "it the account is closed to everyone until the window ends.",
+        ),
+    ] = 50
+    login_address_limit: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=100000,
+            description="Password attempts allowed per client address (an IPv6 /64) over all "
+            "accounts in THEDATA_LOGIN_WINDOW seconds: bounds password spraying; set it above "
+            "what everyone behind your largest NAT mistypes in a window.",
+        ),
+    ] = 100
     login_window: Annotated[
         Annotated[int, Meta(ge=1, le=86400)],
-        Meta(description="Seconds over which failed sign-ins are counted."),
+        Meta(description="Seconds over which password attempts are counted."),
     ] = 900
     password_hash_memory_kib: Annotated[
         int,
@@ -204,6 +225,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError(
                 "must not be larger than THEDATA_DB_POOL_MAX_SIZE - at `$.db_pool_min_size`"
             )
+        for wider in ("login_account_limit", "login_address_limit"):
+            # a wider count below the per-address one would close accounts to everyone first
+            if getattr(self, wider) < self.login_attempt_limit:
+                raise ValueError(f"must not be below THEDATA_LOGIN_ATTEMPT_LIMIT - at `$.{wider}`")
         if self.secret_keys is not None and self.secret_key_file is not None:
             raise ValueError(
                 "set THEDATA_SECRET_KEYS or THEDATA_SECRET_KEY_FILE, not both - at `$.secret_keys`"

@@ -17,7 +17,7 @@ from thedata.adapters.postgres import PostgresUnitOfWork
 from thedata.adapters.system import UuidV7IdFactory
 from thedata.application.ports import StoredResponse, UnitOfWork
 from thedata.domain.access import Role
-from thedata.domain.api_keys import ApiKey
+from thedata.domain.api_keys import ApiKey, KeyCreator, KeyStatus
 from thedata.domain.organizations import Membership, Organization, SlugTaken
 from thedata.domain.pagination import PageRequest
 from thedata.domain.tokens import AccessToken
@@ -177,6 +177,40 @@ class IdentityRepositoriesContract(ABC):
             assert not await uow.api_keys.delete(acme.id, keys[0].id)
             assert not await uow.api_keys.delete(ids.new_id(), keys[1].id)
 
+    async def test_a_key_is_read_with_its_creators_current_standing(self) -> None:
+        """Every read joins the creator's details and membership now, in the key's own lookup."""
+        ada, bob, acme = a_user("ada@x.io"), a_user("bob@x.io"), an_organization()
+        await self.given(
+            ada,
+            bob,
+            organizations=(acme,),
+            memberships=(Membership(acme.id, ada.id, Role.ADMIN, T0),),
+        )
+        keys = [
+            evolve(a_key(acme.id, "pub0"), created_by=ada.id, creator_joined_at=T0),
+            evolve(a_key(acme.id, "pub1"), created_by=bob.id, creator_joined_at=T0),
+            a_key(acme.id, "pub2"),
+        ]
+        expected = [
+            KeyCreator(ada.id, "ada@x.io", "Ada", Role.ADMIN, T0),
+            KeyCreator(bob.id, "bob@x.io", "Ada", None, None),
+            None,
+        ]
+        async with self.new_uow() as uow:
+            for key in keys:
+                await uow.api_keys.add(key)
+            found = [await uow.api_keys.get_by_public_id(k.public_id) for k in keys]
+            got = [await uow.api_keys.get(acme.id, k.id) for k in keys]
+            listed = (await uow.api_keys.list(acme.id, PageRequest())).items
+            await uow.memberships.set_role(acme.id, ada.id, Role.VIEWER)
+            demoted = await uow.api_keys.get_by_public_id("pub0")
+        for read in (found, got, listed):
+            assert [k.creator if k else "missing" for k in read] == expected
+        assert [k.creator_joined_at if k else None for k in found] == [T0, T0, None]
+        assert demoted is not None
+        assert demoted.creator == evolve(expected[0], role=Role.VIEWER)  # type: ignore[misc]
+        assert demoted.status(T0) is KeyStatus.CREATOR_DEMOTED
+
     async def test_last_used_never_moves_backwards(self) -> None:
         """Of two racing requests, the later use wins whatever the order of the writes."""
         acme = an_organization()
@@ -229,28 +263,42 @@ class IdentityRepositoriesContract(ABC):
         assert [p is not None for p in found] == [False, True, False]
 
     async def test_login_attempts_are_counted_per_key_and_window(self) -> None:
-        """The attempt past the limit gets the rest of the window; a new window starts afresh."""
+        """The attempt past a key's limit gets the rest of its window; a new window starts anew."""
         window = timedelta(minutes=15)
         async with self.new_uow() as uow:
             throttle = uow.login_throttle
             for n in range(3):
                 assert (
                     await throttle.register_attempt(
-                        ["a", "b"], T0 + timedelta(minutes=n), 3, window
+                        {"a": 3, "b": 3}, T0 + timedelta(minutes=n), window
                     )
                     is None
                 )
-            wait = await throttle.register_attempt(["a"], T0 + timedelta(minutes=5), 3, window)
+            wait = await throttle.register_attempt({"a": 3}, T0 + timedelta(minutes=5), window)
             assert wait == timedelta(minutes=10)
-            await throttle.forgive(["b"], clear="a")
+            await throttle.forgive(["b"], clear=["a"])
             assert (
-                await throttle.register_attempt(["a", "b"], T0 + timedelta(minutes=6), 3, window)
+                await throttle.register_attempt({"a": 3, "b": 3}, T0 + timedelta(minutes=6), window)
                 is None
             )
             assert await throttle.register_attempt(
-                ["b"], T0 + timedelta(minutes=6), 3, window
+                {"b": 3}, T0 + timedelta(minutes=6), window
             ) == timedelta(minutes=9)
-            assert await throttle.register_attempt(["b"], T0 + window, 3, window) is None
+            assert await throttle.register_attempt({"b": 3}, T0 + window, window) is None
+
+    async def test_a_refused_login_attempt_counts_on_no_key(self) -> None:
+        """All or nothing: an attempt one key refuses leaves every other key's count as it was."""
+        window = timedelta(minutes=15)
+        async with self.new_uow() as uow:
+            throttle = uow.login_throttle
+            assert await throttle.register_attempt({"pair": 1, "account": 4}, T0, window) is None
+            for _ in range(5):
+                refused = await throttle.register_attempt({"pair": 1, "account": 4}, T0, window)
+                assert refused == window
+            for _ in range(3):
+                assert await throttle.register_attempt({"x": 9, "account": 4}, T0, window) is None
+            assert await throttle.register_attempt({"y": 9, "account": 4}, T0, window) == window
+            assert await throttle.register_attempt({"x": 4}, T0, window) is None
 
     async def test_an_idempotency_key_is_claimed_once_and_then_replays(self) -> None:
         """The first claim reserves the key; later ones see the saved response until it expires."""

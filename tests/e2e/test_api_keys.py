@@ -93,3 +93,55 @@ async def test_a_replayed_creation_does_not_show_the_key_again(client: Client) -
     assert replay.json() == first.json() | {"key": None}
     listed = (await client.get(f"/v1/orgs/{org}/api-keys", headers=owner)).json()["items"]
     assert len(listed) == 1
+
+
+async def test_a_removed_admins_key_stops_and_cannot_bring_its_creator_back(
+    client: Client,
+) -> None:
+    """Bob's admin key is 401 once Bob is removed, so it cannot re-add him as an admin."""
+    owner, _ = await register(client, "ada@x.io")
+    org = await create_org(client, owner)
+    bob, bob_id = await add_member(client, owner, org, "bob@x.io", "admin")
+    key = bearer((await create_key(client, bob, org, "admin"))["key"])
+    assert (await client.get(f"/v1/orgs/{org}", headers=key)).status_code == 200
+    removed = await client.delete(f"/v1/orgs/{org}/members/{bob_id}", headers=owner)
+    assert removed.status_code == 204
+    assert (await client.get(f"/v1/orgs/{org}", headers=key)).status_code == 401
+    back = await client.post(
+        f"/v1/orgs/{org}/members", json={"email": "bob@x.io", "role": "admin"}, headers=key
+    )
+    assert back.status_code == 401
+    members = (await client.get(f"/v1/orgs/{org}/members", headers=owner)).json()["items"]
+    assert [m["email"] for m in members] == ["ada@x.io"]
+
+
+async def test_a_key_list_names_each_keys_creator_and_status(client: Client) -> None:
+    """created_by gives the creator's id, email and name; status says why a key stopped."""
+    owner, owner_id = await register(client, "ada@x.io", "Ada")
+    org = await create_org(client, owner)
+    bob, bob_id = await add_member(client, owner, org, "bob@x.io", "admin")
+    created = await create_key(client, bob, org, "admin")
+    assert created["created_by"] == {"user_id": bob_id, "email": "bob@x.io", "name": "Someone"}
+    assert created["status"] == "active"
+    await create_key(client, owner, org, "viewer")
+    await client.delete(f"/v1/orgs/{org}/members/{bob_id}", headers=owner)
+    listed = (await client.get(f"/v1/orgs/{org}/api-keys", headers=owner)).json()["items"]
+    assert [(k["created_by"]["user_id"], k["status"]) for k in listed] == [
+        (bob_id, "creator_left"),
+        (owner_id, "active"),
+    ]
+    assert listed[1]["created_by"]["name"] == "Ada"
+
+
+async def test_an_admin_cannot_revoke_an_owner_key(client: Client) -> None:
+    """An admin's DELETE of an owner key is 403 and the key keeps working; an owner's is 204."""
+    owner, _ = await register(client, "ada@x.io")
+    org = await create_org(client, owner)
+    admin, _ = await add_member(client, owner, org, "a@x.io", "admin")
+    created = await create_key(client, owner, org, "owner")
+    path = f"/v1/orgs/{org}/api-keys/{created['id']}"
+    refused = await client.delete(path, headers=admin)
+    assert refused.status_code == 403
+    assert problem_type(refused) == "permission-denied"
+    assert (await client.get(f"/v1/orgs/{org}", headers=bearer(created["key"]))).status_code == 200
+    assert (await client.delete(path, headers=owner)).status_code == 204

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -196,3 +197,53 @@ async def test_null_is_not_a_way_to_leave_a_field_unchanged(client: Client) -> N
     response = await client.patch("/v1/users/me", json={"name": None}, headers=headers)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "/name"
+
+
+@pytest.fixture
+async def proxied_client(database_url: str) -> AsyncIterator[Client]:
+    """The app behind a trusted proxy that names each client in X-Forwarded-For."""
+    settings = make_settings(
+        database_url=database_url, client_address_header="X-Forwarded-For", **CHEAP_HASHING
+    )
+    async with AsyncTestClient(create_app(build_container(settings))) as test_client:
+        yield test_client
+
+
+def sign_in(client: Client, email: str, password: str, address: str) -> Any:
+    """``POST /v1/auth/token`` as the client at ``address``."""
+    return client.post(
+        "/v1/auth/token",
+        json={"email": email, "password": password},
+        headers={"X-Forwarded-For": address},
+    )
+
+
+async def test_a_locked_out_attacker_leaves_the_victim_and_the_colleagues_alone(
+    proxied_client: Client,
+) -> None:
+    """Guessing Ada's password locks the guesser's address out of Ada's account only."""
+    client = proxied_client
+    await register(client, "ada@x.io")
+    await register(client, "bob@x.io")
+    for _ in range(10):
+        guess = await sign_in(client, "ada@x.io", "wrong password", "203.0.113.9")
+        assert guess.status_code == 401
+    for _ in range(20):
+        assert (await sign_in(client, "ada@x.io", PASSWORD, "203.0.113.9")).status_code == 429
+    assert (await sign_in(client, "ada@x.io", PASSWORD, "198.51.100.7")).status_code == 200
+    assert (await sign_in(client, "bob@x.io", PASSWORD, "203.0.113.9")).status_code == 200
+
+
+async def test_wrong_current_passwords_are_429_after_the_limit(proxied_client: Client) -> None:
+    """A stolen session cannot guess the current password: 10 wrong ones, then 429."""
+    client = proxied_client
+    headers, _ = await register(client, "ada@x.io")
+    here = headers | {"X-Forwarded-For": "203.0.113.9"}
+    body = {"password": "an even better passphrase", "current_password": "x" * 12}
+    for _ in range(10):
+        assert (await client.patch("/v1/users/me", json=body, headers=here)).status_code == 400
+    right = body | {"current_password": PASSWORD}
+    blocked = await client.patch("/v1/users/me", json=right, headers=here)
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["retry-after"]) <= 900
+    assert problem_type(blocked) == "too-many-login-attempts"

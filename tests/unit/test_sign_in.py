@@ -9,7 +9,12 @@ import pytest
 from tests.identity import PASSWORD, Identity, cheap_hasher
 from thedata.adapters.security import Argon2PasswordHasher
 from thedata.application.identity_policy import IdentityPolicy
-from thedata.application.use_cases import CreatedApiKey, NewApiKey
+from thedata.application.use_cases import (
+    CreatedApiKey,
+    NewApiKey,
+    UpdateCurrentUser,
+    UserChanges,
+)
 from thedata.domain.access import Role
 from thedata.domain.errors import InvalidInput, Unauthenticated
 from thedata.domain.principal import PrincipalKind
@@ -64,39 +69,122 @@ async def test_unknown_email_and_wrong_password_get_the_same_answer_and_cost() -
     assert calls == [None, "real"]
 
 
-async def test_failed_sign_ins_are_limited_per_account_until_the_window_passes() -> None:
-    """The 11th attempt within 15 minutes is refused with a wait; later it may try again."""
+async def test_failed_sign_ins_are_limited_per_account_and_address_for_a_window() -> None:
+    """The 11th attempt from one address in 15 minutes is refused with a wait; later it passes."""
     identity = Identity.in_memory()
     await identity.register("ada@x.io", PASSWORD, "Ada")
-    for attempt in range(10):
+    for _ in range(10):
         with pytest.raises(InvalidCredentials):
-            await identity.sign_in("ada@x.io", "wrong password!", f"10.0.0.{attempt}")
+            await identity.sign_in("ada@x.io", "wrong password!", "10.0.0.1")
     with pytest.raises(TooManyLoginAttempts) as raised:
-        await identity.sign_in("ada@x.io", PASSWORD, "10.0.1.1")  # even the right password
+        await identity.sign_in("ada@x.io", PASSWORD, "10.0.0.1")  # even the right password
     assert 0 < raised.value.retry_after <= 15 * 60
     identity.clock.advance(timedelta(minutes=15))
-    assert await identity.sign_in("ada@x.io", PASSWORD, "10.0.1.1")
+    assert await identity.sign_in("ada@x.io", PASSWORD, "10.0.0.1")
+
+
+async def test_a_locked_out_attacker_does_not_lock_out_the_victim_elsewhere() -> None:
+    """Guessing Ada's password from one address locks that address out of her account, not Ada."""
+    identity = Identity.in_memory()
+    await identity.register("ada@x.io", PASSWORD, "Ada")
+    for _ in range(10):
+        with pytest.raises(InvalidCredentials):
+            await identity.sign_in("ada@x.io", "wrong password!", "203.0.113.9")
+    for _ in range(100):  # refused attempts check no password, and count on no wider limit
+        with pytest.raises(TooManyLoginAttempts):
+            await identity.sign_in("ada@x.io", "wrong password!", "203.0.113.9")
+    assert await identity.sign_in("ada@x.io", PASSWORD, "198.51.100.7")
+
+
+async def test_a_colleague_behind_the_same_nat_is_not_locked_out() -> None:
+    """Someone's failures on one account leave another account at the same address alone."""
+    identity = Identity.in_memory()
+    await identity.register("ada@x.io", PASSWORD, "Ada")
+    await identity.register("bob@x.io", PASSWORD, "Bob")
+    for _ in range(30):
+        with pytest.raises((InvalidCredentials, TooManyLoginAttempts)):
+            await identity.sign_in("ada@x.io", "wrong password!", "192.0.2.1")
+    assert await identity.sign_in("bob@x.io", PASSWORD, "192.0.2.1")
+
+
+async def test_guessing_one_account_from_many_addresses_is_limited() -> None:
+    """Failures spread over addresses still count on the account, up to its own, higher limit."""
+    identity = Identity.in_memory(
+        policy=IdentityPolicy(login_attempt_limit=3, login_account_limit=7)
+    )
+    await identity.register("ada@x.io", PASSWORD, "Ada")
+    for n in range(7):
+        with pytest.raises(InvalidCredentials):
+            await identity.sign_in("ada@x.io", "wrong password!", f"10.0.0.{n}")
+    with pytest.raises(TooManyLoginAttempts):
+        await identity.sign_in("ada@x.io", PASSWORD, "10.0.1.1")
 
 
 async def test_failed_sign_ins_are_limited_per_client_address() -> None:
-    """Guessing across many accounts from one address is limited too."""
-    identity = Identity.in_memory()
-    for n in range(10):
+    """Guessing across many accounts from one address is limited too, at its own higher limit."""
+    identity = Identity.in_memory(policy=IdentityPolicy(login_address_limit=20))
+    for n in range(20):
         with pytest.raises(InvalidCredentials):
             await identity.sign_in(f"user{n}@x.io", "wrong password!", "10.9.9.9")
     with pytest.raises(TooManyLoginAttempts):
         await identity.sign_in("another@x.io", "wrong password!", "10.9.9.9")
 
 
+async def test_an_ipv6_client_is_limited_by_its_64_bit_network() -> None:
+    """Addresses of one /64 count as one client: one host there holds 2**64 of them."""
+    identity = Identity.in_memory(policy=IdentityPolicy(login_address_limit=20))
+    for n in range(20):
+        with pytest.raises(InvalidCredentials):
+            await identity.sign_in(f"user{n}@x.io", "wrong password!", f"2001:db8:1:2::{n:x}")
+    with pytest.raises(TooManyLoginAttempts):
+        await identity.sign_in("another@x.io", "wrong password!", "2001:db8:1:2:ffff::1")
+    with pytest.raises(InvalidCredentials):
+        await identity.sign_in("another@x.io", "wrong password!", "2001:db8:1:3::1")
+
+
 async def test_a_successful_sign_in_resets_the_account_counter() -> None:
-    """Nine failures, a success, then nine more failures: never blocked."""
-    identity = Identity.in_memory()
+    """Nine failures, a success, then nine more failures: never blocked, on either limit."""
+    identity = Identity.in_memory(policy=IdentityPolicy(login_account_limit=10))
     await identity.register("ada@x.io", PASSWORD, "Ada")
-    for round_ in range(2):
-        for n in range(9):
+    for _ in range(2):
+        for _ in range(9):
             with pytest.raises(InvalidCredentials):
-                await identity.sign_in("ada@x.io", "wrong password!", f"10.{round_}.0.{n}")
-        await identity.sign_in("ada@x.io", PASSWORD, f"10.{round_}.1.1")
+                await identity.sign_in("ada@x.io", "wrong password!", "10.0.0.1")
+        await identity.sign_in("ada@x.io", PASSWORD, "10.0.0.1")
+
+
+async def test_wrong_current_passwords_are_limited_like_sign_ins() -> None:
+    """Guessing the current password on a password change counts on the same limits as sign-in."""
+    identity = Identity.in_memory()
+    ada = await identity.user("ada@x.io")
+    update = UpdateCurrentUser(identity.uow, identity.clock, identity.hasher, identity.policy)
+    guess = UserChanges(password="a brand new passphrase", current_password="wrong password!")
+    for _ in range(10):
+        with pytest.raises(InvalidInput):
+            await update(ada, guess, "10.0.0.1")
+    right = UserChanges(password="a brand new passphrase", current_password=PASSWORD)
+    with pytest.raises(TooManyLoginAttempts):
+        await update(ada, right, "10.0.0.1")
+    with pytest.raises(TooManyLoginAttempts):
+        await identity.sign_in("ada@x.io", PASSWORD, "10.0.0.1")
+    identity.clock.advance(timedelta(minutes=15))
+    await update(ada, right, "10.0.0.1")
+
+
+async def test_a_right_current_password_forgives_earlier_wrong_ones() -> None:
+    """Nine wrong current passwords, a right one, nine more: never blocked."""
+    identity = Identity.in_memory()
+    ada = await identity.user("ada@x.io")
+    update = UpdateCurrentUser(identity.uow, identity.clock, identity.hasher, identity.policy)
+    password = PASSWORD
+    for round_ in range(2):
+        for _ in range(9):
+            wrong = UserChanges(password="x" * 12 + str(round_), current_password="wrong!" * 3)
+            with pytest.raises(InvalidInput):
+                await update(ada, wrong, "10.0.0.1")
+        new = f"passphrase number {round_}"
+        await update(ada, UserChanges(password=new, current_password=password), "10.0.0.1")
+        password = new
 
 
 async def test_sign_in_rehashes_a_password_made_with_weaker_parameters() -> None:

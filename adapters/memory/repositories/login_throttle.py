@@ -1,8 +1,8 @@
-"""Sign-in attempt counters in memory (one process only)."""
+"""Password attempt counters in memory (one process only)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from thedata.adapters.memory.repositories.tables import Tables
@@ -18,22 +18,26 @@ class InMemoryLoginThrottle:
         return self._tables("login_attempts")
 
     async def register_attempt(
-        self, keys: Sequence[str], now: datetime, limit: int, window: timedelta
+        self, limits: Mapping[str, int], now: datetime, window: timedelta
     ) -> timedelta | None:
+        counted: dict[str, tuple[datetime, int]] = {}
         waits = []
-        for key in keys:
+        for key, limit in limits.items():
             started, attempts = self._rows().get(key, (now, 0))
             if started <= now - window:
                 started, attempts = now, 0
-            self._rows()[key] = (started, attempts + 1)
+            counted[key] = (started, attempts + 1)
             if attempts + 1 > limit:
                 waits.append(started + window - now)
-        return max(waits) if waits else None
+        if waits:  # all or nothing: a refused attempt counts on no key
+            return max(waits)
+        self._rows().update(counted)
+        return None
 
-    async def forgive(self, keys: Sequence[str], *, clear: str | None = None) -> None:
+    async def forgive(self, keys: Sequence[str], *, clear: Sequence[str] = ()) -> None:
         for key in keys:
             if key in self._rows():
                 started, attempts = self._rows()[key]
                 self._rows()[key] = (started, max(attempts - 1, 0))
-        if clear is not None:
-            self._rows().pop(clear, None)
+        for key in clear:
+            self._rows().pop(key, None)

@@ -1,22 +1,35 @@
-"""Sign-in attempt counters in PostgreSQL, shared by every API process."""
+"""Password attempt counters in PostgreSQL, shared by every API process."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from thedata.adapters.postgres.repositories.connection import ConnectionSource
 
 # Count and read back in one statement: the row lock of the upsert orders
-# concurrent attempts on a key, so each sees the count including its own.
+# concurrent attempts on a key, so each sees the count including its own. Rows
+# are taken in key order, as everywhere in this module, so that two attempts
+# sharing some keys (one account from two addresses) cannot deadlock.
 _REGISTER = """
 INSERT INTO login_attempts AS a (key, window_started_at, attempts)
-SELECT k, %(now)s, 1 FROM unnest(%(keys)s::text[]) AS k
+SELECT k, %(now)s, 1 FROM unnest(%(keys)s::text[]) AS k ORDER BY k
 ON CONFLICT (key) DO UPDATE SET
     attempts = CASE WHEN a.window_started_at <= %(expired)s THEN 1 ELSE a.attempts + 1 END,
     window_started_at = CASE WHEN a.window_started_at <= %(expired)s
                              THEN %(now)s ELSE a.window_started_at END
-RETURNING attempts, window_started_at
+RETURNING key, attempts, window_started_at
+"""
+
+# A refused attempt takes its count back while its transaction still holds the
+# rows, so no concurrent attempt ever sees it.
+_UNCOUNT = "UPDATE login_attempts SET attempts = attempts - 1 WHERE key = ANY(%(keys)s)"
+
+_LOCK = "SELECT key FROM login_attempts WHERE key = ANY(%(keys)s) ORDER BY key FOR UPDATE"
+
+_FORGIVE = """
+WITH cleared AS (DELETE FROM login_attempts WHERE key = ANY(%(clear)s))
+UPDATE login_attempts SET attempts = greatest(attempts - 1, 0) WHERE key = ANY(%(uncount)s)
 """
 
 
@@ -27,22 +40,24 @@ class PostgresLoginThrottle:
         self._connection = connection
 
     async def register_attempt(
-        self, keys: Sequence[str], now: datetime, limit: int, window: timedelta
+        self, limits: Mapping[str, int], now: datetime, window: timedelta
     ) -> timedelta | None:
+        keys = sorted(limits)
         cursor = await self._connection().execute(
-            _REGISTER, {"keys": sorted(keys), "now": now, "expired": now - window}
+            _REGISTER, {"keys": keys, "now": now, "expired": now - window}
         )
-        waits = [
+        waits: list[timedelta] = [
             started + window - now
-            for attempts, started in await cursor.fetchall()
-            if attempts > limit
+            for key, attempts, started in await cursor.fetchall()
+            if attempts > limits[key]
         ]
-        return max(waits) if waits else None
+        if not waits:
+            return None
+        await self._connection().execute(_UNCOUNT, {"keys": keys})
+        return max(waits)
 
-    async def forgive(self, keys: Sequence[str], *, clear: str | None = None) -> None:
-        await self._connection().execute(
-            "UPDATE login_attempts SET attempts = greatest(attempts - 1, 0) WHERE key = ANY(%s)",
-            (list(keys),),
-        )
-        if clear is not None:
-            await self._connection().execute("DELETE FROM login_attempts WHERE key = %s", (clear,))
+    async def forgive(self, keys: Sequence[str], *, clear: Sequence[str] = ()) -> None:
+        uncount = [key for key in keys if key not in clear]
+        # lock in key order first: the two writes below would take rows in plan order
+        await self._connection().execute(_LOCK, {"keys": sorted([*uncount, *clear])})
+        await self._connection().execute(_FORGIVE, {"clear": list(clear), "uncount": uncount})

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, patch
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Controller, Request, get, patch
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from thedata.application.use_cases import GetCurrentUser, UpdateCurrentUser, UserChanges
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
+from thedata.entrypoints.http.controllers.auth import client_address
 from thedata.entrypoints.http.dependencies import use_cases
-from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
+from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS, problem_responses
 from thedata.entrypoints.http.schemas.auth import MeBody, UpdateMeRequest, me_body
 from thedata.entrypoints.http.unset import or_none
 
 PROBLEMS = RESOURCE_PROBLEMS
+# a wrong current password counts on the same limits as a failed sign-in
+UPDATE_PROBLEMS = {**RESOURCE_PROBLEMS, **problem_responses(HTTPStatus.TOO_MANY_REQUESTS)}
 
 
 class UserController(Controller):
@@ -37,17 +44,23 @@ class UserController(Controller):
         """The caller's account and memberships (access tokens only, not API keys)."""
         return me_body(await get_current_user(principal))
 
-    @patch(summary="Update my account", responses=PROBLEMS)
+    @patch(summary="Update my account", responses=UPDATE_PROBLEMS)
     async def update(
         self,
+        request: Request[Any, Any, Any],
+        state: State,
         principal: NamedDependency[Principal],
         data: JSONBody[UpdateMeRequest],
         update_current_user: NamedDependency[UpdateCurrentUser],
     ) -> MeBody:
-        """Rename, or change the password (needs ``current_password``; signs out other tokens)."""
+        """Rename, or change the password (needs ``current_password``; signs out other tokens).
+
+        Wrong current passwords count on the sign-in limits: 429 with Retry-After beyond them.
+        """
         changes = UserChanges(
             name=or_none(data.name),
             password=or_none(data.password),
             current_password=or_none(data.current_password),
         )
-        return me_body(await update_current_user(principal, changes))
+        address = client_address(request, state)
+        return me_body(await update_current_user(principal, changes, address))
