@@ -15,7 +15,9 @@ between runs:
   one with a wrong password (they must cost the same);
 - secrets: get and put on the PostgreSQL and file stores against the bare
   AES-GCM seal/open and a ``SELECT 1`` round trip, and the rotation rate
-  against the put rate.
+  against the put rate;
+- log redaction: masking a logged string with 0 to 10,000 secrets known, and
+  remembering one more, against the single regex it replaced.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import psutil
 import psycopg
 
 from benchmarks.checks import bench_checks
+from benchmarks.redaction import bench_redaction
 from tests.conftest import free_port
 from tests.identity import Identity
 from thedata.adapters.postgres import (
@@ -348,6 +351,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
     bench_password_hashing(20)
+    bench_redaction(args.rounds)
     bench_with_database(200)
     bench_startup(args.rounds)
     bench_memory_and_throughput(args.connections, args.seconds)

@@ -9,17 +9,30 @@ value the secret store has sealed or opened in this process.
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 import stamina.instrumentation
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
-REDACTED = "[REDACTED]"
-# Too short to mask without mangling ordinary words in log lines.
-MIN_SECRET_LENGTH = 4
-MAX_REMEMBERED = 10_000
+from thedata.adapters.observability.known_secrets import (
+    MAX_REMEMBERED,
+    MIN_SECRET_LENGTH,
+    REDACTED,
+    KnownSecrets,
+)
+
+__all__ = [
+    "KNOWN_SECRETS",
+    "MAX_REMEMBERED",
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "KnownSecrets",
+    "log_retries_without_arguments",
+    "redact",
+    "redact_secrets",
+    "remember_secret",
+]
 
 SECRET_FIELDS = frozenset(
     {
@@ -44,40 +57,6 @@ SECRET_FIELDS = frozenset(
 )
 _CREDENTIAL = re.compile(r"td[tk]_[0-9A-Za-z_]{16,}")
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@\s/]+@", re.IGNORECASE)
-
-
-class KnownSecrets:
-    """Values that must never be logged, remembered as the secret store handles them."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, None] = {}  # insertion-ordered, so the oldest go first
-        self._lock = threading.Lock()
-        self._pattern: re.Pattern[str] | None = None
-
-    def remember(self, value: bytes | str) -> None:
-        """Mask ``value`` from now on (text of at least four characters)."""
-        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-        if len(text) < MIN_SECRET_LENGTH:
-            return
-        with self._lock:
-            if text in self._values:
-                return
-            self._values[text] = None
-            if len(self._values) > MAX_REMEMBERED:
-                del self._values[next(iter(self._values))]
-            self._pattern = None
-
-    def mask(self, text: str) -> str:
-        """``text`` with every remembered value replaced."""
-        with self._lock:
-            if not self._values:
-                return text
-            if self._pattern is None:
-                # longest first, so a secret that contains another is masked whole
-                alternatives = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(map(re.escape, alternatives)))
-            pattern = self._pattern
-        return pattern.sub(REDACTED, text)
 
 
 KNOWN_SECRETS = KnownSecrets()
