@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 
 REDACTED = "[REDACTED]"
 # Too short to mask without mangling ordinary words in log lines; also the window's width.
@@ -28,6 +29,14 @@ Window = tuple[str, str, str, str]
 def _windows(text: str) -> zip[Window]:
     """Every run of four characters in ``text``, in order, built in C (no loop in Python)."""
     return zip(text, text[1:], text[2:], text[3:], strict=False)
+
+
+def _places(text: str, needle: str) -> Iterator[int]:
+    """Every index at which ``needle`` starts in ``text``, overlapping ones too."""
+    at = text.find(needle)
+    while at != -1:
+        yield at
+        at = text.find(needle, at + 1)
 
 
 class KnownSecrets:
@@ -94,10 +103,13 @@ class KnownSecrets:
             found = self._starts.keys() & _windows(text)
             if not found:
                 return []
+            if len(found) <= _FEW:  # as a rule one or two: find where each is, in C
+                starts = sorted(at for window in found for at in _places(text, "".join(window)))
+            else:  # one pass in Python, so that many windows found cost no more than the text
+                starts = [start for start, window in enumerate(_windows(text)) if window in found]
             spans = []
-            for start, window in enumerate(_windows(text)):
-                if window not in found:
-                    continue
+            for start in starts:
+                window = (text[start], text[start + 1], text[start + 2], text[start + 3])
                 for length in sorted(self._starts[window], reverse=True):
                     candidate = text[start : start + length]
                     if len(candidate) == length and candidate in self._values:
