@@ -8,13 +8,12 @@ from uuid import UUID
 from attrs import frozen
 
 from thedata.application.authorization import authorize
-from thedata.application.idempotency import IdempotentRequest, remember, replay_or_claim
+from thedata.application.idempotency import IdempotentRequest, creating
 from thedata.application.identity_policy import IdentityPolicy
 from thedata.application.ports import (
     Clock,
     CredentialGenerator,
     IdFactory,
-    StoredResponse,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -69,7 +68,7 @@ class CreateApiKey:
         organization_id: UUID,
         command: NewApiKey,
         idempotency: IdempotentRequest[CreatedApiKey] | None = None,
-    ) -> CreatedApiKey | StoredResponse:
+    ) -> CreatedApiKey:
         """The new key; ``PermissionDenied`` for a role above the creator's."""
         creator = authorize(principal, organization_id, Action.MANAGE_API_KEYS)
         if not may_grant_key_role(creator, command.role):
@@ -85,12 +84,8 @@ class CreateApiKey:
         parsed = parse_credential(key)
         if not isinstance(parsed, ApiKeyText):  # pragma: no cover - the generator's own bug
             raise TypeError("the credential generator made something that is not an API key")
-        async with self._uow() as uow:
-            replay = await replay_or_claim(
-                uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
-            )
-            if replay is not None:
-                return replay
+        ttl = self._policy.idempotency_ttl
+        async with creating(self._uow, principal.scope, idempotency, now, ttl) as (uow, commit):
             if await uow.organizations.get(organization_id) is None:
                 raise OrganizationNotFound(f"organization {organization_id} not found")
             made_by, joined_at = await _creator(uow, principal, organization_id, now)
@@ -110,8 +105,7 @@ class CreateApiKey:
             )
             await uow.api_keys.add(record)
             created = CreatedApiKey(record, key)
-            await remember(uow, principal.scope, idempotency, created)
-            await uow.commit()
+            await commit(created)
         return created
 
 

@@ -77,12 +77,9 @@ class Creation(Generic[T, B]):
     def _render(self, result: T) -> StoredResponse:
         return StoredResponse(self._status, msgspec.json.encode(self._stored_body(result)))
 
-    def respond(self, outcome: T | StoredResponse) -> Response[B]:
+    def respond(self, result: T) -> Response[B]:
         """The response to the first request (replays come through ``replay_response``)."""
-        if isinstance(outcome, StoredResponse):  # create_api_key still returns its replay
-            body = msgspec.json.decode(outcome.body, type=self._body_type)
-            return Response(body, status_code=outcome.status, headers={REPLAYED_HEADER: "true"})
-        return Response(self._to_body(outcome), status_code=self._status)
+        return Response(self._to_body(result), status_code=self._status)
 
 
 def replay_response(_request: Request[Any, Any, Any], replayed: Replayed) -> Response[bytes]:
