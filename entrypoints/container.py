@@ -310,7 +310,9 @@ class Container(containers.DeclarativeContainer):
         policy=providers.Factory(
             NetworkPolicy, allow_private=settings.provided.connector_allow_private_networks
         ),
-        connect_timeout=settings.provided.connector_timeout,
+        timeout=settings.provided.connector_timeout,
+        # the service's own database: never a data source, whatever the network setting
+        control_database=database_url,
     )
     connector_guard = providers.Singleton(
         ConnectorGuard,

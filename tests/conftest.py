@@ -81,6 +81,19 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
         )
 
 
+@pytest.fixture
+def source_database_url(postgres_server_url: str) -> Iterator[str]:
+    """Another new database on the test server, for connectors to read: never the app's own."""
+    name = TEST_DATABASE_PREFIX + "source_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(postgres_server_url, dbname=name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
 @asynccontextmanager
 async def pool_on(database_url: str, **overrides: Any) -> AsyncIterator[AsyncConnectionPool]:
     """The service's pool on ``database_url``, with small sizes and short timeouts."""
@@ -118,6 +131,9 @@ def make_settings(**overrides: Any) -> Settings:
         "db_startup_timeout": 0,
         "db_connect_timeout": 2.0,
         "secret_keys": TEST_SECRET_KEYS,
+        # the test servers are on loopback: the single-user mode (tests of the multi-tenant
+        # default set it back to false)
+        "connector_allow_private_networks": True,
     }
     values.update(overrides)
     return msgspec.convert(values, Settings)
@@ -159,7 +175,6 @@ def log_lines() -> Iterator[io.StringIO]:
     configure_logging(log_format="json", level="info", stream=stream)
     yield stream
     configure_logging(log_format="console", level="warning")
-
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

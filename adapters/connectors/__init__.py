@@ -1,19 +1,27 @@
-"""Connectors to the systems data sources point at: PostgreSQL and folders of files."""
+"""Connectors to the systems data sources point at: one package per kind, one registry."""
 
 from thedata.adapters.connectors.breaker_log import log_transition
-from thedata.adapters.connectors.configs import FileConfig, PostgresConfig
+from thedata.adapters.connectors.control_database import ControlDatabase, DatabaseIdentity
 from thedata.adapters.connectors.factory import DefaultConnectorFactory
-from thedata.adapters.connectors.files import FileConnector, folder_under_root
-from thedata.adapters.connectors.network import NetworkPolicy
-from thedata.adapters.connectors.postgres import PostgresConnector
+from thedata.adapters.connectors.file import FileConfig, FileConnector, Limits
+from thedata.adapters.connectors.kind import ConnectorKind, Environment
+from thedata.adapters.connectors.network import NetworkPolicy, ascii_host
+from thedata.adapters.connectors.postgres import PostgresConfig, PostgresConnector
+from thedata.adapters.connectors.registry import CONNECTOR_KINDS
 
 __all__ = [
+    "CONNECTOR_KINDS",
+    "ConnectorKind",
+    "ControlDatabase",
+    "DatabaseIdentity",
     "DefaultConnectorFactory",
+    "Environment",
     "FileConfig",
     "FileConnector",
+    "Limits",
     "NetworkPolicy",
     "PostgresConfig",
     "PostgresConnector",
-    "folder_under_root",
+    "ascii_host",
     "log_transition",
 ]

@@ -1,74 +1,101 @@
-"""Validating configs and building connectors, by kind."""
+"""Validating configs and building connectors, by kind, through the registry."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
-from thedata.adapters.connectors.configs import FileConfig, PostgresConfig
-from thedata.adapters.connectors.files import FileConnector, folder_under_root
+from thedata.adapters.connectors.control_database import ControlDatabase
+from thedata.adapters.connectors.file.layout import warn_about_shared_layout
+from thedata.adapters.connectors.kind import ConnectorKind, Environment
 from thedata.adapters.connectors.network import NetworkPolicy
-from thedata.adapters.connectors.postgres import PostgresConnector
-from thedata.application.ports import Connector, ValidatedConfig
+from thedata.adapters.connectors.postgres import check_libpq
+from thedata.adapters.connectors.registry import CONNECTOR_KINDS
+from thedata.adapters.field_errors import field_error, json_pointer
+from thedata.application.errors import ConnectorMisconfigured
+from thedata.application.ports import Connector, StreamSchema, ValidatedConfig
 from thedata.domain.data_sources import DataSourceKind
 from thedata.domain.errors import FieldError, InvalidInput
 
-_SCHEMAS: dict[DataSourceKind, type[msgspec.Struct]] = {
-    DataSourceKind.POSTGRES: PostgresConfig,
-    DataSourceKind.FILE: FileConfig,
-}
-
-
-# msgspec says "<message> - at `$.a.b[0]`", and names a missing or unknown field inside it
-_LOCATED = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
-_NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
-
-
-def _invalid(error: msgspec.ValidationError) -> InvalidInput:
-    located = _LOCATED.match(str(error))
-    message = located["message"] if located else str(error)
-    segments = [a or b for a, b in _SEGMENT.findall(located["path"] or "")] if located else []
-    named = _NAMED_FIELD.search(message)
-    if named:
-        segments.append(named[1])
-    pointer = "/config" + "".join(f"/{segment}" for segment in segments)
-    return InvalidInput("the config is invalid", [FieldError(pointer, message)])
+INVALID = "the config is invalid"
 
 
 class DefaultConnectorFactory:
-    """Connectors for ``postgres`` and ``file`` data sources, under one network policy."""
+    """Connectors of every registered kind, under one network policy, never to the control
+    database, with each organization confined to its own data folder."""
 
-    def __init__(self, data_root: Path, policy: NetworkPolicy, connect_timeout: float) -> None:
-        self._root, self._policy, self._connect_timeout = data_root, policy, connect_timeout
+    def __init__(
+        self,
+        data_root: Path,
+        policy: NetworkPolicy,
+        timeout: float,
+        control_database: str | ControlDatabase | None,
+        kinds: Mapping[DataSourceKind, ConnectorKind[Any]] = CONNECTOR_KINDS,
+    ) -> None:
+        check_libpq()
+        control = (
+            ControlDatabase.at(control_database, timeout)
+            if isinstance(control_database, str)
+            else control_database
+        )
+        self._environment = Environment(data_root, policy, timeout, control)
+        self._kinds = kinds
+        warn_about_shared_layout(data_root)
 
-    def validate(self, kind: DataSourceKind, config: Mapping[str, Any]) -> ValidatedConfig:
+    def _parse(
+        self, organization_id: UUID, kind: DataSourceKind, config: Mapping[str, Any]
+    ) -> tuple[ConnectorKind[Any], msgspec.Struct]:
+        spec = self._kinds[kind]
         try:
-            parsed = msgspec.convert(dict(config), _SCHEMAS[kind])
+            parsed = msgspec.convert(dict(config), spec.config)
         except msgspec.ValidationError as e:
-            raise _invalid(e) from None
+            raise InvalidInput(INVALID, [field_error(e, "/config")]) from None
+        problems = spec.problems(self._environment, organization_id, parsed)
+        if problems:
+            raise InvalidInput(INVALID, [_under_config(p) for p in problems])
+        return spec, parsed
+
+    def validate(
+        self, organization_id: UUID, kind: DataSourceKind, config: Mapping[str, Any]
+    ) -> ValidatedConfig:
+        spec, parsed = self._parse(organization_id, kind, config)
         values = msgspec.structs.asdict(parsed)
-        if isinstance(parsed, FileConfig):
-            folder_under_root(self._root, parsed.path)
-        secrets = {
-            field: values.pop(field)
-            for field in kind.secret_fields
-            if values.get(field) is not None
-        }
-        for field in kind.secret_fields:
-            values.pop(field, None)
-        return ValidatedConfig(values, secrets)
+        secrets = {f: values[f] for f in spec.secret_fields if values.get(f) is not None}
+        cleared = frozenset(f for f in spec.secret_fields if f in config and config[f] is None)
+        shown = {k: v for k, v in values.items() if k not in spec.secret_fields}
+        target = {f: shown[f] for f in spec.target_fields}
+        return ValidatedConfig(shown, secrets, target, cleared)
 
     def connector(
-        self, kind: DataSourceKind, config: Mapping[str, Any], secrets: Mapping[str, str]
+        self,
+        organization_id: UUID,
+        kind: DataSourceKind,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
     ) -> Connector:
-        if kind is DataSourceKind.POSTGRES:
-            parsed = msgspec.convert(dict(config), PostgresConfig)
-            return PostgresConnector(
-                parsed, secrets.get("password"), self._policy, self._connect_timeout
-            )
-        return FileConnector(msgspec.convert(dict(config), FileConfig), self._root)
+        try:
+            spec, parsed = self._parse(organization_id, kind, config)
+        except InvalidInput as e:  # a stored config that today's rules refuse
+            return _Refusing(ConnectorMisconfigured(f"{INVALID}: fix it", e.errors))
+        return spec.connector(self._environment, organization_id, parsed, secrets)
+
+
+def _under_config(problem: FieldError) -> FieldError:
+    return FieldError(json_pointer([], "/config") + problem.field, problem.message)
+
+
+class _Refusing:
+    """The connector of a config that cannot work: every call says why."""
+
+    def __init__(self, error: ConnectorMisconfigured) -> None:
+        self._error = error
+
+    async def check(self) -> None:
+        raise self._error
+
+    async def discover(self) -> Sequence[StreamSchema]:
+        raise self._error

@@ -181,18 +181,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     data_root: Annotated[
         str | None,
         Meta(
-            description="The folder `file` data sources must lie in (paths outside it, `..` "
-            "and symlinks leading out are refused). Unset: `data` in THEDATA_HOME."
+            description="The folder `file` data sources live in, one folder per organization: "
+            "an organization's paths are relative to `<data root>/<organization id>/` (`..`, "
+            "absolute paths and symlinks leading out are refused). Unset: `data` in THEDATA_HOME."
         ),
     ] = None
     connector_allow_private_networks: Annotated[
         bool,
         Meta(
-            description="Let connectors reach loopback and private addresses (10/8, "
-            "192.168/16, ...). Turn off for multi-tenant deployments. Link-local and cloud "
-            "metadata addresses are always refused."
+            description="Let connectors reach loopback, private and shared addresses (127/8, "
+            "10/8, 192.168/16, 100.64/10, ...). Off (the default, safe for many tenants): only "
+            "globally routable addresses. `./dev serve`, the single-user quick start, turns it "
+            "on to reach a database on localhost. Link-local and cloud metadata addresses are "
+            "always refused, and so is the service's own database."
         ),
-    ] = True
+    ] = False
     connector_timeout: Annotated[
         Annotated[float, Meta(gt=0, le=5)],
         Meta(description="Seconds a data source check or discovery may take before it fails."),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
+from thedata.adapters.field_errors import location_pointer
 from thedata.application.errors import DependencyUnavailable
 from thedata.domain.errors import (
     Conflict,
@@ -162,19 +162,13 @@ def _field_problem(item: dict[str, Any]) -> FieldProblem:
     return FieldProblem(field=body_pointer(key, message), message=message)
 
 
-# Litestar names body locations like `inner.tags[0]`, calls the body itself `data`
-# and leaves the name of a missing or unknown field inside msgspec's message.
-_KEY_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-_NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
-
-
 def body_pointer(key: str, message: str) -> str:
-    """The RFC 6901 JSON pointer of a body validation error (``""`` is the whole body)."""
-    segments = [] if key == "data" else [a or b for a, b in _KEY_SEGMENT.findall(key)]
-    named = _NAMED_FIELD.search(message)
-    if named:
-        segments.append(named[1])
-    return "".join("/" + s.replace("~", "~0").replace("/", "~1") for s in segments)
+    """The RFC 6901 JSON pointer of a body validation error (``""`` is the whole body).
+
+    Litestar passes msgspec's location without its ``$`` (``config.host``, ``data``
+    for the whole body) and msgspec's message; ``location_pointer`` reads both.
+    """
+    return location_pointer("" if key == "data" else key, message)
 
 
 def handle_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,13 @@ import pytest
 
 from tests.conftest import free_port, tcp_endpoint
 from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy
-from thedata.application.errors import ConnectorFailed
+from thedata.adapters.connectors.postgres.errors import UNREACHABLE
+from thedata.application.errors import ConnectorFailed, ConnectorMisconfigured
 from thedata.application.ports import Connector
 from thedata.domain.data_sources import DataSourceKind
 from thedata.domain.errors import InvalidInput
+
+ORG = uuid.uuid4()
 
 
 class ConnectorContract(ABC):
@@ -47,8 +51,8 @@ class ConnectorContract(ABC):
         assert customers.primary_key == self.expected_primary_key
 
     async def test_a_missing_source_fails_the_check_with_a_message(self) -> None:
-        """check() raises ConnectorFailed, with a message a person can act on."""
-        with pytest.raises(ConnectorFailed) as failed:
+        """check() raises ConnectorMisconfigured (retrying will not help), with a message."""
+        with pytest.raises(ConnectorMisconfigured) as failed:
             await self.broken_connector().check()
         assert str(failed.value)
 
@@ -65,20 +69,25 @@ class TestPostgresConnector(ConnectorContract):
     expected_primary_key = ("id",)
 
     @pytest.fixture(autouse=True)
-    def _server(self, database_url: str, tmp_path: Path) -> Iterator[None]:
+    def _server(
+        self, database_url: str, postgres_server_url: str, tmp_path: Path
+    ) -> Iterator[None]:
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute(
                 "CREATE TABLE customers (id integer PRIMARY KEY, name text, score numeric)"
             )
             connection.execute("CREATE TABLE notes (body text)")
-        self.factory = DefaultConnectorFactory(tmp_path, NetworkPolicy(), connect_timeout=2)
+        # the server's first database plays the control database: another one of its own
+        self.factory = DefaultConnectorFactory(
+            tmp_path, NetworkPolicy(allow_private=True), 2, control_database=postgres_server_url
+        )
         with tcp_endpoint(database_url) as (host, port, database, user):
             self.config = {"host": host, "port": port, "database": database, "user": user}
             yield
 
     def _connector(self, **changes: object) -> Connector:
-        validated = self.factory.validate(DataSourceKind.POSTGRES, self.config | changes)
-        return self.factory.connector(DataSourceKind.POSTGRES, validated.config, {})
+        validated = self.factory.validate(ORG, DataSourceKind.POSTGRES, self.config | changes)
+        return self.factory.connector(ORG, DataSourceKind.POSTGRES, validated.config, {})
 
     def connector(self) -> Connector:
         return self._connector()
@@ -92,18 +101,19 @@ class TestPostgresConnector(ConnectorContract):
         assert streams["notes"].primary_key is None
 
     async def test_a_closed_port_fails_at_once(self) -> None:
-        """Nothing listening: ok is false within the time limit, naming host and port."""
+        """Nothing listening: unreachable (503-worthy) within the time limit, in our words."""
         started = time.monotonic()
-        with pytest.raises(ConnectorFailed, match="Connection refused"):
+        with pytest.raises(ConnectorFailed) as failed:
             await self._connector(port=free_port()).check()
+        assert str(failed.value) == UNREACHABLE
         assert time.monotonic() - started < 5
 
     async def test_the_network_policy_applies_at_connect_time(self, tmp_path: Path) -> None:
         """With private networks blocked, a source on loopback is refused before connecting."""
-        factory = DefaultConnectorFactory(tmp_path, NetworkPolicy(allow_private=False), 2)
-        validated = factory.validate(DataSourceKind.POSTGRES, self.config)
-        with pytest.raises(ConnectorFailed, match="blocked on this server"):
-            await factory.connector(DataSourceKind.POSTGRES, validated.config, {}).check()
+        factory = DefaultConnectorFactory(tmp_path, NetworkPolicy(allow_private=False), 2, None)
+        validated = factory.validate(ORG, DataSourceKind.POSTGRES, self.config)
+        with pytest.raises(ConnectorMisconfigured, match="not reachable from this server"):
+            await factory.connector(ORG, DataSourceKind.POSTGRES, validated.config, {}).check()
 
 
 class TestCsvFolderConnector(ConnectorContract):
@@ -118,16 +128,17 @@ class TestCsvFolderConnector(ConnectorContract):
 
     @pytest.fixture(autouse=True)
     def _folder(self, tmp_path: Path) -> None:
-        self.root = tmp_path / "root"
+        self.data_root = tmp_path / "data"
+        self.root = self.data_root / str(ORG)  # the organization's own folder
         (self.root / "crm").mkdir(parents=True)
         (self.root / "crm" / "customers.csv").write_text("id,name,score\n1,Ada,9.5\n2,Bob,7\n")
         (self.root / "crm" / "ignored.jsonl").write_text('{"a": 1}\n')
-        self.factory = DefaultConnectorFactory(self.root, NetworkPolicy(), connect_timeout=2)
+        self.factory = DefaultConnectorFactory(self.data_root, NetworkPolicy(), 2, None)
 
     def _connector(self, path: str, file_format: str = "csv") -> Connector:
         config = {"path": path, "format": file_format}
-        validated = self.factory.validate(DataSourceKind.FILE, config)
-        return self.factory.connector(DataSourceKind.FILE, validated.config, {})
+        validated = self.factory.validate(ORG, DataSourceKind.FILE, config)
+        return self.factory.connector(ORG, DataSourceKind.FILE, validated.config, {})
 
     def connector(self) -> Connector:
         return self._connector("crm")
@@ -155,14 +166,19 @@ class TestCsvFolderConnector(ConnectorContract):
 
     @pytest.mark.parametrize("path", ["../outside", "crm/../../x", "/etc", "/"])
     async def test_paths_outside_the_data_root_are_invalid(self, path: str) -> None:
-        """'..' anywhere, and absolute paths outside the root, are invalid input on /config/path."""
+        """'..' anywhere, and absolute paths, are invalid input on /config/path."""
         with pytest.raises(InvalidInput) as raised:
-            self.factory.validate(DataSourceKind.FILE, {"path": path, "format": "csv"})
+            self.factory.validate(ORG, DataSourceKind.FILE, {"path": path, "format": "csv"})
         assert raised.value.errors[0].field == "/config/path"
 
-    async def test_an_absolute_path_inside_the_root_is_fine(self) -> None:
-        """The root itself may be named absolutely."""
-        await self._connector(str(self.root / "crm")).check()
+    async def test_absolute_paths_are_refused_even_inside_the_folder(self) -> None:
+        """Paths are relative to the organization's folder; '.' is that folder itself."""
+        with pytest.raises(InvalidInput, match="invalid"):
+            self.factory.validate(
+                ORG, DataSourceKind.FILE, {"path": str(self.root / "crm"), "format": "csv"}
+            )
+        (self.root / "top.csv").write_text("a\n1\n")
+        assert [s.name for s in await self._connector(".").discover()] == ["top"]
 
     async def test_a_symlink_leading_out_is_refused_then_and_later(self, tmp_path: Path) -> None:
         """Refused when configured; and one swapped in after configuring fails the check."""
@@ -170,10 +186,10 @@ class TestCsvFolderConnector(ConnectorContract):
         outside.mkdir()
         (self.root / "escape").symlink_to(outside)
         with pytest.raises(InvalidInput):
-            self.factory.validate(DataSourceKind.FILE, {"path": "escape", "format": "csv"})
+            self.factory.validate(ORG, DataSourceKind.FILE, {"path": "escape", "format": "csv"})
         (self.root / "later").mkdir()
         connector = self._connector("later")
         (self.root / "later").rmdir()
         (self.root / "later").symlink_to(outside)
-        with pytest.raises(ConnectorFailed, match="inside the server's data root"):
+        with pytest.raises(ConnectorMisconfigured, match="leads outside"):
             await connector.check()

@@ -75,7 +75,7 @@ async def test_other_organizations_get_404_and_change_nothing(
     org = await create_org(client, owner)
     _, bob = await add_member(client, owner, org, "bob@x.io", "member")
     key_id = (await create_key(client, owner, org, "viewer"))["id"]
-    (data_root / "shared").mkdir(parents=True)
+    (data_root / org / "shared").mkdir(parents=True)  # the organization's own folder
     source = await client.post(
         f"/v1/orgs/{org}/data-sources",
         json={"name": "files", "kind": "file", "config": {"path": "shared", "format": "csv"}},

@@ -3,36 +3,49 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Union
 from uuid import UUID
 
 import msgspec
 
-from thedata.adapters.connectors import FileConfig, PostgresConfig
+from thedata.adapters.connectors import CONNECTOR_KINDS, ConnectorKind
 from thedata.application.ports import StreamSchema
 from thedata.application.use_cases import CheckOutcome
 from thedata.domain.data_sources import DataSource
 from thedata.entrypoints.http.schemas.common import Name, Request, utc
 
 CircuitName = Literal["closed", "open", "half_open"]
-KindName = Literal["postgres", "file"]
 
 
-class CreatePostgresDataSource(Request, tag="postgres", tag_field="kind"):
-    """A PostgreSQL data source; ``config.password`` is stored sealed and never returned."""
+def _create_body(kind: ConnectorKind[Any]) -> type[Request]:
+    """``{"name", "kind": <tag>, "config": <the kind's schema>}``, from the kind's registration."""
+    title = "".join(part.title() for part in kind.kind.value.split("_"))
+    body: type[Request] = msgspec.defstruct(  # type: ignore[assignment]  # bases=(Request,)
+        f"Create{title}DataSource",
+        [("name", Name), ("config", kind.config)],
+        bases=(Request,),
+        tag=kind.kind.value,
+        tag_field="kind",
+        module=__name__,
+        namespace={"__doc__": kind.summary},
+    )
+    return body
 
-    name: Name
-    config: PostgresConfig
 
+# One body per registered kind: a new kind appears here (and in OpenAPI) by registering.
+CREATE_BODIES = tuple(_create_body(kind) for kind in CONNECTOR_KINDS.values())
 
-class CreateFileDataSource(Request, tag="file", tag_field="kind"):
-    """A folder of CSV or JSON Lines files under the server's data root."""
+if TYPE_CHECKING:
+    KindName = str
 
-    name: Name
-    config: FileConfig
+    class CreateDataSourceRequest(Request):
+        """What every kind's create body has (at run time: the tagged union of them)."""
 
-
-CreateDataSourceRequest = CreatePostgresDataSource | CreateFileDataSource
+        name: Name
+        config: msgspec.Struct
+else:
+    KindName = Literal[tuple(kind.value for kind in CONNECTOR_KINDS)]
+    CreateDataSourceRequest = Union[CREATE_BODIES]  # noqa: UP007 - built from a tuple
 
 
 class UpdateDataSourceRequest(Request):

@@ -1,0 +1,76 @@
+"""The file connector: a folder of CSV or JSON Lines files in the organization's data folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from uuid import UUID
+
+from thedata.adapters.connectors.file.config import FileConfig
+from thedata.adapters.connectors.file.folders import open_folder
+from thedata.adapters.connectors.file.sampling import Limits, Reading, csv_stream, jsonl_stream
+from thedata.adapters.connectors.kind import Environment
+from thedata.adapters.connectors.work import Budget, run_bounded
+from thedata.application.errors import ConnectorFailed
+from thedata.application.ports import StreamSchema
+
+LIMITS = Limits()
+_SUFFIX = {"csv": ".csv", "jsonl": ".jsonl"}
+_STREAM = {"csv": csv_stream, "jsonl": jsonl_stream}
+
+
+class FileConnector:
+    """Opens the folder again at every call, so a symlink swapped in later is caught too."""
+
+    def __init__(
+        self, root: str, config: FileConfig, timeout: float, limits: Limits = LIMITS
+    ) -> None:
+        self._root, self._config, self._timeout, self._limits = root, config, timeout, limits
+
+    def _names(self, budget: Budget) -> list[str]:
+        with open_folder(self._root, self._config.path) as folder:
+            return folder.names(
+                _SUFFIX[self._config.format], most=self._limits.entries, budget=budget
+            )
+
+    def _discover(self, budget: Budget) -> list[StreamSchema]:
+        reading = Reading(self._limits, budget)
+        stream = _STREAM[self._config.format]
+        streams = []
+        with open_folder(self._root, self._config.path) as folder:
+            for name in folder.names(
+                _SUFFIX[self._config.format], most=self._limits.entries, budget=budget
+            ):
+                descriptor = folder.open(name)
+                if descriptor is None:
+                    continue
+                try:
+                    lines = reading.head(descriptor, name)
+                finally:
+                    os.close(descriptor)
+                streams.append(stream(name, lines, budget))
+        return streams
+
+    async def check(self) -> None:
+        try:
+            await run_bounded(self._names, self._timeout)
+        except OSError:
+            raise ConnectorFailed("the folder cannot be read now") from None
+
+    async def discover(self) -> Sequence[StreamSchema]:
+        try:
+            return await run_bounded(self._discover, self._timeout)
+        except OSError:
+            raise ConnectorFailed("the folder cannot be read now") from None
+
+
+def file_connector(
+    environment: Environment,
+    organization_id: UUID,
+    config: FileConfig,
+    _secrets: Mapping[str, str],
+) -> FileConnector:
+    """The ``file`` kind's connector, confined to the organization's own folder."""
+    return FileConnector(
+        str(environment.organization_root(organization_id)), config, environment.timeout
+    )

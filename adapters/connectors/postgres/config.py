@@ -1,0 +1,55 @@
+"""The ``postgres`` kind's config: where the database is and how to sign in to it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from thedata.adapters.connectors.network import host_problems
+from thedata.domain.errors import FieldError
+
+# no whitespace, slashes or control characters; ascii_host judges the rest (IDNA, labels)
+Host = Annotated[str, msgspec.Meta(min_length=1, max_length=253, pattern=r"^[^\s/\x00-\x1f\x7f]+$")]
+Identifier = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=63, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+class PostgresConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A PostgreSQL database; ``password`` is a secret (stored sealed, never returned).
+
+    With a password the server must authenticate with SCRAM-SHA-256 (the
+    password never leaves in clear or as MD5); without one, it must ask for
+    nothing. ``verify-full`` checks the server's certificate against the
+    system's trusted authorities.
+    """
+
+    host: Host
+    database: Identifier
+    user: Identifier
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 5432
+    password: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
+    schema: Identifier = "public"
+    sslmode: SslMode = "prefer"
+
+
+SECRET_FIELDS = ("password",)
+TARGET_FIELDS = ("host", "port", "database", "user")
+
+VERIFY_CA = (
+    "verify-ca needs a CA certificate, which a data source cannot name; use verify-full "
+    "(the system's trusted authorities) or require"
+)
+
+
+def config_problems(
+    _environment: object, _organization_id: UUID, config: PostgresConfig
+) -> list[FieldError]:
+    """What the schema cannot say: a host DNS would refuse, an sslmode that cannot work."""
+    problems = host_problems(config.host)
+    if config.sslmode == "verify-ca":
+        problems.append(FieldError("/sslmode", VERIFY_CA))
+    return problems
