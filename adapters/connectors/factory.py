@@ -80,7 +80,8 @@ class DefaultConnectorFactory:
         try:
             spec, parsed = self._parse(organization_id, kind, config)
         except InvalidInput as e:  # a stored config that today's rules refuse
-            return _Refusing(ConnectorMisconfigured(f"{INVALID}: fix it", e.errors))
+            reasons = "; ".join(f"{error.field}: {error.message}" for error in e.errors)
+            return _Refusing(ConnectorMisconfigured(f"{INVALID} ({reasons})", e.errors))
         return spec.connector(self._environment, organization_id, parsed, secrets)
 
 
