@@ -14,15 +14,14 @@ from thedata.domain.errors import Conflict, NotFound
 
 
 class DataSourceKind(enum.Enum):
-    """Which connector serves the data source; each kind has its own config schema."""
+    """Which connector serves the data source.
+
+    Each kind's config schema, secret fields and target fields belong to its
+    connector package (``adapters/connectors/<kind>/``), which a registry maps here.
+    """
 
     POSTGRES = "postgres"
     FILE = "file"
-
-    @property
-    def secret_fields(self) -> tuple[str, ...]:
-        """Config fields that are secrets: kept in the secret store, never returned."""
-        return _SECRET_FIELDS[self]
 
     @property
     def readable(self) -> bool:
@@ -33,9 +32,6 @@ class DataSourceKind(enum.Enum):
     def writable(self) -> bool:
         """Whether pipelines may write to this kind."""
         return True
-
-
-_SECRET_FIELDS = {DataSourceKind.POSTGRES: ("password",), DataSourceKind.FILE: ()}
 
 
 SECRET_REFERENCE_PREFIX = "data-source/"  # noqa: S105 - a name prefix, not a secret

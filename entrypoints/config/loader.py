@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,15 +11,13 @@ import msgspec
 from dotenv import dotenv_values
 from psycopg.conninfo import conninfo_to_dict
 
+from thedata.adapters.field_errors import split_message
 from thedata.entrypoints.config.settings import Settings
 
 ENV_PREFIX = "THEDATA_"
 # read by the test suite only, never by the service
 _NOT_SETTINGS = ("THEDATA_TEST_",)
 _FIELDS = {f.name: f for f in msgspec.structs.fields(Settings)}
-_MSGSPEC_ERROR = re.compile(r"^(?P<message>.*) - at `\$\.(?P<field>\w+)`$")
-
-
 class ConfigurationError(Exception):
     """The configuration is unusable; the message is one line naming the variable and the fix."""
 
@@ -77,10 +74,10 @@ def _unknown_variable(name: str) -> str:
 
 
 def _explain(message: str) -> str:
-    match = _MSGSPEC_ERROR.match(message)
-    if match is None:
+    reason, location = split_message(message)
+    field = location.removeprefix("$.")
+    if field not in _FIELDS:  # a whole-struct check (say, the key ring), worded already
         return message
-    field, reason = match["field"], match["message"]
     reason = reason[0].lower() + reason[1:]
     info = msgspec.inspect.type_info(_FIELDS[field].type)
     inner = info.type if isinstance(info, msgspec.inspect.Metadata) else info
