@@ -31,7 +31,7 @@ async def bench_checks(url: str, home: Path, rounds: int) -> None:
         user = await (await resolve(container.register_user))("b@x.io", "bench passphrase", "B")
         principal = await (await resolve(container.authenticate))(user.access_token)
         create_org = await resolve(container.create_organization)
-        org = (await create_org(principal, NewOrganization("Bench"))).organization.id  # type: ignore[union-attr]
+        org = (await create_org(principal, NewOrganization("Bench"))).organization.id
         principal = await (await resolve(container.authenticate))(user.access_token)
         create = await resolve(container.create_data_source)
         check: CheckDataSource = await resolve(container.check_data_source)
@@ -47,7 +47,7 @@ async def bench_checks(url: str, home: Path, rounds: int) -> None:
                 async with await psycopg.AsyncConnection.connect(conninfo) as connection:
                     await connection.execute("SELECT 1")
                 baseline.append(time.perf_counter() - started_at)
-                outcome = await check(principal, org, live.id)  # type: ignore[union-attr]
+                outcome = await check(principal, org, live.id)
                 if not outcome.ok:
                     raise SystemExit(f"the check of a live database failed: {outcome.error}")
                 latencies.append(outcome.latency_ms / 1000)
@@ -65,14 +65,14 @@ async def bench_checks(url: str, home: Path, rounds: int) -> None:
         )
         try:
             started_at = time.perf_counter()
-            wave = await asyncio.gather(*(check(principal, org, dead.id) for _ in range(50)))  # type: ignore[union-attr]
+            wave = await asyncio.gather(*(check(principal, org, dead.id) for _ in range(50)))
             elapsed = time.perf_counter() - started_at
             print(
                 f"50 concurrent checks of a dead host: {dead_host.connections} connection "
                 f"attempt(s), all ok=false: {all(not o.ok for o in wave)}, {elapsed:.1f} s"
             )
             attempts_before = dead_host.connections
-            outcomes = [await check(principal, org, dead.id) for _ in range(10)]  # type: ignore[union-attr]
+            outcomes = [await check(principal, org, dead.id) for _ in range(10)]
             refused = sum("recent calls" in (o.error or "") for o in outcomes)
             print(
                 f"then 10 checks one after another: {dead_host.connections - attempts_before} "

@@ -16,6 +16,8 @@ between runs:
 - secrets: get and put on the PostgreSQL and file stores against the bare
   AES-GCM seal/open and a ``SELECT 1`` round trip, and the rotation rate
   against the put rate;
+- concurrent data-source creates with a password on pools of 1 and 4
+  connections, against the same creates without a password;
 - log redaction: masking a logged string with 0 to 10,000 secrets known, and
   remembering one more, against the single regex it replaced.
 """
@@ -45,6 +47,7 @@ import psutil
 import psycopg
 
 from benchmarks.checks import bench_checks
+from benchmarks.creates import bench_creates
 from benchmarks.redaction import bench_redaction
 from tests.conftest import free_port
 from tests.identity import Identity
@@ -216,6 +219,7 @@ def bench_with_database(count: int) -> None:
         try:
             asyncio.run(_bench_secrets(url, Path(folder), count))
             asyncio.run(bench_checks(url, Path(folder), 50))
+            bench_creates(url, Path(folder), 6)
         finally:
             server.stop()
 
