@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from litestar import Litestar
 
-from thedata.adapters.observability import configure_logging
 from thedata.entrypoints.config import load_settings
-from thedata.entrypoints.container import build_container
+from thedata.entrypoints.container import build_container, configure_logging
 from thedata.entrypoints.http import create_app
 
 

@@ -6,9 +6,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from thedata.adapters.observability import configure_logging
-from thedata.adapters.postgres import EmbeddedPostgresUnavailable, MigrationError
-from thedata.adapters.secrets import KeyRingError
 from thedata.application.errors import DependencyUnavailable
 from thedata.entrypoints.cli.commands import check_config, migrate, print_config_docs, serve
 from thedata.entrypoints.cli.secrets import (
@@ -18,6 +15,12 @@ from thedata.entrypoints.cli.secrets import (
     sweep_secrets,
 )
 from thedata.entrypoints.config import ConfigurationError, Settings, load_settings
+from thedata.entrypoints.container import (
+    EmbeddedPostgresUnavailable,
+    KeyRingError,
+    MigrationError,
+    configure_logging,
+)
 
 EXIT_FAILURE = 1
 EXIT_CONFIGURATION = 2

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import msgspec
 
-from thedata.adapters.secrets import add_key_to_file, new_key_entry
 from thedata.application.use_cases import RotationReport
 from thedata.entrypoints.config import Settings
-from thedata.entrypoints.container import KEY_FILE_NAME, build_container, load_key_ring, started
+from thedata.entrypoints.container import (
+    KEY_FILE_NAME,
+    add_key_to_file,
+    build_container,
+    load_key_ring,
+    new_key_entry,
+    started,
+)
 from thedata.entrypoints.resolve import resolve
 
 

@@ -18,6 +18,8 @@ ENV_PREFIX = "THEDATA_"
 # read by the test suite only, never by the service
 _NOT_SETTINGS = ("THEDATA_TEST_",)
 _FIELDS = {f.name: f for f in msgspec.structs.fields(Settings)}
+
+
 class ConfigurationError(Exception):
     """The configuration is unusable; the message is one line naming the variable and the fix."""
 

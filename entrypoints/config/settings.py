@@ -7,8 +7,6 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from thedata.adapters.secrets import KeyRingError, parse_key_ring
-
 MiB = 1024 * 1024
 
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
@@ -236,12 +234,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError(
                 "set THEDATA_SECRET_KEYS or THEDATA_SECRET_KEY_FILE, not both - at `$.secret_keys`"
             )
-        if self.secret_keys is not None:
-            try:
-                parse_key_ring(self.secret_keys)
-            except KeyRingError as e:
-                reason = str(e).removeprefix("THEDATA_SECRET_KEYS: ")
-                raise ValueError(f"{reason} - at `$.secret_keys`") from None
 
     def __repr__(self) -> str:
         # settings hold the key ring and maybe a database password: never print them

@@ -137,7 +137,7 @@ async def test_api_keys_cannot_outrank_their_creator_or_act_as_users() -> None:
     with pytest.raises(PermissionDenied):
         await identity.create_api_key(admin, org, NewApiKey("too strong", Role.OWNER))
     created = await identity.create_api_key(admin, org, NewApiKey("ci", Role.ADMIN))
-    key = await identity.authenticate(created.key)  # type: ignore[union-attr]
+    key = await identity.authenticate(created.key)
     with pytest.raises(NotAUser):
         await identity.create_organization(key, NewOrganization("Key's own"))
 

@@ -1,0 +1,104 @@
+"""The catalog: data sources with their connectors and breakers, and pipelines."""
+
+from __future__ import annotations
+
+from dependency_injector import providers
+
+from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy, log_transition
+from thedata.application.connector_guard import ConnectorGuard
+from thedata.application.use_cases import (
+    CheckDataSource,
+    CreateDataSource,
+    CreatePipeline,
+    DeleteDataSource,
+    DeletePipeline,
+    DiscoverStreams,
+    GetDataSource,
+    GetPipeline,
+    ListDataSources,
+    ListPipelines,
+    SweepOrphanSecrets,
+    UpdateDataSource,
+    UpdatePipeline,
+)
+from thedata.entrypoints.container.identity import Identity
+from thedata.entrypoints.container.infrastructure import Infrastructure
+from thedata.entrypoints.container.resources import breaker_settings, data_root
+
+
+class Catalog(Infrastructure):
+    """The data-source and pipeline use cases (creates use the identity policy's limits)."""
+
+    connectors = providers.Singleton(
+        DefaultConnectorFactory,
+        data_root=providers.Callable(data_root, Infrastructure.settings),
+        policy=providers.Factory(
+            NetworkPolicy,
+            allow_private=Infrastructure.settings.provided.connector_allow_private_networks,
+        ),
+        timeout=Infrastructure.settings.provided.connector_timeout,
+        # the service's own database: never a data source, whatever the network setting
+        control_database=Infrastructure.database_url,
+    )
+    connector_guard = providers.Singleton(
+        ConnectorGuard,
+        clock=Infrastructure.clock,
+        settings=providers.Callable(breaker_settings, Infrastructure.settings),
+        timeout=Infrastructure.settings.provided.connector_timeout,
+        on_transition=log_transition,
+    )
+    list_data_sources = providers.Factory(ListDataSources, uow=Infrastructure.unit_of_work_factory)
+    get_data_source = providers.Factory(GetDataSource, uow=Infrastructure.unit_of_work_factory)
+    create_data_source = providers.Factory(
+        CreateDataSource,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        ids=Infrastructure.ids,
+        connectors=connectors,
+        policy=Identity.identity_policy,
+    )
+    update_data_source = providers.Factory(
+        UpdateDataSource,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        ids=Infrastructure.ids,
+        connectors=connectors,
+    )
+    delete_data_source = providers.Factory(
+        DeleteDataSource, uow=Infrastructure.unit_of_work_factory
+    )
+    sweep_orphan_secrets = providers.Factory(
+        SweepOrphanSecrets,
+        uow=Infrastructure.unit_of_work_factory,
+        secrets=Infrastructure.secret_store,
+        clock=Infrastructure.clock,
+    )
+    check_data_source = providers.Factory(
+        CheckDataSource,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        connectors=connectors,
+        secrets=Infrastructure.secret_store,
+        guard=connector_guard,
+    )
+    discover_streams = providers.Factory(
+        DiscoverStreams,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        connectors=connectors,
+        secrets=Infrastructure.secret_store,
+        guard=connector_guard,
+    )
+    list_pipelines = providers.Factory(ListPipelines, uow=Infrastructure.unit_of_work_factory)
+    get_pipeline = providers.Factory(GetPipeline, uow=Infrastructure.unit_of_work_factory)
+    create_pipeline = providers.Factory(
+        CreatePipeline,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        ids=Infrastructure.ids,
+        policy=Identity.identity_policy,
+    )
+    update_pipeline = providers.Factory(
+        UpdatePipeline, uow=Infrastructure.unit_of_work_factory, clock=Infrastructure.clock
+    )
+    delete_pipeline = providers.Factory(DeletePipeline, uow=Infrastructure.unit_of_work_factory)

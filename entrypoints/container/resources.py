@@ -1,0 +1,107 @@
+"""What the providers build from the settings: the database, the key ring, folders, knobs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import structlog
+
+from thedata.adapters.postgres import EmbeddedPostgres
+from thedata.adapters.secrets import (
+    KeyRing,
+    KeyRingError,
+    create_key_file,
+    load_key_file,
+    parse_key_ring,
+)
+from thedata.domain.circuit_breaker import BreakerSettings
+from thedata.entrypoints.config import Settings
+
+log = structlog.get_logger("thedata.entrypoints.container")
+
+
+def embedded_data_dir(settings: Settings) -> Path:
+    """Where the embedded PostgreSQL keeps its data."""
+    return Path(settings.home) / "postgres"
+
+
+@contextmanager
+def running_database(settings: Settings) -> Iterator[str]:
+    """The configured database's URL, or that of an embedded one running for the block."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(embedded_data_dir(settings))
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+async def database_url(settings: Settings) -> AsyncIterator[str]:
+    """``running_database`` as a container resource, from start-up to shutdown."""
+    database = running_database(settings)
+    # pgserver blocks while initdb and pg_ctl run; keep the event loop free meanwhile
+    url = await asyncio.to_thread(database.__enter__)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(database.__exit__, None, None, None)
+
+
+KEY_FILE_NAME = "secret-keys"
+
+
+def load_key_ring(settings: Settings) -> KeyRing:
+    """The configured key ring; with the embedded database and none configured, a generated one.
+
+    With an external database a generated key would seal secrets that other
+    processes (and the next deployment) cannot open, so one must be configured.
+    """
+    if settings.secret_keys is not None:
+        return parse_key_ring(settings.secret_keys)
+    if settings.secret_key_file is not None:
+        return load_key_file(Path(settings.secret_key_file))
+    if settings.database_url is not None:
+        raise KeyRingError(
+            "THEDATA_SECRET_KEYS or THEDATA_SECRET_KEY_FILE is required with an external "
+            "database; `thedata secrets generate-key` makes a key"
+        )
+    path = Path(settings.home) / KEY_FILE_NAME
+    try:
+        ring = create_key_file(path)
+    except FileExistsError:
+        return load_key_file(path)
+    log.warning(
+        "generated a secret key file for the embedded database; back it up, or set "
+        "THEDATA_SECRET_KEYS",
+        path=str(path),
+    )
+    return ring
+
+
+def secret_file(settings: Settings) -> Path:
+    """Where the file secret store keeps its document."""
+    return Path(settings.secret_file or Path(settings.home) / "secrets.json")
+
+
+def data_root(settings: Settings) -> Path:
+    """The folder file data sources live under (created if missing)."""
+    root = Path(settings.data_root or Path(settings.home) / "data")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def breaker_settings(settings: Settings) -> BreakerSettings:
+    """Every data source's circuit breaker knobs, from the settings."""
+    return BreakerSettings(
+        failure_rate_threshold=settings.breaker_failure_rate,
+        minimum_calls=settings.breaker_minimum_calls,
+        window_size=settings.breaker_window,
+        wait_in_open=settings.breaker_open_seconds,
+        permitted_calls_in_half_open=settings.breaker_half_open_calls,
+    )
