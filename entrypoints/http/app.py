@@ -12,6 +12,7 @@ from thedata.entrypoints.http.dependencies import ServiceContainer
 from thedata.entrypoints.http.docs import docs_assets_router, openapi_config
 from thedata.entrypoints.http.health import HealthController
 from thedata.entrypoints.http.idempotency import replay_response
+from thedata.entrypoints.http.json_body import JsonRequest
 from thedata.entrypoints.http.plugin import ContainerPlugin
 from thedata.entrypoints.http.problems import EXCEPTION_HANDLERS
 from thedata.entrypoints.http.request_context import RequestContextMiddleware
@@ -38,6 +39,7 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
         exception_handlers={**EXCEPTION_HANDLERS, Replayed: replay_response},
         openapi_config=openapi_config(_package_version()),
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,  # JSON nested too deep is a 400, not a 500
         # logging is configured once per process by the CLI (or the embedding program)
         logging_config=None,
     )
