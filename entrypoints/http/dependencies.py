@@ -2,42 +2,102 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from thedata.application.use_cases import CheckReadiness
+from thedata.application.use_cases import (
+    AddMember,
+    Authenticate,
+    ChangeMemberRole,
+    CheckDataSource,
+    CheckReadiness,
+    CreateApiKey,
+    CreateDataSource,
+    CreateOrganization,
+    CreatePipeline,
+    DeleteDataSource,
+    DeleteOrganization,
+    DeletePipeline,
+    DiscoverStreams,
+    GetCurrentUser,
+    GetDataSource,
+    GetOrganization,
+    GetPipeline,
+    IssueAccessToken,
+    ListApiKeys,
+    ListDataSources,
+    ListMembers,
+    ListOrganizations,
+    ListPipelines,
+    RegisterUser,
+    RemoveMember,
+    RevokeAccessToken,
+    RevokeApiKey,
+    UpdateCurrentUser,
+    UpdateDataSource,
+    UpdateOrganization,
+    UpdatePipeline,
+)
 from thedata.entrypoints.config import Settings
 from thedata.entrypoints.resolve import resolve
 
+T = TypeVar("T")
+
 
 class ServiceContainer(Protocol):
-    """What the HTTP edge needs of the composition root (kept free of dependency_injector)."""
+    """What the HTTP edge needs of the composition root (kept free of dependency_injector).
 
-    def settings(self) -> Settings:
-        """The validated settings."""
-        ...
+    Each member is a provider: calling it builds the named thing. Providers
+    downstream of an async resource (the database pool) hand out an awaitable
+    of it instead, which ``resolve`` awaits; their declared type is what they
+    build, as dependency_injector's own stubs declare it.
+    """
 
-    def check_readiness(self) -> CheckReadiness:
-        """The readiness use case."""
-        ...
+    # lifecycle and cross-cutting
+    def settings(self) -> Settings: ...
+    def migrator(self) -> Any: ...
+    def init_resources(self) -> Any: ...  # an awaitable: opens pools and servers
+    def shutdown_resources(self) -> Any: ...  # an awaitable: closes what init opened
+    def check_readiness(self) -> CheckReadiness: ...
+    def authenticate(self) -> Authenticate: ...
 
-    def authenticate(self) -> Any:
-        """The use case that resolves credentials (may return an awaitable)."""
-        ...
+    # accounts
+    def register_user(self) -> RegisterUser: ...
+    def issue_access_token(self) -> IssueAccessToken: ...
+    def revoke_access_token(self) -> RevokeAccessToken: ...
+    def get_current_user(self) -> GetCurrentUser: ...
+    def update_current_user(self) -> UpdateCurrentUser: ...
 
-    def migrator(self) -> Any:
-        """The schema migrator, for ``migrate_on_start``."""
-        ...
+    # organizations, members, API keys
+    def list_organizations(self) -> ListOrganizations: ...
+    def create_organization(self) -> CreateOrganization: ...
+    def get_organization(self) -> GetOrganization: ...
+    def update_organization(self) -> UpdateOrganization: ...
+    def delete_organization(self) -> DeleteOrganization: ...
+    def list_members(self) -> ListMembers: ...
+    def add_member(self) -> AddMember: ...
+    def change_member_role(self) -> ChangeMemberRole: ...
+    def remove_member(self) -> RemoveMember: ...
+    def list_api_keys(self) -> ListApiKeys: ...
+    def create_api_key(self) -> CreateApiKey: ...
+    def revoke_api_key(self) -> RevokeApiKey: ...
 
-    def init_resources(self) -> Any:
-        """Open pools and servers (returns an awaitable)."""
-        ...
-
-    def shutdown_resources(self) -> Any:
-        """Close what ``init_resources`` opened (returns an awaitable)."""
-        ...
+    # catalog
+    def list_data_sources(self) -> ListDataSources: ...
+    def create_data_source(self) -> CreateDataSource: ...
+    def get_data_source(self) -> GetDataSource: ...
+    def update_data_source(self) -> UpdateDataSource: ...
+    def delete_data_source(self) -> DeleteDataSource: ...
+    def check_data_source(self) -> CheckDataSource: ...
+    def discover_streams(self) -> DiscoverStreams: ...
+    def list_pipelines(self) -> ListPipelines: ...
+    def create_pipeline(self) -> CreatePipeline: ...
+    def get_pipeline(self) -> GetPipeline: ...
+    def update_pipeline(self) -> UpdatePipeline: ...
+    def delete_pipeline(self) -> DeletePipeline: ...
 
 
 def container_of(state: State) -> ServiceContainer:
@@ -46,20 +106,15 @@ def container_of(state: State) -> ServiceContainer:
     return container
 
 
-def provide_use_case(name: str) -> Provide:
-    """A Litestar dependency that builds the container's use case ``name`` per request.
+def use_case(select: Callable[[ServiceContainer], Callable[[], T]]) -> Provide:
+    """A Litestar dependency that builds, per request, the use case ``select`` picks.
 
-    Handlers annotate the parameter with the use case's class; the container
-    decides which adapters it gets.
+    ``select`` reads one provider of the container, ``lambda c: c.create_pipeline``:
+    typed against ``ServiceContainer``, a misspelt or missing use case fails
+    mypy rather than a request. The container decides which adapters it gets.
     """
 
-    async def provide(state: State) -> Any:
-        return await resolve(getattr(container_of(state), name))
+    async def provide(state: State) -> T:
+        return await resolve(select(container_of(state)))
 
-    provide.__name__ = f"provide_{name}"
     return Provide(provide)
-
-
-def use_cases(*names: str) -> dict[str, Provide]:
-    """Dependencies for the named use cases, for a controller's ``dependencies``."""
-    return {name: provide_use_case(name) for name in names}

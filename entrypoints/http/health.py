@@ -12,7 +12,7 @@ from litestar.openapi import ResponseSpec
 
 from thedata.application.health import CheckResult, HealthReport, HealthStatus
 from thedata.application.use_cases import CheckReadiness
-from thedata.entrypoints.http.dependencies import use_cases
+from thedata.entrypoints.http.dependencies import use_case
 
 HEALTH_MEDIA_TYPE = "application/health+json"
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -72,7 +72,7 @@ class HealthController(Controller):
         "/ready",
         media_type=HEALTH_MEDIA_TYPE,
         summary="Readiness",
-        dependencies=use_cases("check_readiness"),
+        dependencies={"check_readiness": use_case(lambda c: c.check_readiness)},
         responses={
             503: ResponseSpec(
                 data_container=HealthBody,

@@ -13,7 +13,7 @@ from litestar.params import JSONBody
 from thedata.application.use_cases import IssueAccessToken, RegisterUser, RevokeAccessToken
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
-from thedata.entrypoints.http.dependencies import container_of, use_cases
+from thedata.entrypoints.http.dependencies import container_of, use_case
 from thedata.entrypoints.http.problems import problem_responses
 from thedata.entrypoints.http.schemas.auth import (
     RegisterRequest,
@@ -51,7 +51,11 @@ class AuthController(Controller):
 
     path = "/v1/auth"
     tags = ["Authentication"]  # noqa: RUF012 - Litestar reads this class attribute
-    dependencies = use_cases("register_user", "issue_access_token", "revoke_access_token")
+    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
+        "register_user": use_case(lambda c: c.register_user),
+        "issue_access_token": use_case(lambda c: c.issue_access_token),
+        "revoke_access_token": use_case(lambda c: c.revoke_access_token),
+    }
 
     @post("/register", status_code=201, summary="Sign up", responses=PROBLEMS)
     async def register(

@@ -22,7 +22,7 @@ from thedata.domain.organizations import OrganizationWithRole
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
-from thedata.entrypoints.http.dependencies import use_cases
+from thedata.entrypoints.http.dependencies import use_case
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -50,13 +50,11 @@ class OrganizationController(Controller):
     security = SECURITY
     dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
         **PRINCIPAL,
-        **use_cases(
-            "list_organizations",
-            "create_organization",
-            "get_organization",
-            "update_organization",
-            "delete_organization",
-        ),
+        "list_organizations": use_case(lambda c: c.list_organizations),
+        "create_organization": use_case(lambda c: c.create_organization),
+        "get_organization": use_case(lambda c: c.get_organization),
+        "update_organization": use_case(lambda c: c.update_organization),
+        "delete_organization": use_case(lambda c: c.delete_organization),
     }
 
     @get(dependencies=PAGINATION, summary="List my organizations", responses=PROBLEMS)
