@@ -8,9 +8,9 @@ from uuid import UUID
 from attrs import frozen
 
 from thedata.application.authorization import authorize
-from thedata.application.idempotency import IdempotentRequest, remember, replay_or_claim
+from thedata.application.idempotency import IdempotentRequest, creating
 from thedata.application.identity_policy import IdentityPolicy
-from thedata.application.ports import Clock, IdFactory, StoredResponse, UnitOfWorkFactory
+from thedata.application.ports import Clock, IdFactory, UnitOfWorkFactory
 from thedata.application.use_cases.pipeline_rules import check_endpoints
 from thedata.domain.access import Action
 from thedata.domain.pipelines import Pipeline, Stream, check_streams
@@ -45,7 +45,7 @@ class CreatePipeline:
         organization_id: UUID,
         command: NewPipeline,
         idempotency: IdempotentRequest[Pipeline] | None = None,
-    ) -> Pipeline | StoredResponse:
+    ) -> Pipeline:
         """The new pipeline, with an empty state."""
         authorize(principal, organization_id, Action.WRITE)
         name = check_display_name(command.name)
@@ -65,16 +65,11 @@ class CreatePipeline:
             created_at=now,
             updated_at=now,
         )
-        async with self._uow() as uow:
-            replay = await replay_or_claim(
-                uow, principal.scope, idempotency, now, self._policy.idempotency_ttl
-            )
-            if replay is not None:
-                return replay
+        ttl = self._policy.idempotency_ttl
+        async with creating(self._uow, principal.scope, idempotency, now, ttl) as (uow, commit):
             await check_endpoints(
                 uow, organization_id, command.source_id, command.destination_id, streams
             )
             await uow.pipelines.add(pipeline)
-            await remember(uow, principal.scope, idempotency, pipeline)
-            await uow.commit()
+            await commit(pipeline)
         return pipeline
