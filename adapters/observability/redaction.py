@@ -69,22 +69,35 @@ def _redact_text(text: str) -> str:
     return KNOWN_SECRETS.mask(text)
 
 
-def redact(value: Any) -> Any:
-    """``value`` with secrets masked, recursing into mappings and sequences."""
+TOO_DEEP = "[TOO DEEP]"
+# Log events are shallow; data quoted in one (a row, a document) can nest without end, and
+# recursing with it would end the log call in a RecursionError.
+MAX_DEPTH = 32
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    """``value`` with secrets masked, recursing into mappings and sequences.
+
+    What lies deeper than ``MAX_DEPTH`` levels is replaced by ``TOO_DEEP``:
+    never logged unmasked, never a crash.
+    """
     if isinstance(value, str):
         return _redact_text(value)
     if isinstance(value, bytes | bytearray):
         text = bytes(value).decode("utf-8", "replace")
         return REDACTED if _redact_text(text) != text else value
+    if not isinstance(value, dict | tuple | list | set | frozenset):
+        return value
+    if depth >= MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
         return {
-            k: REDACTED if str(k).lower() in SECRET_FIELDS else redact(v) for k, v in value.items()
+            k: REDACTED if str(k).lower() in SECRET_FIELDS else redact(v, depth + 1)
+            for k, v in value.items()
         }
     if isinstance(value, tuple):
-        return tuple(redact(item) for item in value)
-    if isinstance(value, list | set | frozenset):
-        return [redact(item) for item in value]
-    return value
+        return tuple(redact(item, depth + 1) for item in value)
+    return [redact(item, depth + 1) for item in value]
 
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from typing import Any
 
 import pytest
 import stamina
@@ -11,7 +12,7 @@ import structlog
 
 from tests.secrets import ring
 from thedata.adapters.observability import REDACTED, redact
-from thedata.adapters.observability.redaction import KNOWN_SECRETS
+from thedata.adapters.observability.redaction import KNOWN_SECRETS, TOO_DEEP
 from thedata.adapters.secrets import SecretCipher
 
 
@@ -74,3 +75,17 @@ def test_a_failing_retried_call_never_logs_its_secret_argument(log_lines: io.Str
     assert output.count("retry scheduled") == 2
     assert "Rt7-retried-pw" not in output
     assert "connect" in output  # the retried callable is still named
+
+
+def test_a_value_nested_deeper_than_the_limit_is_cut_not_a_crash() -> None:
+    """An event holding a structure 10,000 levels deep is masked below the limit, never raising."""
+    deep: Any = "leaf"
+    for _ in range(10_000):
+        deep = {"level": [deep]}
+    redacted = redact({"event": "deep", "value": deep, "password": "hunter22"})
+    assert redacted["password"] == REDACTED
+    cursor, depth = redacted["value"], 0
+    while not isinstance(cursor, str):
+        cursor, depth = cursor["level"] if isinstance(cursor, dict) else cursor[0], depth + 1
+    assert cursor == TOO_DEEP
+    assert depth < 100
