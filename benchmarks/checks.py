@@ -21,10 +21,13 @@ from thedata.entrypoints.container import build_container, started
 from thedata.entrypoints.resolve import resolve
 
 
-async def bench_checks(url: str, home: Path, rounds: int) -> None:
-    """Print check latency (against connect + SELECT 1) and the dead-host attempt counts."""
+async def bench_checks(url: str, source_url: str, home: Path, rounds: int) -> None:
+    """Print check latency (against connect + SELECT 1) and the dead-host attempt counts.
+
+    ``source_url`` is another server's: the control database's server is never a source.
+    """
     settings = make_settings(
-        database_url=url, home=str(home), secret_keys=TEST_SECRET_KEYS, data_root=str(home)
+        database_url=url, home=str(home), secret_keys=TEST_SECRET_KEYS, data_root=str(home / "data")
     )
     async with started(build_container(settings)) as container:
         await (await resolve(container.migrator)).migrate()
@@ -35,7 +38,7 @@ async def bench_checks(url: str, home: Path, rounds: int) -> None:
         principal = await (await resolve(container.authenticate))(user.access_token)
         create = await resolve(container.create_data_source)
         check: CheckDataSource = await resolve(container.check_data_source)
-        with tcp_endpoint(url) as (host, port, database, db_user):
+        with tcp_endpoint(source_url) as (host, port, database, db_user):
             config = {"host": host, "port": port, "database": database, "user": db_user}
             live = await create(
                 principal, org, NewDataSource("live", DataSourceKind.POSTGRES, config)

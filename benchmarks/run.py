@@ -215,12 +215,14 @@ async def _get(
 def bench_with_database(count: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         server = EmbeddedPostgres(Path(folder) / "postgres")
-        url = server.start()
+        sources = EmbeddedPostgres(Path(folder) / "sources")
+        url, source_url = server.start(), sources.start()
         try:
             asyncio.run(_bench_secrets(url, Path(folder), count))
-            asyncio.run(bench_checks(url, Path(folder), 50))
+            asyncio.run(bench_checks(url, source_url, Path(folder), 50))
             bench_creates(url, Path(folder), 6)
         finally:
+            sources.stop()
             server.stop()
 
 

@@ -12,7 +12,9 @@ import asyncio
 import base64
 import io
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -42,18 +44,36 @@ def _fast_retries() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def embedded_server(purpose: str) -> Iterator[str]:
+    """A PostgreSQL server of its own for this test run, in a folder outside pytest's tmp tree
+    (pytest prunes old runs' folders there, which would stop a concurrent run's server)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"thedata-{purpose}-"))
+    server = EmbeddedPostgres(folder / "data", database="postgres")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
     """A libpq URL of a server on which the tests may create and drop databases."""
     configured = os.environ.get("THEDATA_TEST_DATABASE_URL")
     if configured:
         yield configured
         _drop_leftovers(configured)
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data", database="postgres")
-    url = server.start()
-    yield url
-    server.stop()
+    with embedded_server("control") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def source_server_url() -> Iterator[str]:
+    """Another server, for connectors to read: the control database's server never is one."""
+    with embedded_server("sources") as url:
+        yield url
 
 
 def _drop_leftovers(server_url: str) -> None:
@@ -82,13 +102,13 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def source_database_url(postgres_server_url: str) -> Iterator[str]:
-    """Another new database on the test server, for connectors to read: never the app's own."""
+def source_database_url(source_server_url: str) -> Iterator[str]:
+    """A new database on the sources' server, for connectors to read."""
     name = TEST_DATABASE_PREFIX + "source_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+    with psycopg.connect(source_server_url, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield make_conninfo(postgres_server_url, dbname=name)
-    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+    yield make_conninfo(source_server_url, dbname=name)
+    with psycopg.connect(source_server_url, autocommit=True) as connection:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
@@ -184,5 +204,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ``-m "not postgres"`` runs exactly the tests that need no server.
     """
     for item in items:
-        if "postgres_server_url" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "postgres_server_url" in fixtures or "source_server_url" in fixtures:
             item.add_marker(pytest.mark.postgres)

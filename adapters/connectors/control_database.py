@@ -1,10 +1,14 @@
-"""The service's own control database is never a data source, whatever the network setting.
+"""The server of the service's own control database is never a data source, whatever the
+network setting.
 
-Two checks: before connecting (so no credential is sent), the resolved address,
-port and database are compared with the control database's; after connecting,
-the server's identity (its system identifier, which a physical replica shares,
-else its start time) and current database are. The second is the authority: it
-holds however the address is spelt (another interface, a proxy, a DNS alias).
+Not only the control database: any database of its server, because a session
+on a sibling database still reads the server's shared catalogs (``pg_authid``
+with the service role's password verifier, say) and, as a superuser, files.
+Two checks: before connecting (so no credential is sent), the resolved address
+and port are compared with the control server's; after connecting, the
+server's identity (its system identifier, which a physical replica shares, else
+its start time). The second is the authority: it holds however the address is
+spelt (another interface, a proxy, a DNS alias).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from attrs import frozen
 
 from thedata.application.errors import ConnectorFailed, ConnectorMisconfigured
 
-OWN_DATABASE = "this is the service's own control database, which is never a data source"
+OWN_DATABASE = (
+    "this server holds the service's own control database; no database of it can be a data source"
+)
 UNVERIFIABLE = (
     "cannot verify that this is not the service's own control database: allow the user to "
     "call pg_control_system() or pg_postmaster_start_time(), or use another database name"
@@ -38,10 +44,8 @@ class DatabaseIdentity:
     started_at: datetime | None
     """``pg_postmaster_start_time()``: a fallback fingerprint when the above is not allowed."""
 
-    def same_as(self, other: DatabaseIdentity) -> bool | None:
-        """Whether both are one database (``None``: the server does not let us tell)."""
-        if self.database != other.database:
-            return False
+    def same_server_as(self, other: DatabaseIdentity) -> bool | None:
+        """Whether both are on one server (``None``: the server does not let us tell)."""
         if self.system_identifier is not None and other.system_identifier is not None:
             return self.system_identifier == other.system_identifier
         if self.started_at is not None and other.started_at is not None:
@@ -108,23 +112,24 @@ class ControlDatabase:
             return self._facts
 
     async def refuse_target(self, address: str, port: int, database: str) -> None:
-        """``ConnectorMisconfigured`` before connecting, if this is the control database."""
+        """``ConnectorMisconfigured`` before connecting, if this is the control server."""
         facts = await self.facts()
-        if database != facts.identity.database or port != facts.port:
+        if port != facts.port:
             return
         resolved = ipaddress.ip_address(address)
-        if address in facts.addresses or (resolved.is_loopback and facts.local):
+        mapped = getattr(resolved, "ipv4_mapped", None)
+        if mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
+            resolved = mapped
+        if str(resolved) in facts.addresses or (resolved.is_loopback and facts.local):
             raise ConnectorMisconfigured(OWN_DATABASE)
 
     async def refuse_identity(self, identity: DatabaseIdentity) -> None:
-        """``ConnectorMisconfigured`` after connecting, if ``identity`` is the control database."""
+        """``ConnectorMisconfigured`` after connecting, if ``identity`` is on the control server."""
         facts = await self.facts()
-        if identity.database != facts.identity.database:
-            return
         if identity.system_identifier is None or facts.identity.system_identifier is None:
             facts = await self.facts(fresh=True)  # the start time changes when it restarts
-        same = identity.same_as(facts.identity)
-        if same is None:
+        same = identity.same_server_as(facts.identity)
+        if same is None and identity.database == facts.identity.database:
             raise ConnectorMisconfigured(UNVERIFIABLE)
         if same:
             raise ConnectorMisconfigured(OWN_DATABASE)

@@ -70,18 +70,18 @@ class TestPostgresConnector(ConnectorContract):
 
     @pytest.fixture(autouse=True)
     def _server(
-        self, database_url: str, postgres_server_url: str, tmp_path: Path
+        self, source_database_url: str, postgres_server_url: str, tmp_path: Path
     ) -> Iterator[None]:
-        with psycopg.connect(database_url, autocommit=True) as connection:
+        with psycopg.connect(source_database_url, autocommit=True) as connection:
             connection.execute(
                 "CREATE TABLE customers (id integer PRIMARY KEY, name text, score numeric)"
             )
             connection.execute("CREATE TABLE notes (body text)")
-        # the server's first database plays the control database: another one of its own
+        # the test server plays the control database's; the source lives on another server
         self.factory = DefaultConnectorFactory(
             tmp_path, NetworkPolicy(allow_private=True), 2, control_database=postgres_server_url
         )
-        with tcp_endpoint(database_url) as (host, port, database, user):
+        with tcp_endpoint(source_database_url) as (host, port, database, user):
             self.config = {"host": host, "port": port, "database": database, "user": user}
             yield
 

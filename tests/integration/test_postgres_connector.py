@@ -149,18 +149,22 @@ def control_at(port: int, database: str = "control") -> ControlDatabase:
     return ControlDatabase(fetch)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "db.internal"])
-async def test_the_control_database_is_refused_before_any_credential_is_sent(
-    tmp_path: Path, host: str
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1", "db.internal"]
+)
+@pytest.mark.parametrize("database", ["control", "postgres", "template1"])
+async def test_the_control_server_is_refused_before_any_credential_is_sent(
+    tmp_path: Path, host: str, database: str
 ) -> None:
-    """Same port and database on a loopback address of the control's host: no connection at all."""
+    """The control server's port on a loopback address of its host, whatever the database:
+    no connection at all (a sibling database still reads the server's shared catalogs)."""
     async with FakePostgres("cleartext") as server:
         target = connector(
             factory(tmp_path, control=control_at(server.port), names={"db.internal": ["::1"]}),
             {"password": PASSWORD},
             host=host,
             port=server.port,
-            database="control",
+            database=database,
             user="postgres",
         )
         with pytest.raises(ConnectorMisconfigured, match="own control database"):
@@ -168,13 +172,13 @@ async def test_the_control_database_is_refused_before_any_credential_is_sent(
     assert server.connections == 0
 
 
-async def test_another_database_on_the_control_port_is_not_refused_beforehand(
+async def test_another_port_of_the_control_host_is_not_refused_beforehand(
     tmp_path: Path,
 ) -> None:
-    """Only the control database itself is refused: another name on its server is tried."""
+    """Another server on the control's host is tried (and judged by its identity after)."""
     async with FakePostgres("cleartext") as server:
         target = connector(
-            factory(tmp_path, control=control_at(server.port)),
+            factory(tmp_path, control=control_at(server.port + 1)),
             host="127.0.0.1",
             port=server.port,
             database="tenant",
@@ -185,16 +189,17 @@ async def test_another_database_on_the_control_port_is_not_refused_beforehand(
     assert server.connections == 1
 
 
-def test_identities_compare_by_cluster_then_start_time() -> None:
-    """The system identifier decides (replicas share it), else the start time, else unknown."""
+def test_servers_compare_by_cluster_then_start_time() -> None:
+    """The system identifier decides (replicas share it), else the start time, else unknown;
+    the database does not matter."""
     at = datetime(2024, 1, 1, tzinfo=UTC)
     control = DatabaseIdentity("thedata", 7, at)
-    assert control.same_as(DatabaseIdentity("thedata", 7, datetime(2025, 1, 1, tzinfo=UTC)))
-    assert not control.same_as(DatabaseIdentity("thedata", 8, at))
-    assert not control.same_as(DatabaseIdentity("other", 7, at))
-    assert control.same_as(DatabaseIdentity("thedata", None, at))
-    assert not control.same_as(DatabaseIdentity("thedata", None, datetime.now(UTC)))
-    assert DatabaseIdentity("thedata", None, None).same_as(control) is None
+    assert control.same_server_as(DatabaseIdentity("thedata", 7, datetime(2025, 1, 1, tzinfo=UTC)))
+    assert not control.same_server_as(DatabaseIdentity("thedata", 8, at))
+    assert control.same_server_as(DatabaseIdentity("other", 7, at))
+    assert control.same_server_as(DatabaseIdentity("thedata", None, at))
+    assert not control.same_server_as(DatabaseIdentity("thedata", None, datetime.now(UTC)))
+    assert DatabaseIdentity("thedata", None, None).same_server_as(control) is None
 
 
 @pytest.mark.postgres
@@ -202,8 +207,9 @@ def test_identities_compare_by_cluster_then_start_time() -> None:
 async def test_the_control_database_is_refused_after_connecting_however_it_is_reached(
     tmp_path: Path, database_url: str, source_database_url: str, allow_private: bool
 ) -> None:
-    """Through a proxy (another port), the server's identity gives it away; other databases of
-    the same server stay reachable. With private networks off, loopback is refused anyway."""
+    """Through a proxy (another port), the server's identity gives it away, for the control
+    database and every other database of its server (``postgres`` reads the shared catalogs);
+    another server stays reachable. With private networks off, loopback is refused anyway."""
     connectors = factory(tmp_path, allow_private=allow_private, control=database_url)
     with tcp_endpoint(database_url) as (host, port, database, user):
         own = connector(connectors, host=host, port=port, database=database, user=user)
@@ -211,6 +217,10 @@ async def test_the_control_database_is_refused_after_connecting_however_it_is_re
             await own.check()
         with pytest.raises(ConnectorMisconfigured):
             await own.discover()
+        sibling = connector(connectors, host=host, port=port, database="postgres", user=user)
+        with pytest.raises(ConnectorMisconfigured) as refused_sibling:
+            await sibling.check()
+        assert str(refused_sibling.value) == str(refused.value)
     with tcp_endpoint(source_database_url) as (host, port, database, user):
         other = connector(connectors, host=host, port=port, database=database, user=user)
         if allow_private:

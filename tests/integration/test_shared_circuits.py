@@ -18,7 +18,7 @@ pytestmark = pytest.mark.postgres
 
 
 async def test_a_second_process_does_not_hammer_a_source_the_first_found_dead(
-    migrated_database_url: str, tmp_path: Path
+    migrated_database_url: str, source_database_url: str, tmp_path: Path
 ) -> None:
     """Process A's breaker opens on a dead host; process B's check is refused without connecting."""
     settings = make_settings(
@@ -44,7 +44,7 @@ async def test_a_second_process_does_not_hammer_a_source_the_first_found_dead(
             )
             org = created.organization.id
             principal = await authenticate(registration.access_token)
-            with tcp_endpoint(migrated_database_url) as (host, _, database, user):
+            with tcp_endpoint(source_database_url) as (host, _, database, user):
                 config = {"host": host, "port": port, "database": database, "user": user}
                 source: Any = await (await resolve(first.create_data_source))(
                     principal, org, NewDataSource("dead", DataSourceKind.POSTGRES, config)
