@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from thedata.adapters.connectors import DefaultConnectorFactory, FileConnector, PostgresConnector
 from thedata.adapters.memory import InMemorySecretStore, InMemoryUnitOfWork
-from thedata.adapters.postgres import PostgresUnitOfWork
+from thedata.adapters.postgres import PostgresUnitOfWork, TransactionSecrets
 from thedata.adapters.secrets import EncryptedFileSecretStore, PostgresSecretStore
 from thedata.adapters.security import Argon2PasswordHasher, SecureCredentialGenerator
 from thedata.adapters.system import SystemClock, UuidV7IdFactory
@@ -47,4 +47,9 @@ def conformance(
     ]
     rotations: list[ports.SecretKeyRotation] = [postgres_secrets, file_secrets]
     del memory_uow, postgres_uow, password_hasher, credential_generator, id_factory, system_clock
-    del connector_factory, connector_kinds, secret_stores, rotations, secret_writers
+    # what the Postgres unit of work asks of a secret store that joins it
+    joined: list[TransactionSecrets] = [
+        postgres_secrets.joined(lambda: postgres.connection),
+        file_secrets.joined(None),
+    ]
+    del connector_factory, connector_kinds, secret_stores, rotations, secret_writers, joined

@@ -13,7 +13,11 @@ from thedata.adapters.postgres.migrator import (
 )
 from thedata.adapters.postgres.pool import open_pool
 from thedata.adapters.postgres.retry import TRANSIENT_ERRORS, retry_transient
-from thedata.adapters.postgres.unit_of_work import PostgresUnitOfWork
+from thedata.adapters.postgres.unit_of_work import (
+    PostgresUnitOfWork,
+    SecretsJoiner,
+    TransactionSecrets,
+)
 
 __all__ = [
     "TRANSIENT_ERRORS",
@@ -25,6 +29,8 @@ __all__ = [
     "PostgresHealthCheck",
     "PostgresMigrator",
     "PostgresUnitOfWork",
+    "SecretsJoiner",
+    "TransactionSecrets",
     "load_migrations",
     "open_pool",
     "read_status",

@@ -41,6 +41,10 @@ class TransactionSecrets(Protocol):
         """The unit's changes since its last commit were rolled back."""
         ...
 
+    async def in_doubt(self) -> None:
+        """A commit failed without saying whether it happened: undo and apply nothing."""
+        ...
+
 
 SecretsJoiner = Callable[[ConnectionSource], TransactionSecrets]
 """Makes a secret store's part in a unit of work, given the unit's connection."""
@@ -59,6 +63,9 @@ class _NoSecretStore:
         return None
 
     async def discarded(self) -> None:
+        return None
+
+    async def in_doubt(self) -> None:
         return None
 
 
@@ -123,9 +130,18 @@ class PostgresUnitOfWork:
                 raise exc
 
     async def commit(self) -> None:
-        """Commit the transaction; the next statement starts a new one."""
-        with translated_errors():
-            await self.connection.commit()
+        """Commit the transaction; the next statement starts a new one.
+
+        When the commit fails, whether it happened is unknown (the server may
+        have committed and the answer been lost): the secret store is told so,
+        and leaves everything in place for the sweep rather than guess.
+        """
+        try:
+            with translated_errors():
+                await self.connection.commit()
+        except BaseException:
+            await self.secrets.in_doubt()
+            raise
         await self.secrets.committed()
 
     async def rollback(self) -> None:

@@ -58,6 +58,8 @@ class StagedFileSecretWriter:
     a unit that ends without committing has its puts deleted (``discarded``).
     A crash between the steps leaves only values nothing points at, which
     ``SweepOrphanSecrets`` removes; the catalog never points at a missing value.
+    A commit whose outcome is unknown (``in_doubt``) deletes nothing either way:
+    whichever values the catalog ended up pointing at are all still there.
     """
 
     def __init__(self, store: EncryptedFileSecretStore) -> None:
@@ -79,6 +81,9 @@ class StagedFileSecretWriter:
     async def discarded(self) -> None:
         written, self._written, self._deleted = self._written, [], []
         await self._forget(written)
+
+    async def in_doubt(self) -> None:
+        self._written, self._deleted = [], []  # the sweep removes whichever side lost
 
     async def _forget(self, secrets: list[tuple[UUID, str]]) -> None:
         for organization_id, reference in secrets:

@@ -81,6 +81,9 @@ class PostgresSecretWriter:
     async def discarded(self) -> None:
         return None
 
+    async def in_doubt(self) -> None:
+        return None  # the secrets' fate is the transaction's, whatever it was
+
 
 class PostgresSecretStore:
     """The ``secrets`` table: one row per (organization, reference), sealed by ``SecretCipher``.

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
@@ -24,6 +25,7 @@ from thedata.adapters.memory import FakeConnectorFactory
 from thedata.adapters.postgres import PostgresUnitOfWork
 from thedata.adapters.secrets import EncryptedFileSecretStore
 from thedata.adapters.system import UuidV7IdFactory
+from thedata.application.errors import DatabaseUnavailable
 from thedata.application.identity_policy import IdentityPolicy
 from thedata.application.use_cases import (
     CreateDataSource,
@@ -74,6 +76,7 @@ class Harness:
     def __init__(self, pool: AsyncConnectionPool, store: MortalFileStore) -> None:
         self.pool, self.store = pool, store
         self.die_before_commit = False
+        self.lose_commit_answer = False
         self.org = an_organization()
         self.principal = Principal.api_key(UUID(int=1), self.org.id, Role.OWNER)
 
@@ -85,6 +88,20 @@ class Harness:
                 if harness.die_before_commit:
                     harness.store.dead = True
                     raise Crash
+                if harness.lose_commit_answer:
+                    connection = self.connection
+                    real_commit = connection.commit
+
+                    async def commit_then_lose_the_answer() -> None:
+                        await real_commit()
+                        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+                    connection.commit = commit_then_lose_the_answer  # type: ignore[method-assign]
+                    try:
+                        await super().commit()
+                    finally:
+                        connection.commit = real_commit  # type: ignore[method-assign]
+                    return
                 await super().commit()
 
         return MortalUnitOfWork(self.pool, secrets=self.store.joined)
@@ -179,3 +196,14 @@ async def test_a_crash_while_deleting_leaves_only_an_orphan(harness: Harness) ->
     with pytest.raises(Crash):
         await DeleteDataSource(harness.uow)(harness.principal, harness.org.id, source.id)
     await assert_consistent(harness, {})
+
+
+async def test_a_commit_whose_answer_is_lost_keeps_the_new_value(harness: Harness) -> None:
+    """COMMIT went through but its answer was lost: the value the catalog points at stays."""
+    source = await created(harness)
+    harness.lose_commit_answer = True
+    with pytest.raises(DatabaseUnavailable):
+        changes = DataSourceChanges(config={"password": "new-password"})
+        await harness.update()(harness.principal, harness.org.id, source.id, changes)
+    harness.lose_commit_answer = False
+    await assert_consistent(harness, {"w": b"new-password"})
