@@ -49,15 +49,17 @@ class _ConnectorCall:
 
     async def _load(
         self, principal: Principal, organization_id: UUID, data_source_id: UUID, action: Action
-    ) -> tuple[DataSource, Connector]:
+    ) -> DataSource:
         authorize(principal, organization_id, action)
         async with self._uow() as uow:
-            data_source = await find_data_source(uow, organization_id, data_source_id)
+            return await find_data_source(uow, organization_id, data_source_id)
+
+    async def _connector(self, data_source: DataSource) -> Connector:
+        """The data source's connector with its secrets (``ConnectorMisconfigured`` if lost)."""
         secrets = await secrets_of(self._secrets, data_source)
-        connector = self._connectors.connector(
-            organization_id, data_source.kind, data_source.config, secrets
+        return self._connectors.connector(
+            data_source.organization_id, data_source.kind, data_source.config, secrets
         )
-        return data_source, connector
 
     async def _record(self, data_source: DataSource, *, checked: bool, error: str | None) -> None:
         outcome = self._guard.outcome(data_source.id)
@@ -81,12 +83,11 @@ class CheckDataSource(_ConnectorCall):
         self, principal: Principal, organization_id: UUID, data_source_id: UUID
     ) -> CheckOutcome:
         """``ok`` with the latency, or not ``ok`` with a message; the answer is recorded."""
-        data_source, connector = await self._load(
-            principal, organization_id, data_source_id, Action.WRITE
-        )
+        data_source = await self._load(principal, organization_id, data_source_id, Action.WRITE)
         started = self._clock.monotonic()
         error = None
         try:
+            connector = await self._connector(data_source)
             await self._guard.call(
                 data_source.id,
                 "check",
@@ -107,9 +108,8 @@ class DiscoverStreams(_ConnectorCall):
         self, principal: Principal, organization_id: UUID, data_source_id: UUID
     ) -> Sequence[StreamSchema]:
         """The streams with their fields and primary keys."""
-        data_source, connector = await self._load(
-            principal, organization_id, data_source_id, Action.READ
-        )
+        data_source = await self._load(principal, organization_id, data_source_id, Action.READ)
+        connector = await self._connector(data_source)
         role = principal.role_in(organization_id)
         try:
             return await self._guard.call(

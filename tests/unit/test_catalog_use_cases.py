@@ -206,3 +206,22 @@ async def test_a_file_source_has_no_secret(catalog: Catalog) -> None:
     assert isinstance(created, DataSource)
     assert created.secrets == {}
     assert catalog.stored_values() == []
+
+
+async def test_a_lost_password_is_a_failed_check_not_a_missing_data_source(
+    catalog: Catalog,
+) -> None:
+    """A stored password that is gone: check is ok: false, discovery a 400-kind error, and
+    neither names the secret store's reference."""
+    owner, org = await owner_and_org(catalog)
+    source = await catalog.warehouse(owner, org)
+    await catalog.secrets.delete(org, source.secrets["password"])
+    outcome = await catalog.check(owner, org, source.id)
+    assert not outcome.ok
+    assert outcome.error is not None
+    assert "password" in outcome.error
+    assert source.secrets["password"] not in outcome.error
+    with pytest.raises(ConnectorMisconfigured) as failed:
+        await catalog.discover(owner, org, source.id)
+    assert [e.field for e in failed.value.errors] == ["/config/password"]
+    assert catalog.connectors.built == []  # no connector was given an empty password
