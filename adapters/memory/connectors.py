@@ -18,7 +18,7 @@ from thedata.domain.data_sources import DataSourceKind
 
 SECRET_FIELDS = {DataSourceKind.POSTGRES: ("password",), DataSourceKind.FILE: ()}
 TARGET_FIELDS = {
-    DataSourceKind.POSTGRES: ("host", "port", "database", "user"),
+    DataSourceKind.POSTGRES: ("host", "port", "database", "user", "sslmode"),
     DataSourceKind.FILE: ("path",),
 }
 

@@ -42,7 +42,7 @@ class UpdateDataSource:
 
     The changed config is validated whole, as on create. Stored secrets never
     follow the data source to a new place: when a change of the target (host,
-    port, database, user; a folder) brings no new value for a secret, the old
+    port, database, user, sslmode; a folder) brings no new value for a secret, the old
     one is forgotten, so nobody who may edit a data source can send its
     password to a server of their choosing. A changed config also resets the
     data source's health: the old circuit said nothing about it.

@@ -73,7 +73,14 @@ async def test_a_refused_patch_keeps_the_stored_password(catalog: Catalog) -> No
 
 
 @pytest.mark.parametrize(
-    "moved", [{"host": "evil.example.net"}, {"port": 6543}, {"database": "x"}, {"user": "x"}]
+    "moved",
+    [
+        {"host": "evil.example.net"},
+        {"port": 6543},
+        {"database": "x"},
+        {"user": "x"},
+        {"sslmode": "disable"},
+    ],
 )
 async def test_moving_a_data_source_forgets_its_password(
     catalog: Catalog, moved: dict[str, object]

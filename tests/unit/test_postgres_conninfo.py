@@ -10,6 +10,7 @@ from psycopg.conninfo import make_conninfo
 
 from tests.conftest import free_port
 from thedata.adapters.connectors.postgres import connection_parameters
+from thedata.adapters.connectors.postgres.config import TARGET_FIELDS
 from thedata.adapters.connectors.postgres.conninfo import MIN_LIBPQ, NO_FILE
 
 # libpq reads PGSERVICE to find a service file, whose entries only fill parameters left unset
@@ -59,6 +60,19 @@ def test_with_a_password_only_scram_without_one_nothing() -> None:
     assert parameters(password="pw")["require_auth"] == "scram-sha-256"
     assert parameters()["require_auth"] == "none"
     assert parameters()["password"] == ""
+
+
+@pytest.mark.parametrize("sslmode", ["require", "verify-full"])
+def test_a_password_over_mandatory_tls_needs_channel_binding(sslmode: str) -> None:
+    """Where TLS is required, SCRAM must be bound to the channel: a man in the middle who ends
+    the TLS session cannot relay the exchange (and learn what to crack offline)."""
+    assert parameters(password="pw", sslmode=sslmode)["channel_binding"] == "require"
+    assert parameters(password="pw", sslmode="prefer")["channel_binding"] == "prefer"
+
+
+def test_the_sslmode_is_part_of_where_a_source_connects() -> None:
+    """Weakening sslmode must drop the stored password, as moving the host does."""
+    assert "sslmode" in TARGET_FIELDS
 
 
 HOSTILE_ENVIRONMENT = {

@@ -37,7 +37,9 @@ class PostgresConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 SECRET_FIELDS = ("password",)
-TARGET_FIELDS = ("host", "port", "database", "user")
+# sslmode too: a weaker one lets whoever sits on the path pose as the server, which is as
+# good as pointing the data source at a server of one's own
+TARGET_FIELDS = ("host", "port", "database", "user", "sslmode")
 
 VERIFY_CA = (
     "verify-ca needs a CA certificate, which a data source cannot name; use verify-full "

@@ -14,6 +14,7 @@ from psycopg import pq
 
 # cannot exist: /dev/null is not a directory; libpq treats a missing file as "none"
 NO_FILE = "/dev/null/thedata-none"
+_TLS_REQUIRED = frozenset({"require", "verify-ca", "verify-full"})
 MIN_LIBPQ = 160000  # require_auth and sslcertmode came with libpq 16
 
 
@@ -53,7 +54,9 @@ def connection_parameters(
         # with a password only SCRAM (never cleartext or MD5: a server we do not trust must
         # not learn it); without one, no authentication exchange at all (nothing ambient)
         "require_auth": "scram-sha-256" if password else "none",
-        "channel_binding": "prefer",  # used whenever the server offers it over TLS
+        # where TLS is mandatory SCRAM must be bound to it, so that no one who ends the TLS
+        # session in the middle can relay the exchange; elsewhere, whenever the server offers it
+        "channel_binding": "require" if password and sslmode in _TLS_REQUIRED else "prefer",
         "passfile": NO_FILE,
         "sslmode": sslmode,
         "sslrootcert": "system" if sslmode == "verify-full" else NO_FILE,
