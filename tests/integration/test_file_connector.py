@@ -263,3 +263,19 @@ def test_the_data_root_layout_from_before_is_reported(data_root: Path) -> None:
 
     (data_root / "crm").mkdir()
     assert shared_layout_entries(data_root) == ["crm"]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "jsonl"])
+async def test_a_file_with_more_columns_than_postgresql_holds_is_refused(
+    factory: DefaultConnectorFactory, data_root: Path, file_format: str
+) -> None:
+    """2,000 columns: refused by name (no table could take them), not a huge answer."""
+    folder = data_root / str(ALICE) / "wide"
+    folder.mkdir()
+    names = [f"c{i}" for i in range(2_000)]
+    if file_format == "csv":
+        (folder / "wide.csv").write_text(",".join(names) + "\n" + ",".join("1" * 2_000) + "\n")
+    else:
+        (folder / "wide.jsonl").write_text(json.dumps(dict.fromkeys(names, 1)) + "\n")
+    with pytest.raises(ConnectorMisconfigured, match="more than 1600 columns"):
+        await connector(factory, ALICE, "wide", file_format).discover()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.conftest import free_port, tcp_endpoint
@@ -24,6 +25,7 @@ from thedata.adapters.connectors import (
     NetworkPolicy,
 )
 from thedata.adapters.connectors.control_database import OWN_DATABASE, ControlFacts
+from thedata.adapters.connectors.postgres import connector as postgres_connector_module
 from thedata.adapters.connectors.postgres.errors import (
     AUTH_METHOD,
     AUTHENTICATION_FAILED,
@@ -317,3 +319,24 @@ async def test_psycopg_is_not_asked_to_resolve(tmp_path: Path) -> None:
         with pytest.raises(ConnectorMisconfigured):
             await target.check()
     assert server.connections == 1
+
+
+@pytest.mark.postgres
+async def test_a_schema_wider_than_the_discovery_limit_is_refused(
+    tmp_path: Path,
+    postgres_server_url: str,
+    source_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More columns in all than one discovery reports: a clear refusal, not a huge answer."""
+    with psycopg.connect(source_database_url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE a (x int, y int)")
+        connection.execute("CREATE TABLE b (z int)")
+    connectors = factory(tmp_path, control=postgres_server_url)
+    with tcp_endpoint(source_database_url) as (host, port, database, user):
+        source = connector(connectors, host=host, port=port, database=database, user=user)
+        monkeypatch.setattr(postgres_connector_module, "MOST_COLUMNS", 3)
+        assert len(await source.discover()) == 2
+        monkeypatch.setattr(postgres_connector_module, "MOST_COLUMNS", 2)
+        with pytest.raises(ConnectorMisconfigured, match="more than 2 columns"):
+            await source.discover()

@@ -48,7 +48,7 @@ class FileConnector:
                     lines = reading.head(descriptor, name)
                 finally:
                     os.close(descriptor)
-                streams.append(stream(name, lines, budget))
+                streams.append(stream(name, lines, budget, self._limits.fields))
         return streams
 
     async def check(self) -> None:

@@ -34,6 +34,8 @@ class Limits:
     rows: int = 100
     entries: int = 10_000
     """Folder entries looked at; a folder with more is refused."""
+    fields: int = 1_600
+    """Fields of one stream: PostgreSQL's own column limit, so no table could take more."""
     chunk_bytes: int = 64 * 1024
 
 
@@ -98,12 +100,20 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def csv_stream(name: str, lines: list[bytes], budget: Budget) -> StreamSchema:
+def _too_wide(name: str, most: int) -> ConnectorMisconfigured:
+    return ConnectorMisconfigured(f"{name!r} has more than {most} columns, more than a table holds")
+
+
+def csv_stream(
+    name: str, lines: list[bytes], budget: Budget, most_fields: int = Limits.fields
+) -> StreamSchema:
     """The header's fields, typed from the sampled rows."""
     text = "\n".join(line.decode("utf-8", errors="replace") for line in lines)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, [])
+        if len(header) > most_fields:
+            raise _too_wide(name, most_fields)
         rows = []
         for row in reader:
             budget.spend()
@@ -131,7 +141,9 @@ def _json_type(raw: msgspec.Raw) -> str:
     return "number" if any(c in bytes(value) for c in b".eE") else "integer"
 
 
-def jsonl_stream(name: str, lines: list[bytes], budget: Budget) -> StreamSchema:
+def jsonl_stream(
+    name: str, lines: list[bytes], budget: Budget, most_fields: int = Limits.fields
+) -> StreamSchema:
     """The records' keys in first-seen order; a key whose type varies is a string.
 
     Values are not decoded (only their first byte is looked at), and a line that
@@ -151,6 +163,8 @@ def jsonl_stream(name: str, lines: list[bytes], budget: Budget) -> StreamSchema:
                 continue
             known = types.get(key, "null")
             types[key] = kind if known in ("null", kind) else "string"
+        if len(types) > most_fields:
+            raise _too_wide(name, most_fields)
     return StreamSchema(
         name.removesuffix(".jsonl"), tuple(FieldSchema(k, v) for k, v in types.items())
     )

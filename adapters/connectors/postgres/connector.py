@@ -15,6 +15,7 @@ from thedata.adapters.connectors.network import ascii_host
 from thedata.adapters.connectors.postgres.config import PostgresConfig
 from thedata.adapters.connectors.postgres.conninfo import connection_parameters
 from thedata.adapters.connectors.postgres.errors import connection_error, query_error
+from thedata.application.errors import ConnectorMisconfigured
 from thedata.application.ports import FieldSchema, StreamSchema
 
 _COLUMNS = """
@@ -23,7 +24,10 @@ FROM information_schema.columns c
 JOIN information_schema.tables t USING (table_schema, table_name)
 WHERE c.table_schema = %s AND t.table_type IN ('BASE TABLE', 'VIEW')
 ORDER BY c.table_name, c.ordinal_position
+LIMIT %s
 """
+MOST_COLUMNS = 100_000
+"""Columns one discovery reports, over all tables: a schema with more is refused, not sent."""
 _PRIMARY_KEYS = """
 SELECT tc.table_name, kcu.column_name
 FROM information_schema.table_constraints tc
@@ -91,13 +95,17 @@ class PostgresConnector:
         async with await self._connect() as connection:
             try:
                 columns = await (
-                    await connection.execute(_COLUMNS, (self._config.schema,))
+                    await connection.execute(_COLUMNS, (self._config.schema, MOST_COLUMNS + 1))
                 ).fetchall()
                 keys = await (
                     await connection.execute(_PRIMARY_KEYS, (self._config.schema,))
                 ).fetchall()
             except psycopg.Error as e:
                 raise query_error(e) from None
+        if len(columns) > MOST_COLUMNS:
+            raise ConnectorMisconfigured(
+                f"the schema has more than {MOST_COLUMNS} columns in all; choose a narrower one"
+            )
         fields: dict[str, list[FieldSchema]] = {}
         for table, column, data_type in columns:
             fields.setdefault(str(table), []).append(FieldSchema(str(column), str(data_type)))
