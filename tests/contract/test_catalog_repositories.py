@@ -143,7 +143,6 @@ class CatalogContract(ABC):
             assert await uow.data_sources.get(self.org.id, source.id) is None
             assert await uow.pipelines.get(self.org.id, pipeline.id) is None
 
-
     async def test_a_data_source_a_pipeline_uses_cannot_be_deleted(self) -> None:
         """Deleting a pipeline's source is DataSourceInUse, and nothing is deleted."""
         source, destination = a_data_source(self.org.id, "a"), a_data_source(self.org.id, "b")

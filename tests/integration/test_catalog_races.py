@@ -20,10 +20,13 @@ from thedata.entrypoints.http import create_app
 pytestmark = pytest.mark.postgres
 
 
-def warehouse(name: str, password: str = "s3cret-password") -> dict[str, Any]:
+PASSWORD = "s3cret-password"
+
+
+def warehouse(name: str) -> dict[str, Any]:
     """A postgres data source's creating body, with a password."""
     config = {"host": "db.example.com", "database": "sales", "user": "reader"}
-    return {"name": name, "kind": "postgres", "config": config | {"password": password}}
+    return {"name": name, "kind": "postgres", "config": config | {"password": PASSWORD}}
 
 
 @asynccontextmanager
