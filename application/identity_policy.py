@@ -21,6 +21,8 @@ class IdentityPolicy:
     """Password attempts per client over all accounts (bounds spraying from one address)."""
     login_window: timedelta = timedelta(minutes=15)
     """How long each of those counts runs; ``password_attempts`` says why these three."""
+    known_client_ttl: timedelta = timedelta(days=30)
+    """How long a client stays known to an account after a right password from it."""
     api_key_last_used_resolution: timedelta = timedelta(minutes=5)
     """``last_used_at`` is written at most this often per key, not on every request."""
     idempotency_ttl: timedelta = timedelta(hours=24)

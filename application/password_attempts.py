@@ -9,8 +9,12 @@ change) counts on three counters, each over ``IdentityPolicy.login_window``:
   signing in to another account, are not locked out by someone's guessing.
 - the account *from every address*, at ``login_account_limit`` (50): bounds
   guessing spread over many addresses (a botnet) to that many per window.
-  Reaching it closes the account to everyone for the rest of the window: the
-  price of a bound, and why it sits well above what one address may try.
+  Reaching it closes the account to new clients for the rest of the window,
+  but not to a *known* client: one the right password came from within
+  ``known_client_ttl`` (30 days). A guesser cannot become known without the
+  password, so the bound holds, and someone who spreads guesses just to lock
+  a person out cannot lock them out of the places they sign in from (a known
+  client's own pair counter still applies).
 - the client address *over every account*, at ``login_address_limit`` (100):
   bounds password spraying (one common password against many accounts) from
   one address. Ten times the per-account allowance, so an office behind one
@@ -67,13 +71,18 @@ class PasswordAttempt:
     account_from_client: str
     account: str
     client: str
+    known_client: str
+    """Present (in the store of known clients) once the right password came from the client."""
 
     @classmethod
     def of(cls, email: str, client_address: str) -> PasswordAttempt:
         """The counters for the normalized ``email`` tried from ``client_address``."""
         client = client_of(client_address)
         return cls(
-            _hashed("pair", email, client), _hashed("account", email), _hashed("address", client)
+            _hashed("pair", email, client),
+            _hashed("account", email),
+            _hashed("address", client),
+            _hashed("known", email, client),
         )
 
     async def register(self, uow: UnitOfWork, now: datetime, policy: IdentityPolicy) -> None:
@@ -83,6 +92,8 @@ class PasswordAttempt:
             self.account: policy.login_account_limit,
             self.client: policy.login_address_limit,
         }
+        if await uow.login_throttle.known(self.known_client, now):
+            del limits[self.account]
         wait = await uow.login_throttle.register_attempt(limits, now, policy.login_window)
         if wait is not None:
             seconds = max(1, int(wait.total_seconds() + 0.999))
@@ -91,8 +102,10 @@ class PasswordAttempt:
                 retry_after=seconds,
             )
 
-    async def forgive(self, uow: UnitOfWork) -> None:
-        """The password was right: clear the account's counters, uncount this one on the client."""
+    async def forgive(self, uow: UnitOfWork, now: datetime, policy: IdentityPolicy) -> None:
+        """The password was right: clear the account's counters, uncount this one on the client,
+        and know the client from now on."""
         await uow.login_throttle.forgive(
             [self.client], clear=[self.account_from_client, self.account]
         )
+        await uow.login_throttle.remember(self.known_client, now + policy.known_client_ttl)

@@ -180,3 +180,11 @@ class LoginThrottle(Protocol):
     async def forgive(self, keys: Sequence[str], *, clear: Sequence[str] = ()) -> None:
         """Uncount one attempt on each of ``keys`` (it succeeded); forget ``clear`` altogether."""
         ...
+
+    async def known(self, key: str, now: datetime) -> bool:
+        """Whether ``key`` was remembered until after ``now``."""
+        ...
+
+    async def remember(self, key: str, until: datetime) -> None:
+        """Know ``key`` until ``until`` (a later ``remember`` moves it)."""
+        ...

@@ -66,7 +66,7 @@ class IssueAccessToken:
         now = self._clock.now()
         expires_at = now + self._policy.access_token_ttl
         async with self._uow() as uow:
-            await attempt.forgive(uow)
+            await attempt.forgive(uow, self._clock.now(), self._policy)
             await uow.access_tokens.purge_expired(user.id, now)
             await uow.access_tokens.add(
                 AccessToken(credential_hash(token), user.id, now, expires_at)

@@ -69,7 +69,7 @@ class UpdateCurrentUser:
             if new_hash is not None:
                 await uow.access_tokens.revoke_all_of(user_id, keep=principal.token_hash)
             if attempt is not None:
-                await attempt.forgive(uow)
+                await attempt.forgive(uow, self._clock.now(), self._policy)
             await uow.commit()
         return profile_of(user, principal)
 

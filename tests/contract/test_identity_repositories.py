@@ -300,6 +300,21 @@ class IdentityRepositoriesContract(ABC):
             assert await throttle.register_attempt({"y": 9, "account": 4}, T0, window) == window
             assert await throttle.register_attempt({"x": 4}, T0, window) is None
 
+    async def test_a_known_client_is_known_until_its_time_and_a_later_remember_extends_it(
+        self,
+    ) -> None:
+        """known() is true strictly before ``until``; remembering again never shortens it."""
+        async with self.new_uow() as uow:
+            throttle = uow.login_throttle
+            assert not await throttle.known("k", T0)
+            await throttle.remember("k", T0 + HOUR)
+            await throttle.remember("k", T0 + timedelta(minutes=1))
+            await uow.commit()
+        async with self.new_uow() as uow:
+            assert await uow.login_throttle.known("k", T0 + timedelta(minutes=59))
+            assert not await uow.login_throttle.known("k", T0 + HOUR)
+            assert not await uow.login_throttle.known("other", T0)
+
     async def test_an_idempotency_key_is_claimed_once_and_then_replays(self) -> None:
         """The first claim reserves the key; later ones see the saved response until it expires."""
         response = StoredResponse(201, b'{"id": 1}')

@@ -120,6 +120,26 @@ async def test_guessing_one_account_from_many_addresses_is_limited() -> None:
         await identity.sign_in("ada@x.io", PASSWORD, "10.0.1.1")
 
 
+async def test_a_distributed_lockout_does_not_close_the_account_to_a_known_client() -> None:
+    """Fifty wrong guesses from five networks close Ada's account to new clients, not to the
+    address she has signed in from before; there her own pair limit still applies."""
+    identity = Identity.in_memory()
+    await identity.register("ada@x.io", PASSWORD, "Ada")
+    assert await identity.sign_in("ada@x.io", PASSWORD, "198.51.100.7")
+    for network in range(5):
+        for _ in range(10):
+            with pytest.raises(InvalidCredentials):
+                await identity.sign_in("ada@x.io", "wrong password!", f"2001:db8:0:{network}::1")
+    with pytest.raises(TooManyLoginAttempts):
+        await identity.sign_in("ada@x.io", PASSWORD, "192.0.2.44")  # a client never seen
+    assert await identity.sign_in("ada@x.io", PASSWORD, "198.51.100.7")
+    for _ in range(10):
+        with pytest.raises(InvalidCredentials):
+            await identity.sign_in("ada@x.io", "wrong password!", "198.51.100.7")
+    with pytest.raises(TooManyLoginAttempts):
+        await identity.sign_in("ada@x.io", PASSWORD, "198.51.100.7")
+
+
 async def test_failed_sign_ins_are_limited_per_client_address() -> None:
     """Guessing across many accounts from one address is limited too, at its own higher limit."""
     identity = Identity.in_memory(policy=IdentityPolicy(login_address_limit=20))

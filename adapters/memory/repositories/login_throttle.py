@@ -41,3 +41,11 @@ class InMemoryLoginThrottle:
                 self._rows()[key] = (started, max(attempts - 1, 0))
         for key in clear:
             self._rows().pop(key, None)
+
+    async def known(self, key: str, now: datetime) -> bool:
+        until: datetime | None = self._tables("known_clients").get(key)
+        return until is not None and until > now
+
+    async def remember(self, key: str, until: datetime) -> None:
+        known = self._tables("known_clients")
+        known[key] = max(until, known.get(key, until))

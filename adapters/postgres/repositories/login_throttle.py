@@ -61,3 +61,16 @@ class PostgresLoginThrottle:
         # lock in key order first: the two writes below would take rows in plan order
         await self._connection().execute(_LOCK, {"keys": sorted([*uncount, *clear])})
         await self._connection().execute(_FORGIVE, {"clear": list(clear), "uncount": uncount})
+
+    async def known(self, key: str, now: datetime) -> bool:
+        cursor = await self._connection().execute(
+            "SELECT 1 FROM known_clients WHERE key = %s AND until > %s", (key, now)
+        )
+        return await cursor.fetchone() is not None
+
+    async def remember(self, key: str, until: datetime) -> None:
+        await self._connection().execute(
+            "INSERT INTO known_clients AS k (key, until) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET until = greatest(k.until, EXCLUDED.until)",
+            (key, until),
+        )
