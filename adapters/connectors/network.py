@@ -71,6 +71,9 @@ def blocked_reason(address: IPAddress, *, allow_private: bool) -> str | None:
 _LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$")
 
 
+_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$", re.IGNORECASE)
+
+
 def ascii_host(host: str) -> str:
     """``host`` as DNS and libpq take it: an IP literal, or an IDNA-encoded name.
 
@@ -88,6 +91,13 @@ def ascii_host(host: str) -> str:
             "is not a valid host name (an empty label, or a label longer than 63 characters)"
         ) from None
     name = encoded.removesuffix(".")
+    if _NUMERIC_LABEL.match(name.rsplit(".", 1)[-1]):
+        # resolvers read these as IPv4 shorthand (1.2.3 is 1.2.0.3); no top-level domain is
+        # numeric, so a host like this never means a name
+        raise ValueError(
+            "is not a valid host name; write an IPv4 address as four decimal numbers "
+            "(like 192.0.2.1)"
+        )
     if not name or len(name) > 253:
         raise ValueError("is not a valid host name (1 to 253 characters)")
     if not all(_LABEL.match(label) and len(label) <= 63 for label in name.split(".")):

@@ -133,3 +133,13 @@ def test_hosts_no_resolver_would_take_are_refused_with_a_reason(host: str) -> No
     """Empty labels, labels over 63 octets, odd characters: a ValueError, never a crash."""
     with pytest.raises(ValueError, match="not a valid host name"):
         ascii_host(host)
+
+
+@pytest.mark.parametrize(
+    "host", ["1.2.3", "2130706433", "0x7f.1", "127.1", "0177.0.0.1", "10.0.0.1."]
+)
+def test_numeric_shorthands_of_addresses_are_refused(host: str) -> None:
+    """What a resolver reads as an IPv4 address in shorthand (``1.2.3`` is 1.2.0.3) is not a
+    name: refused, so that a host means what it says (no top-level domain is numeric)."""
+    with pytest.raises(ValueError, match="four decimal numbers"):
+        ascii_host(host)
