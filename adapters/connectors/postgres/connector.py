@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
-from thedata.adapters.connectors.control_database import identity_of
 from thedata.adapters.connectors.kind import Environment
-from thedata.adapters.connectors.network import ascii_host
 from thedata.adapters.connectors.postgres.config import PostgresConfig
-from thedata.adapters.connectors.postgres.conninfo import connection_parameters
-from thedata.adapters.connectors.postgres.errors import connection_error, query_error
+from thedata.adapters.connectors.postgres.errors import query_error
+from thedata.adapters.connectors.postgres.session import Connection, connect
 from thedata.application.errors import ConnectorMisconfigured
 from thedata.application.ports import FieldSchema, StreamSchema
 
@@ -39,8 +35,6 @@ WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = %s
 ORDER BY tc.table_name, kcu.ordinal_position
 """
 
-Connection = psycopg.AsyncConnection[tuple[Any, ...]]
-
 
 class PostgresConnector:
     """Connects to the resolved, allowed address of the configured host, never to the
@@ -52,37 +46,7 @@ class PostgresConnector:
         self._environment, self._config, self._password = environment, config, password
 
     async def _connect(self) -> Connection:
-        c, environment = self._config, self._environment
-        host = ascii_host(c.host)  # validated with the config: this cannot fail
-        address = await environment.policy.resolve(host, c.port)
-        if environment.control is not None:  # before any credential is sent
-            await environment.control.refuse_target(address, c.port, c.database)
-        parameters = connection_parameters(
-            host=host,
-            hostaddr=address,
-            port=c.port,
-            database=c.database,
-            user=c.user,
-            password=self._password,
-            sslmode=c.sslmode,
-            connect_timeout=environment.timeout,
-        )
-        try:
-            connection = await psycopg.AsyncConnection.connect(
-                make_conninfo("", **parameters), autocommit=True
-            )
-        except psycopg.Error as e:
-            raise connection_error(e) from None
-        try:
-            if environment.control is not None:
-                await environment.control.refuse_identity(await identity_of(connection))
-        except psycopg.Error as e:
-            await connection.close()
-            raise query_error(e) from None
-        except BaseException:
-            await connection.close()
-            raise
-        return connection
+        return await connect(self._environment, self._config, self._password, autocommit=True)
 
     async def check(self) -> None:
         async with await self._connect() as connection:
