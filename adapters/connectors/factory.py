@@ -17,7 +17,14 @@ from thedata.adapters.connectors.postgres import check_libpq
 from thedata.adapters.connectors.registry import CONNECTOR_KINDS
 from thedata.adapters.field_errors import field_error, json_pointer
 from thedata.application.errors import ConnectorMisconfigured
-from thedata.application.ports import Connector, StreamSchema, ValidatedConfig
+from thedata.application.ports import (
+    Connector,
+    StreamFailed,
+    StreamReader,
+    StreamSchema,
+    StreamWriter,
+    ValidatedConfig,
+)
 from thedata.domain.data_sources import DataSourceKind
 from thedata.domain.errors import FieldError, InvalidInput
 
@@ -83,6 +90,39 @@ class DefaultConnectorFactory:
             reasons = "; ".join(f"{error.field}: {error.message}" for error in e.errors)
             return _Refusing(ConnectorMisconfigured(f"{INVALID} ({reasons})", e.errors))
         return spec.connector(self._environment, organization_id, parsed, secrets)
+
+    def _stream_config(
+        self, organization_id: UUID, kind: DataSourceKind, config: Mapping[str, Any]
+    ) -> tuple[ConnectorKind[Any], msgspec.Struct]:
+        try:
+            return self._parse(organization_id, kind, config)
+        except InvalidInput as e:  # a stored config that today's rules refuse
+            reasons = "; ".join(f"{error.field}: {error.message}" for error in e.errors)
+            raise ConnectorMisconfigured(f"{INVALID} ({reasons})", e.errors) from None
+
+    def reader(
+        self,
+        organization_id: UUID,
+        kind: DataSourceKind,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+    ) -> StreamReader:
+        spec, parsed = self._stream_config(organization_id, kind, config)
+        if spec.reader is None:
+            raise StreamFailed(f"{kind.value} data sources cannot be read from yet")
+        return spec.reader(self._environment, organization_id, parsed, secrets)
+
+    def writer(
+        self,
+        organization_id: UUID,
+        kind: DataSourceKind,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+    ) -> StreamWriter:
+        spec, parsed = self._stream_config(organization_id, kind, config)
+        if spec.writer is None:
+            raise StreamFailed(f"{kind.value} data sources cannot be written to yet")
+        return spec.writer(self._environment, organization_id, parsed, secrets)
 
 
 def _under_config(problem: FieldError) -> FieldError:

@@ -17,7 +17,7 @@ from attrs import frozen
 
 from thedata.adapters.connectors.control_database import ControlDatabase
 from thedata.adapters.connectors.network import NetworkPolicy
-from thedata.application.ports import Connector
+from thedata.application.ports import Connector, StreamReader, StreamWriter
 from thedata.domain.data_sources import DataSourceKind
 from thedata.domain.errors import FieldError
 
@@ -66,3 +66,7 @@ class ConnectorKind(Generic[ConfigT]):
     """Builds the connector for an organization's validated config and its secrets."""
     problems: Callable[[Environment, UUID, ConfigT], Sequence[FieldError]] = no_problems
     """Checks the schema cannot express; pointers relative to the config (``/host``)."""
+    reader: Callable[[Environment, UUID, ConfigT, Mapping[str, str]], StreamReader] | None = None
+    """Builds the kind's stream reader; ``None`` while the kind cannot be read."""
+    writer: Callable[[Environment, UUID, ConfigT, Mapping[str, str]], StreamWriter] | None = None
+    """Builds the kind's stream writer; ``None`` while the kind cannot be written."""

@@ -13,7 +13,13 @@ from uuid import UUID
 
 from attrs import define, field
 
-from thedata.application.ports import StreamSchema, ValidatedConfig
+from thedata.application.ports import (
+    StreamFailed,
+    StreamReader,
+    StreamSchema,
+    StreamWriter,
+    ValidatedConfig,
+)
 from thedata.domain.data_sources import DataSourceKind
 
 SECRET_FIELDS = {DataSourceKind.POSTGRES: ("password",), DataSourceKind.FILE: ()}
@@ -57,6 +63,10 @@ class FakeConnectorFactory:
 
     connector_script: FakeConnector = field(factory=FakeConnector)
     built: list[BuiltConnector] = field(factory=list)
+    stream_reader: StreamReader | None = None
+    """What ``reader`` hands out (for every data source); ``None``: reading fails."""
+    stream_writer: StreamWriter | None = None
+    """What ``writer`` hands out (for every data source); ``None``: writing fails."""
 
     def validate(
         self, organization_id: UUID, kind: DataSourceKind, config: Mapping[str, Any]
@@ -76,3 +86,25 @@ class FakeConnectorFactory:
     ) -> FakeConnector:
         self.built.append(BuiltConnector(organization_id, kind, dict(config), dict(secrets)))
         return self.connector_script
+
+    def reader(
+        self,
+        organization_id: UUID,
+        kind: DataSourceKind,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+    ) -> StreamReader:
+        if self.stream_reader is None:
+            raise StreamFailed("this fake factory was given no stream reader")
+        return self.stream_reader
+
+    def writer(
+        self,
+        organization_id: UUID,
+        kind: DataSourceKind,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+    ) -> StreamWriter:
+        if self.stream_writer is None:
+            raise StreamFailed("this fake factory was given no stream writer")
+        return self.stream_writer

@@ -1,21 +1,19 @@
 """Connectors: how the service talks to the systems data sources point at.
 
 ``ConnectorFactory`` validates a kind's config and builds a ``Connector`` for
-checks and discovery. ``SourceReader`` and ``DestinationWriter`` are the shape
-runs will use (reading batches after a cursor; writing with append, upsert or
-atomic-replace semantics); they are designed here so that runs need no new
-port, and are implemented with the run execution.
+checks and discovery, and the ``StreamReader`` / ``StreamWriter`` that move
+data (``ports.streams``).
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
 from attrs import frozen
 
+from thedata.application.ports.streams import StreamReader, StreamWriter
 from thedata.domain.data_sources import DataSourceKind
 
 
@@ -91,48 +89,22 @@ class ConnectorFactory(Protocol):
         """A connector for the organization's validated config and its secrets."""
         ...
 
-
-@frozen
-class RecordBatch:
-    """Rows read from a stream, and the highest cursor value among them."""
-
-    rows: Sequence[Mapping[str, Any]]
-    cursor: Any | None
-
-
-class WriteMode(enum.Enum):
-    """How a batch lands in its destination table."""
-
-    APPEND = "append"
-    UPSERT = "upsert"
-    """Insert, or replace the row with the same primary key."""
-    REPLACE = "replace"
-    """Fill a staging table; ``commit`` swaps it in atomically."""
-
-
-class SourceReader(Protocol):
-    """Reads a stream in batches, after a cursor (for the runs that come next)."""
-
-    def read(
-        self, stream: str, *, cursor_field: str | None, after: Any | None, batch_size: int
-    ) -> AsyncIterator[RecordBatch]:
-        """Batches in cursor order (all rows when ``cursor_field`` is ``None``)."""
+    def reader(
+        self,
+        organization_id: UUID,
+        kind: DataSourceKind,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+    ) -> StreamReader:
+        """The kind's stream reader (``StreamFailed`` if the kind cannot be read)."""
         ...
 
-
-class DestinationWriter(Protocol):
-    """Writes batches so that a retried run leaves no duplicate and loses no row."""
-
-    async def prepare(self, table: str, schema: StreamSchema, mode: WriteMode) -> None:
-        """Create the table (or, for ``REPLACE``, its staging table)."""
-        ...
-
-    async def write(
-        self, table: str, batch: RecordBatch, mode: WriteMode, primary_key: Sequence[str]
-    ) -> int:
-        """Write one batch; the number of rows written."""
-        ...
-
-    async def commit(self, table: str, mode: WriteMode) -> None:
-        """Make what was written visible (swap the staging table in for ``REPLACE``)."""
+    def writer(
+        self,
+        organization_id: UUID,
+        kind: DataSourceKind,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+    ) -> StreamWriter:
+        """The kind's stream writer (``StreamFailed`` if the kind cannot be written)."""
         ...
