@@ -13,6 +13,7 @@ from attrs import frozen
 
 from thedata.application.ports.streams import (
     FrameFormat,
+    Position,
     Progress,
     ReadPlan,
     Shape,
@@ -33,6 +34,8 @@ class StreamOutcome:
     bytes: int
     format: FrameFormat
     mode: WriteMode
+    position: Position | None = None
+    """Where the destination's committed read now stands (``None`` for a full refresh)."""
 
 
 def destination_shape(stream: Stream, source: Shape) -> tuple[Shape, WriteMode]:
@@ -101,4 +104,5 @@ async def move_stream(
                 if progress is not None:
                     progress(moved)
         await sink.finish()
-    return StreamOutcome(moved.rows, moved.bytes, frame_format, mode)
+        position = sink.position if mode is not WriteMode.REPLACE else None
+    return StreamOutcome(moved.rows, moved.bytes, frame_format, mode, position)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 from uuid import UUID
 
 from thedata.domain.data_sources import DataSource, DataSourceHealth
@@ -75,4 +76,15 @@ class PipelineRepository(Protocol):
 
     async def using(self, data_source_id: UUID) -> int:
         """How many pipelines read from or write to the data source."""
+        ...
+
+    async def next_epoch(self, organization_id: UUID, pipeline_id: UUID) -> int | None:
+        """Take the pipeline's next attempt epoch (larger than every one taken before);
+        ``None`` if there is no such pipeline."""
+        ...
+
+    async def record_state(
+        self, organization_id: UUID, pipeline_id: UUID, stream: str, state: Mapping[str, Any]
+    ) -> None:
+        """Mirror one stream's state (its destination holds the truth) for the API."""
         ...

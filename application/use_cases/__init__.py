@@ -32,6 +32,7 @@ from thedata.application.use_cases.remove_member import RemoveMember
 from thedata.application.use_cases.revoke_access_token import RevokeAccessToken
 from thedata.application.use_cases.revoke_api_key import RevokeApiKey
 from thedata.application.use_cases.rotate_secret_key import RotateSecretKey, RotationReport
+from thedata.application.use_cases.run_pipeline import PipelineOutcome, RunPipeline
 from thedata.application.use_cases.sweep_orphan_secrets import SweepOrphanSecrets
 from thedata.application.use_cases.update_current_user import UpdateCurrentUser, UserChanges
 from thedata.application.use_cases.update_data_source import (
@@ -80,6 +81,7 @@ __all__ = [
     "NewPipeline",
     "OrganizationChanges",
     "PipelineChanges",
+    "PipelineOutcome",
     "RegisterUser",
     "Registration",
     "RemoveMember",
@@ -87,6 +89,7 @@ __all__ = [
     "RevokeApiKey",
     "RotateSecretKey",
     "RotationReport",
+    "RunPipeline",
     "SweepOrphanSecrets",
     "UpdateCurrentUser",
     "UpdateDataSource",

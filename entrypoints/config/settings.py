@@ -194,6 +194,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "always refused, and so is the service's own database."
         ),
     ] = False
+    worker_batch_rows: Annotated[
+        Annotated[int, Meta(ge=1, le=10_000_000)],
+        Meta(
+            description="Rows per batch of an incremental stream; each batch commits with its "
+            "cursor, so a crash loses at most one batch of work, never data."
+        ),
+    ] = 50_000
     connector_timeout: Annotated[
         Annotated[float, Meta(gt=0, le=5)],
         Meta(description="Seconds a data source check or discovery may take before it fails."),

@@ -17,6 +17,7 @@ from thedata.application.use_cases import (
     GetPipeline,
     ListDataSources,
     ListPipelines,
+    RunPipeline,
     SweepOrphanSecrets,
     UpdateDataSource,
     UpdatePipeline,
@@ -102,3 +103,10 @@ class Catalog(Infrastructure):
         UpdatePipeline, uow=Infrastructure.unit_of_work_factory, clock=Infrastructure.clock
     )
     delete_pipeline = providers.Factory(DeletePipeline, uow=Infrastructure.unit_of_work_factory)
+    run_pipeline = providers.Factory(
+        RunPipeline,
+        uow=Infrastructure.unit_of_work_factory,
+        connectors=connectors,
+        secrets=Infrastructure.secret_store,
+        batch_rows=Infrastructure.settings.provided.worker_batch_rows,
+    )

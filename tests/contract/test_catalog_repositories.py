@@ -186,6 +186,24 @@ class CatalogContract(ABC):
             assert await uow.pipelines.get(self.org.id, pipeline.id, lock=True) == pipeline
 
 
+    async def test_epochs_only_grow_and_state_is_mirrored_per_stream(self) -> None:
+        """next_epoch hands out 1, 2, 3...; record_state changes one stream's entry only."""
+        source = a_data_source(self.org.id)
+        pipeline = a_pipeline(self.org.id, source.id, source.id)
+        await self.given(source, pipeline)
+        async with self.new_uow() as uow:
+            epochs = [await uow.pipelines.next_epoch(self.org.id, pipeline.id) for _ in range(3)]
+            assert await uow.pipelines.next_epoch(self.org.id, ids.new_id()) is None
+            await uow.pipelines.record_state(self.org.id, pipeline.id, "orders", {"cursor": "7"})
+            await uow.pipelines.record_state(self.org.id, pipeline.id, "customers", {"x": 1})
+            await uow.commit()
+        assert epochs == [1, 2, 3]
+        async with self.new_uow() as uow:
+            stored = await uow.pipelines.get(self.org.id, pipeline.id)
+        assert stored is not None
+        assert dict(stored.state) == {"orders": {"cursor": "7"}, "customers": {"x": 1}}
+
+
 class TestInMemoryCatalog(CatalogContract):
     """The contract on the in-memory store."""
 

@@ -11,7 +11,14 @@ from thedata.domain.organizations import Organization, OrganizationWithRole, Slu
 from thedata.domain.pagination import Page, PageRequest
 
 # Tables whose rows belong to an organization, with the key part that names it.
-OWNED_BY_ORGANIZATION = ("memberships", "api_keys", "pipelines", "data_sources", "secrets")
+OWNED_BY_ORGANIZATION = (
+    "memberships",
+    "api_keys",
+    "pipelines",
+    "pipeline_epochs",
+    "data_sources",
+    "secrets",
+)
 
 
 class InMemoryOrganizationRepository:

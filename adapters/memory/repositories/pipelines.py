@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from uuid import UUID
 
 from attrs import evolve
@@ -60,3 +62,19 @@ class InMemoryPipelineRepository:
 
     async def using(self, data_source_id: UUID) -> int:
         return sum(data_source_id in (p.source_id, p.destination_id) for p in self._rows().values())
+
+    async def next_epoch(self, organization_id: UUID, pipeline_id: UUID) -> int | None:
+        if (organization_id, pipeline_id) not in self._rows():
+            return None
+        epochs: dict[tuple[UUID, UUID], int] = self._tables("pipeline_epochs")
+        key = (organization_id, pipeline_id)
+        epochs[key] = epochs.get(key, 0) + 1
+        return epochs[key]
+
+    async def record_state(
+        self, organization_id: UUID, pipeline_id: UUID, stream: str, state: Mapping[str, Any]
+    ) -> None:
+        key = (organization_id, pipeline_id)
+        if key in self._rows():
+            pipeline = self._rows()[key]
+            self._rows()[key] = evolve(pipeline, state={**pipeline.state, stream: dict(state)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -149,6 +150,24 @@ class PostgresPipelineRepository:
         )
         rows = [_pipeline(row) for row in await cursor.fetchall()]
         return Page.from_rows(rows, page, lambda pipeline: pipeline.id)
+
+    async def next_epoch(self, organization_id: UUID, pipeline_id: UUID) -> int | None:
+        cursor = await self._connection().execute(
+            "UPDATE pipelines SET epoch = epoch + 1 WHERE organization_id = %s AND id = %s"
+            " RETURNING epoch",
+            (organization_id, pipeline_id),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else None
+
+    async def record_state(
+        self, organization_id: UUID, pipeline_id: UUID, stream: str, state: Mapping[str, Any]
+    ) -> None:
+        await self._connection().execute(
+            "UPDATE pipelines SET state = jsonb_set(state, ARRAY[%s], %s)"
+            " WHERE organization_id = %s AND id = %s",
+            (stream, Jsonb(dict(state)), organization_id, pipeline_id),
+        )
 
     async def using(self, data_source_id: UUID) -> int:
         cursor = await self._connection().execute(

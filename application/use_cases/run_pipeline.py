@@ -1,0 +1,114 @@
+"""Moving every stream of a pipeline once: the engine as a library call.
+
+Runs and workers (the next issue) put this behind a queue with leases; a
+Python service can await it directly. Each call is one attempt with a fresh
+epoch of the pipeline, so a call still running elsewhere (a zombie) is fenced
+off at the destination the moment this one opens a stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+from attrs import frozen
+
+from thedata.application.authorization import authorize
+from thedata.application.move_stream import StreamOutcome, move_stream
+from thedata.application.ports import ConnectorFactory, UnitOfWorkFactory, Written
+from thedata.application.ports.secrets import SecretStore
+from thedata.application.use_cases.data_source_access import find_data_source, secrets_of
+from thedata.application.use_cases.get_pipeline import find_pipeline
+from thedata.domain.access import Action
+from thedata.domain.pipelines import Pipeline, PipelineNotFound
+from thedata.domain.principal import Principal
+
+StreamProgress = Callable[[str, Written], None]
+"""Told a stream's name and what it has written so far, after each batch."""
+
+
+@frozen
+class PipelineOutcome:
+    """What one attempt moved, stream by stream."""
+
+    epoch: int
+    streams: dict[str, StreamOutcome]
+
+
+class RunPipeline:
+    """Move each stream of a pipeline from its source to its destination (members and up).
+
+    Streams run one after another. A stream that fails stops the attempt
+    (``StreamFailed``, ``Superseded``, ``ConnectorFailed``...): what earlier
+    batches committed stays, and the next attempt carries on from there.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        connectors: ConnectorFactory,
+        secrets: SecretStore,
+        batch_rows: int,
+    ) -> None:
+        self._uow, self._connectors, self._secrets = uow, connectors, secrets
+        self._batch_rows = batch_rows
+
+    async def __call__(
+        self,
+        principal: Principal,
+        organization_id: UUID,
+        pipeline_id: UUID,
+        *,
+        progress: StreamProgress | None = None,
+    ) -> PipelineOutcome:
+        """Every stream moved once; their positions mirrored into the pipeline's ``state``."""
+        authorize(principal, organization_id, Action.WRITE)
+        async with self._uow() as uow:
+            pipeline = await find_pipeline(uow, organization_id, pipeline_id)
+            source = await find_data_source(uow, organization_id, pipeline.source_id)
+            destination = await find_data_source(uow, organization_id, pipeline.destination_id)
+            epoch = await uow.pipelines.next_epoch(organization_id, pipeline_id)
+            if epoch is None:  # deleted since it was read
+                raise PipelineNotFound(f"pipeline {pipeline_id} not found")
+            await uow.commit()
+        reader = self._connectors.reader(
+            organization_id, source.kind, source.config, await secrets_of(self._secrets, source)
+        )
+        writer = self._connectors.writer(
+            organization_id,
+            destination.kind,
+            destination.config,
+            await secrets_of(self._secrets, destination),
+        )
+        outcomes: dict[str, StreamOutcome] = {}
+        for stream in pipeline.streams:
+            outcomes[stream.name] = await move_stream(
+                reader,
+                writer,
+                pipeline=str(pipeline.id),
+                stream=stream,
+                epoch=epoch,
+                batch_rows=self._batch_rows,
+                progress=_for_stream(progress, stream.name),
+            )
+            await self._mirror(pipeline, stream.name, outcomes[stream.name], epoch)
+        return PipelineOutcome(epoch, outcomes)
+
+    async def _mirror(
+        self, pipeline: Pipeline, stream: str, outcome: StreamOutcome, epoch: int
+    ) -> None:
+        position = outcome.position
+        state = {
+            "epoch": epoch,
+            "cursor": position.cursor if position else None,
+            "key": list(position.key) if position else None,
+        }
+        async with self._uow() as uow:
+            await uow.pipelines.record_state(pipeline.organization_id, pipeline.id, stream, state)
+            await uow.commit()
+
+
+def _for_stream(progress: StreamProgress | None, stream: str) -> Callable[[Written], None] | None:
+    if progress is None:
+        return None
+    return lambda written: progress(stream, written)
