@@ -9,6 +9,7 @@ from thedata.adapters.connectors.postgres.config import (
 )
 from thedata.adapters.connectors.postgres.connector import PostgresConnector, postgres_connector
 from thedata.adapters.connectors.postgres.conninfo import check_libpq, connection_parameters
+from thedata.adapters.connectors.postgres.writer import PostgresStreamWriter, postgres_writer
 from thedata.domain.data_sources import DataSourceKind
 
 POSTGRES: ConnectorKind[PostgresConfig] = ConnectorKind(
@@ -19,12 +20,14 @@ POSTGRES: ConnectorKind[PostgresConfig] = ConnectorKind(
     target_fields=TARGET_FIELDS,
     connector=postgres_connector,
     problems=config_problems,
+    writer=postgres_writer,
 )
 
 __all__ = [
     "POSTGRES",
     "PostgresConfig",
     "PostgresConnector",
+    "PostgresStreamWriter",
     "check_libpq",
     "connection_parameters",
 ]

@@ -8,6 +8,9 @@ driver text leaves: it may quote the data.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import psycopg
 
 from thedata.adapters.connectors.postgres.errors import BUSY, CANCELLED, PRIVILEGE, UNREACHABLE
@@ -49,3 +52,12 @@ def stream_error(error: psycopg.Error) -> StreamFailed:
     if state[:2] in _PERMANENT_CLASSES:
         return StreamFailed(_PERMANENT_CLASSES[state[:2]].format(state))
     return StreamFailed(FAILED.format(state))
+
+
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Turn a psycopg error raised inside into ``StreamFailed``, in our words."""
+    try:
+        yield
+    except psycopg.Error as e:
+        raise stream_error(e) from None

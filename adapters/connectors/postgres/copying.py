@@ -1,0 +1,117 @@
+"""One batch's frames into one ``COPY ... FROM STDIN``, streamed as they arrive.
+
+Binary COPY frames from a PostgreSQL source pass through untouched, gathered
+into writes of about 256 KiB (one write per small read costs a round of the
+event loop and a libpq call each). Rows are encoded once, by psycopg, with the
+destination's column types set so that no cast or guess is involved. Either
+way nothing accumulates: ``COPY`` writes wait on the socket, which holds the
+reader back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from attrs import frozen
+from psycopg import pq, sql
+from psycopg.copy import AsyncLibpqWriter
+
+from thedata.adapters.connectors.postgres.tables import names_sql
+from thedata.application.ports.streams import Batch, FrameFormat, StreamFailed, Written
+
+WRITE_BYTES = 256 * 1024
+"""Binary frames are gathered into writes of at least this size."""
+
+TEXT_OID, TEXT_ARRAY_OID = 25, 1009
+
+_CATEGORIES = "SELECT oid, typcategory = 'A' FROM pg_type WHERE oid = ANY (%s)"
+
+
+@frozen
+class RowEncoding:
+    """How rows are encoded for the columns' types: binary COPY when psycopg can dump every
+    type in binary, else text COPY (a type it does not know goes as its text form)."""
+
+    binary: bool
+    types: tuple[int, ...]
+
+
+async def row_encoding(
+    connection: psycopg.AsyncConnection[Any], oids: Sequence[int]
+) -> RowEncoding:
+    """The encoding for columns of the types ``oids``."""
+    adapters = connection.adapters
+
+    def dumps(oid: int, form: pq.Format) -> bool:
+        try:
+            adapters.get_dumper_by_oid(oid, form)
+        except psycopg.ProgrammingError:
+            return False
+        return True
+
+    if all(dumps(oid, pq.Format.BINARY) for oid in oids):
+        return RowEncoding(binary=True, types=tuple(oids))
+    unknown = [oid for oid in oids if not dumps(oid, pq.Format.TEXT)]
+    rows = await (await connection.execute(_CATEGORIES, (unknown,))).fetchall()
+    arrays = {int(oid) for oid, is_array in rows if is_array}
+    return RowEncoding(
+        binary=False,
+        types=tuple(
+            oid if oid not in unknown else TEXT_ARRAY_OID if oid in arrays else TEXT_OID
+            for oid in oids
+        ),
+    )
+
+
+class _CountingWriter(AsyncLibpqWriter):
+    """Counts the bytes a COPY sends."""
+
+    sent = 0
+
+    async def write(self, data: Any) -> None:
+        self.sent += len(data)
+        await super().write(data)
+
+
+async def copy_batch(
+    connection: psycopg.AsyncConnection[Any],
+    target: sql.Composable,
+    names: Sequence[str],
+    batch: Batch,
+    encoding: RowEncoding,
+) -> Written:
+    """COPY the batch's frames into ``target``'s columns ``names``; the rows and bytes sent."""
+    binary = batch.format is FrameFormat.POSTGRES_BINARY or encoding.binary
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+        target, names_sql(names), sql.SQL("binary" if binary else "text")
+    )
+    cursor = connection.cursor()
+    writer = _CountingWriter(cursor)
+    async with cursor.copy(statement, writer=writer) as copy:
+        if batch.format is FrameFormat.POSTGRES_BINARY:
+            await _pass_through(copy, batch)
+        else:
+            copy.set_types(list(encoding.types))
+            async for row in batch.frames:
+                if not isinstance(row, tuple) or len(row) != len(names):
+                    raise StreamFailed(f"a row of the batch does not have {len(names)} values")
+                await copy.write_row(row)
+    return Written(max(cursor.rowcount, 0), writer.sent)
+
+
+async def _pass_through(copy: psycopg.AsyncCopy, batch: Batch) -> None:
+    pending = bytearray()
+    async for chunk in batch.frames:
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise StreamFailed("a binary batch carried something other than bytes")
+        if not pending and len(chunk) >= WRITE_BYTES:
+            await copy.write(chunk)
+            continue
+        pending += chunk
+        if len(pending) >= WRITE_BYTES:
+            full, pending = pending, bytearray()
+            await copy.write(full)
+    if pending:
+        await copy.write(pending)

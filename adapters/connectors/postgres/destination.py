@@ -1,0 +1,48 @@
+"""What an open destination stream works with: its connection, state row, table and shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from attrs import frozen
+
+from thedata.adapters.connectors.postgres.copying import RowEncoding
+from thedata.adapters.connectors.postgres.state import StreamState
+from thedata.adapters.connectors.postgres.tables import FIRST_USER_OID, Table
+from thedata.application.ports.streams import Batch, FrameFormat, Shape, StreamFailed
+
+
+@frozen
+class Destination:
+    """One attempt's connection to a stream's table, and how its rows are encoded."""
+
+    connection: psycopg.AsyncConnection[Any]
+    state: StreamState
+    table: Table
+    shape: Shape
+    oids: tuple[int, ...]
+    """The columns' types as the destination knows them, in shape order."""
+    encoding: RowEncoding
+
+    @property
+    def formats(self) -> tuple[FrameFormat, ...]:
+        """Binary COPY frames pass through only when every type is built in: a user type has
+        another oid on every server, and binary arrays and records carry their elements' oids."""
+        if all(oid < FIRST_USER_OID for oid in self.oids):
+            return (FrameFormat.POSTGRES_BINARY, FrameFormat.ROWS)
+        return (FrameFormat.ROWS,)
+
+    def accept(self, batch: Batch) -> None:
+        """``StreamFailed`` unless the batch comes in a format this stream takes."""
+        if batch.format not in self.formats:
+            raise StreamFailed(
+                f"table {self.table.name!r} cannot take {batch.format.value} frames: its column "
+                "types differ from the source's"
+            )
+
+
+async def drain(batch: Batch) -> None:
+    """Consume a batch's frames without writing them (a batch already in)."""
+    async for _frame in batch.frames:
+        pass

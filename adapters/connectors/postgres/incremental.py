@@ -1,0 +1,99 @@
+"""Incremental streams: each batch's rows and the position after them commit together.
+
+``UPSERT`` copies the batch into a temporary table, then inserts it, replacing
+rows with the same key; ``APPEND`` copies it straight into the table. Either
+way the transaction first takes the stream's state row (a newer attempt's open
+waits for it, and a superseded attempt stops here), and ends by storing the
+batch's end position. A batch whose end is the committed position is already
+in (its commit's answer was lost): it is skipped, so nothing is appended twice.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from thedata.adapters.connectors.postgres.copying import copy_batch
+from thedata.adapters.connectors.postgres.destination import Destination, drain
+from thedata.adapters.connectors.postgres.stream_errors import translated
+from thedata.adapters.connectors.postgres.tables import columns_sql, names_sql
+from thedata.application.ports.streams import (
+    Batch,
+    FrameFormat,
+    Position,
+    StreamFailed,
+    WriteMode,
+    Written,
+)
+
+BATCH_TABLE = sql.Identifier("pg_temp", "_thedata_batch")
+
+
+def _merge(destination: Destination) -> sql.Composed:
+    shape = destination.shape
+    names = names_sql(shape.names)
+    others = [name for name in shape.names if name not in shape.primary_key]
+    action = (
+        sql.SQL("UPDATE SET {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("{0} = excluded.{0}").format(sql.Identifier(name)) for name in others
+            )
+        )
+        if others
+        else sql.SQL("NOTHING")
+    )
+    return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO {}").format(
+        destination.table.sql, names, names, BATCH_TABLE, names_sql(shape.primary_key), action
+    )
+
+
+class IncrementalStream:
+    """An open ``UPSERT`` or ``APPEND`` stream."""
+
+    def __init__(self, destination: Destination, mode: WriteMode, position: Position | None):
+        self._destination, self._mode, self._position = destination, mode, position
+        self._merge = _merge(destination) if mode is WriteMode.UPSERT else None
+
+    async def prepare(self) -> None:
+        """Create the session's batch table (upserts land there first)."""
+        if self._mode is WriteMode.UPSERT:
+            await self._destination.connection.execute(
+                sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS").format(
+                    BATCH_TABLE, columns_sql(self._destination.shape)
+                )
+            )
+
+    @property
+    def position(self) -> Position | None:
+        return self._position
+
+    @property
+    def formats(self) -> tuple[FrameFormat, ...]:
+        return self._destination.formats
+
+    async def write(self, batch: Batch) -> Written:
+        destination = self._destination
+        destination.accept(batch)
+        if batch.end is None and self._mode is WriteMode.APPEND:
+            raise StreamFailed("an appended batch must say where it ends, or it could land twice")
+        connection = destination.connection
+        with translated():
+            async with connection.transaction():
+                committed = await destination.state.hold(connection)
+                if batch.end is not None and batch.end == committed:
+                    await drain(batch)
+                    self._position = committed
+                    return Written(0, 0)
+                target = BATCH_TABLE if self._merge is not None else destination.table.sql
+                written = await copy_batch(
+                    connection, target, destination.shape.names, batch, destination.encoding
+                )
+                if self._merge is not None:
+                    await connection.execute(self._merge)
+                end = batch.end if batch.end is not None else committed
+                await destination.state.save(connection, end)
+        self._position = end
+        return written
+
+    async def finish(self) -> None:
+        with translated():
+            await self._destination.state.still_ours(self._destination.connection)

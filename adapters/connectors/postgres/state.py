@@ -1,0 +1,144 @@
+"""The destination's own record of each stream: its position and the epoch allowed to write.
+
+``_thedata_state`` lives beside the data, in the data source's schema, so the
+rows of a batch and the position after them commit in one transaction. An
+attempt raises the stored epoch when it opens the stream; every publish first
+takes the state row ``FOR UPDATE`` and checks the epoch is still its own. A
+newer attempt's open therefore waits for a publish in flight, then wins, and
+the older attempt's next publish finds a larger epoch and commits nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import msgspec
+import psycopg
+from attrs import frozen
+from psycopg import sql
+
+from thedata.application.ports.streams import Position, Superseded
+
+STATE_TABLE = "_thedata_state"
+
+_EXISTS = """
+SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s
+"""
+_CREATE = """
+CREATE TABLE IF NOT EXISTS {} (
+    pipeline text NOT NULL,
+    stream text NOT NULL,
+    epoch bigint NOT NULL,
+    position jsonb,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (pipeline, stream)
+)
+"""
+# ON CONFLICT locks the row even when the WHERE refuses the update: an open waits for a
+# publish in flight; an equal epoch is the same attempt resuming
+_CLAIM = """
+INSERT INTO {table} AS s (pipeline, stream, epoch) VALUES (%s, %s, %s)
+ON CONFLICT (pipeline, stream) DO UPDATE SET epoch = excluded.epoch, updated_at = now()
+WHERE s.epoch <= excluded.epoch
+RETURNING s.position
+"""
+_HOLD = "SELECT epoch, position FROM {table} WHERE pipeline = %s AND stream = %s FOR UPDATE"
+_PEEK = "SELECT epoch FROM {table} WHERE pipeline = %s AND stream = %s"
+_SAVE = """
+UPDATE {table} SET position = %s::jsonb, updated_at = now()
+WHERE pipeline = %s AND stream = %s AND epoch = %s
+"""
+
+
+class _StoredPosition(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    cursor: str
+    key: list[str] = []
+    snapshot: str | None = None
+
+
+def encode_position(position: Position | None) -> str | None:
+    """The JSON text stored for ``position``."""
+    if position is None:
+        return None
+    stored = _StoredPosition(position.cursor, list(position.key), position.snapshot)
+    return msgspec.json.encode(stored).decode()
+
+
+def decode_position(value: Any) -> Position | None:
+    """The position a stored JSON value (as psycopg loads ``jsonb``) stands for."""
+    if value is None:
+        return None
+    stored = msgspec.convert(value, _StoredPosition)
+    return Position(stored.cursor, tuple(stored.key), stored.snapshot)
+
+
+def superseded(pipeline: str, stream: str, epoch: int) -> Superseded:
+    """The error of an attempt whose epoch no longer holds the stream."""
+    return Superseded(
+        f"the stream {stream!r} of pipeline {pipeline!r} was taken over by a later attempt "
+        f"than {epoch}"
+    )
+
+
+@frozen
+class StreamState:
+    """One stream's row in the state table of ``schema``, as the attempt with ``epoch`` sees it."""
+
+    schema: str
+    pipeline: str
+    stream: str
+    epoch: int
+
+    @property
+    def _table(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, STATE_TABLE)
+
+    def _sql(self, template: str) -> sql.Composed:
+        return sql.SQL(template).format(table=self._table)
+
+    async def ensure_table(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        """Create the state table unless it exists (outside any transaction)."""
+        found = await connection.execute(_EXISTS, (self.schema, STATE_TABLE))
+        if await found.fetchone() is not None:
+            return
+        # another attempt may create it at the same moment
+        with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+            await connection.execute(sql.SQL(_CREATE).format(self._table))
+
+    async def claim(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
+        """Raise the stored epoch to ours and lock the row; the committed position.
+
+        ``Superseded`` when a larger epoch holds the stream.
+        """
+        claimed = await connection.execute(
+            self._sql(_CLAIM), (self.pipeline, self.stream, self.epoch)
+        )
+        row = await claimed.fetchone()
+        if row is None:
+            raise superseded(self.pipeline, self.stream, self.epoch)
+        return decode_position(row[0])
+
+    async def hold(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
+        """Lock the row for this publish; the committed position (``Superseded`` if not ours)."""
+        held = await connection.execute(self._sql(_HOLD), (self.pipeline, self.stream))
+        row = await held.fetchone()
+        if row is None or row[0] != self.epoch:
+            raise superseded(self.pipeline, self.stream, self.epoch)
+        return decode_position(row[1])
+
+    async def still_ours(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        """``Superseded`` if a later attempt took the stream (a look, no lock)."""
+        peeked = await connection.execute(self._sql(_PEEK), (self.pipeline, self.stream))
+        row = await peeked.fetchone()
+        if row is None or row[0] != self.epoch:
+            raise superseded(self.pipeline, self.stream, self.epoch)
+
+    async def save(self, connection: psycopg.AsyncConnection[Any], end: Position | None) -> None:
+        """Store the position the publish reaches, in its transaction, fenced by the epoch."""
+        saved = await connection.execute(
+            self._sql(_SAVE), (encode_position(end), self.pipeline, self.stream, self.epoch)
+        )
+        if saved.rowcount != 1:  # the row is held: only a foreign hand could make this happen
+            raise superseded(self.pipeline, self.stream, self.epoch)

@@ -1,0 +1,116 @@
+"""The ``postgres`` kind as a destination: streams written into the data source's schema.
+
+``open`` takes the stream for the attempt's epoch (``state``), makes the table
+fit the shape (``tables``) and hands back the stream for its mode:
+``incremental`` (upsert or append, a transaction per batch) or ``replace``
+(one load transaction, published at ``finish``). Every connection is the
+hardened one of ``session``; every driver error leaves as ``StreamFailed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from thedata.adapters.connectors.kind import Environment
+from thedata.adapters.connectors.postgres.config import PostgresConfig
+from thedata.adapters.connectors.postgres.copying import row_encoding
+from thedata.adapters.connectors.postgres.destination import Destination
+from thedata.adapters.connectors.postgres.incremental import IncrementalStream
+from thedata.adapters.connectors.postgres.names import checked_shape
+from thedata.adapters.connectors.postgres.replace import ReplaceStream
+from thedata.adapters.connectors.postgres.session import Connection, connect
+from thedata.adapters.connectors.postgres.state import StreamState
+from thedata.adapters.connectors.postgres.stream_errors import translated
+from thedata.adapters.connectors.postgres.tables import Table, type_oids
+from thedata.application.ports.streams import Shape, StreamFailed, WriteMode
+
+Stream = IncrementalStream | ReplaceStream
+
+
+class PostgresStreamWriter:
+    """Writes streams into tables of the configured schema, with their state beside them."""
+
+    def __init__(
+        self, environment: Environment, config: PostgresConfig, password: str | None
+    ) -> None:
+        self._environment, self._config, self._password = environment, config, password
+
+    @asynccontextmanager
+    async def open(
+        self, pipeline: str, stream: str, table: str, shape: Shape, mode: WriteMode, epoch: int
+    ) -> AsyncIterator[Stream]:
+        checked_shape(shape, table)
+        if mode is WriteMode.UPSERT and not shape.primary_key:
+            raise StreamFailed(f"the stream {stream!r} upserts but names no primary key")
+        connection = await connect(self._environment, self._config, self._password, autocommit=True)
+        try:
+            with translated():
+                opened = await self._open(connection, pipeline, stream, table, shape, mode, epoch)
+            yield opened
+        finally:
+            # closing never commits: a load that was not finished is rolled back by the server
+            await connection.close()
+
+    async def _open(
+        self,
+        connection: Connection,
+        pipeline: str,
+        stream: str,
+        table: str,
+        shape: Shape,
+        mode: WriteMode,
+        epoch: int,
+    ) -> Stream:
+        state = StreamState(self._config.schema, pipeline, stream, epoch)
+        await state.ensure_table(connection)
+        oids = await type_oids(connection, shape)
+        destination = Destination(
+            connection,
+            state,
+            Table(self._config.schema, table),
+            shape,
+            oids,
+            await row_encoding(connection, oids),
+        )
+        async with connection.transaction():
+            position = await state.claim(connection)
+            if mode is not WriteMode.REPLACE:  # a full refresh changes the table at finish
+                await _fit(destination, keyed=mode is WriteMode.UPSERT)
+        opened: Stream = (
+            ReplaceStream(destination, position)
+            if mode is WriteMode.REPLACE
+            else IncrementalStream(destination, mode, position)
+        )
+        await opened.prepare()
+        return opened
+
+
+async def _fit(destination: Destination, *, keyed: bool) -> None:
+    """Create the table, or add the columns the source gained; for an upsert, make sure the
+    key is unique (the primary key is added to a table that has none)."""
+    connection, table, shape = destination.connection, destination.table, destination.shape
+    oid = await table.oid(connection)
+    if oid is None:
+        await table.create(connection, shape, keyed=keyed)
+        return
+    await table.evolve(connection, oid, shape)
+    if not keyed or await table.has_key(connection, oid, shape.primary_key):
+        return
+    if await table.has_primary_key(connection, oid):
+        raise StreamFailed(
+            f"table {table.name!r} has another primary key than the stream's "
+            f"({', '.join(shape.primary_key)})"
+        )
+    await table.add_primary_key(connection, shape.primary_key)
+
+
+def postgres_writer(
+    environment: Environment,
+    _organization_id: UUID,
+    config: PostgresConfig,
+    secrets: Mapping[str, str],
+) -> PostgresStreamWriter:
+    """The ``postgres`` kind's stream writer."""
+    return PostgresStreamWriter(environment, config, secrets.get("password"))
