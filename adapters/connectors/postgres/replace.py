@@ -62,6 +62,7 @@ class ReplaceStream:
         self._destination, self._position = destination, position
         self._end: Position | None = None
         self._staging: Table | None = None  # None: the temporary table (truncate and refill)
+        self._published = False
 
     async def prepare(self) -> None:
         """Choose how to publish, and open the load transaction with its load table."""
@@ -94,7 +95,7 @@ class ReplaceStream:
         destination.accept(batch)
         target = self._staging.sql if self._staging is not None else LOAD_TABLE
         with translated():
-            await destination.state.still_ours(destination.connection)
+            await self._still_open()
             written = await copy_batch(
                 destination.connection, target, destination.shape.names, batch, destination.encoding
             )
@@ -106,6 +107,7 @@ class ReplaceStream:
         destination = self._destination
         connection, table, shape = destination.connection, destination.table, destination.shape
         with translated():
+            await self._still_open()
             if self._staging is not None and shape.primary_key:  # built once, after the load
                 await connection.execute(
                     sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
@@ -124,7 +126,12 @@ class ReplaceStream:
                 await self._refill(oid)
             await destination.state.save(connection, self._end)
             await connection.commit()
-        self._position = self._end
+        self._position, self._published = self._end, True
+
+    async def _still_open(self) -> None:
+        await self._destination.state.still_ours(self._destination.connection)
+        if self._published:
+            raise StreamFailed("this full refresh was published already")
 
     async def _lock(self, table: Table) -> int | None:
         """Lock the table against everyone (``None``: there is none yet), trying for a while

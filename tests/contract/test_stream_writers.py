@@ -1,0 +1,380 @@
+"""One contract for the stream writers (destinations), against a real PostgreSQL.
+
+Every writer keeps a stream's state beside its data and changes both at once,
+fences superseded attempts by epoch, publishes a full refresh at once, and
+keeps the source's types. A writer's suite subclasses ``StreamWriterContract``
+with a way to open it and to read a table back as rows of Python values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.conftest import tcp_endpoint
+from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy
+from thedata.application.ports import (
+    Batch,
+    Column,
+    FrameFormat,
+    Position,
+    Shape,
+    StreamFailed,
+    StreamWriter,
+    Superseded,
+    WriteMode,
+)
+from thedata.domain.data_sources import DataSourceKind
+
+ORG = uuid.uuid4()
+PIPELINE = "orders-sync"
+
+SHAPE = Shape(
+    (Column("id", "bigint", False), Column("updated", "bigint"), Column("note", "text")),
+    ("id",),
+)
+TYPED = Shape(
+    (
+        Column("id", "bigint", False),
+        Column("amount", "numeric(12,2)"),
+        Column("at", "timestamp with time zone"),
+        Column("day", "date"),
+        Column("payload", "jsonb"),
+        Column("ref", "uuid"),
+        Column("blob", "bytea"),
+        Column("tags", "text[]"),
+        Column("ok", "boolean"),
+        Column("note", "text"),
+    ),
+    ("id",),
+)
+TYPED_ROWS = [
+    (
+        1,
+        Decimal("1234567890.12"),
+        datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=UTC),
+        date(2024, 1, 1),
+        {"a": [1, 2, {"b": None}], "é": "ü"},
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        b"\x00\xff\x10binary",
+        ["x", "y z", 'quote"d', None],
+        True,
+        "line\nbreak\ttab\\slash",
+    ),
+    (2, None, None, None, None, None, None, None, None, None),
+]
+
+
+def at(cursor: int) -> Position:
+    """The position after the row whose ``updated`` and ``id`` are ``cursor``."""
+    return Position(str(cursor), (str(cursor),))
+
+
+async def _frames(rows: Sequence[tuple[Any, ...]]) -> AsyncIterator[tuple[object, ...]]:
+    for row in rows:
+        yield row
+
+
+def rows_batch(rows: Sequence[tuple[Any, ...]], end: Position | None = None) -> Batch:
+    """A batch of rows (the format every writer takes)."""
+    return Batch(FrameFormat.ROWS, _frames(rows), end)
+
+
+def orders(*ids: int) -> list[tuple[Any, ...]]:
+    """Rows of SHAPE: ``id`` and ``updated`` equal, a note naming the id."""
+    return [(i, i, f"order {i}") for i in ids]
+
+
+class Crash(Exception):
+    """The attempt died here."""
+
+
+async def _crashing(rows: Sequence[tuple[Any, ...]]) -> AsyncIterator[tuple[object, ...]]:
+    for row in rows:
+        yield row
+    raise Crash
+
+
+class StreamWriterContract(ABC):
+    """What every destination does with streams written into it."""
+
+    @abstractmethod
+    def writer(self) -> StreamWriter:
+        """A writer to the destination under test."""
+
+    @abstractmethod
+    async def rows(self, table: str) -> list[tuple[Any, ...]]:
+        """The table's rows as Python values, in column order, sorted; ``[]`` if it is absent."""
+
+    @abstractmethod
+    async def columns(self, table: str) -> list[tuple[str, str]]:
+        """The table's columns and their types, in order."""
+
+    async def test_appended_rows_and_their_position_commit_together(self) -> None:
+        """After a batch the destination holds its rows, and the next open reads its end back."""
+        async with self.writer().open(PIPELINE, "log", "log", SHAPE, WriteMode.APPEND, 1) as sink:
+            assert sink.position is None
+            written = await sink.write(rows_batch(orders(1, 2), at(2)))
+            assert written.rows == 2
+            assert sink.position == at(2)
+            await sink.write(rows_batch(orders(3), at(3)))
+            await sink.finish()
+        async with self.writer().open(PIPELINE, "log", "log", SHAPE, WriteMode.APPEND, 2) as sink:
+            assert sink.position == at(3)
+        assert await self.rows("log") == orders(1, 2, 3)
+
+    async def test_an_upsert_replaces_the_row_with_the_same_key(self) -> None:
+        """A row whose key is already there replaces it; others are inserted."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "o", "orders", SHAPE, WriteMode.UPSERT, 1) as sink:
+            await sink.write(rows_batch(orders(1, 2), at(2)))
+            await sink.write(rows_batch([(1, 3, "changed"), (3, 3, "order 3")], at(3)))
+            await sink.finish()
+        expected = [(1, 3, "changed"), (2, 2, "order 2"), (3, 3, "order 3")]
+        assert await self.rows("orders") == expected
+
+    async def test_a_batch_that_fails_midway_leaves_neither_rows_nor_position(self) -> None:
+        """An exception while a batch is written commits none of it, nor its end."""
+        writer = self.writer()
+        for mode in (WriteMode.APPEND, WriteMode.UPSERT):
+            table = f"crash_{mode.value}"
+            async with writer.open(PIPELINE, table, table, SHAPE, mode, 1) as sink:
+                await sink.write(rows_batch(orders(1), at(1)))
+                with pytest.raises(Crash):
+                    await sink.write(Batch(FrameFormat.ROWS, _crashing(orders(2, 3)), at(3)))
+            async with writer.open(PIPELINE, table, table, SHAPE, mode, 1) as sink:
+                assert sink.position == at(1)
+            assert await self.rows(table) == orders(1)
+
+    async def test_a_batch_sent_again_after_its_commit_is_not_appended_twice(self) -> None:
+        """A batch whose end is the committed position is already in: it writes nothing."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "log", "log", SHAPE, WriteMode.APPEND, 1) as sink:
+            await sink.write(rows_batch(orders(1, 2), at(2)))
+        # the answer to that commit was lost: the same attempt opens again and sends it again
+        async with writer.open(PIPELINE, "log", "log", SHAPE, WriteMode.APPEND, 1) as sink:
+            assert sink.position == at(2)
+            assert (await sink.write(rows_batch(orders(1, 2), at(2)))).rows == 0
+            await sink.write(rows_batch(orders(3), at(3)))
+            await sink.finish()
+        assert await self.rows("log") == orders(1, 2, 3)
+
+    @pytest.mark.parametrize("mode", [WriteMode.APPEND, WriteMode.UPSERT, WriteMode.REPLACE])
+    async def test_a_larger_epoch_fences_the_older_attempt(self, mode: WriteMode) -> None:
+        """Once a later attempt opens, the older one's writes and finish raise: nothing changes."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, mode, 1) as old:
+            await old.write(rows_batch(orders(1), at(1)))
+            if mode is WriteMode.REPLACE:
+                await old.finish()
+            async with writer.open(PIPELINE, "s", "t", SHAPE, mode, 2) as new:
+                if mode is not WriteMode.REPLACE:
+                    assert new.position == at(1)
+                with pytest.raises(Superseded):
+                    await old.write(rows_batch(orders(2), at(2)))
+                with pytest.raises(Superseded):
+                    await old.finish()
+        assert await self.rows("t") == orders(1)
+
+    async def test_a_replace_loaded_by_a_superseded_attempt_is_never_published(self) -> None:
+        """An older attempt's full refresh, loaded before the newer one opened, fails at finish."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 1) as old:
+            await old.write(rows_batch(orders(1, 2)))
+            async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 2):
+                pass
+            with pytest.raises(Superseded):
+                await old.finish()
+        assert await self.rows("t") == []
+
+    async def test_an_equal_epoch_resumes_and_a_smaller_one_is_refused(self) -> None:
+        """The same attempt may open again; an older one is Superseded at open."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 5) as sink:
+            await sink.write(rows_batch(orders(1), at(1)))
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 5) as sink:
+            await sink.write(rows_batch(orders(2), at(2)))
+        with pytest.raises(Superseded):
+            async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 4):
+                pass
+        assert await self.rows("t") == orders(1, 2)
+
+    async def test_epochs_are_per_stream(self) -> None:
+        """Another stream of the pipeline, or the same stream of another pipeline, is not fenced."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "a", "a", SHAPE, WriteMode.APPEND, 9):
+            pass
+        async with writer.open(PIPELINE, "b", "b", SHAPE, WriteMode.APPEND, 1) as sink:
+            await sink.write(rows_batch(orders(1), at(1)))
+        async with writer.open("other", "a", "a2", SHAPE, WriteMode.APPEND, 1) as sink:
+            await sink.write(rows_batch(orders(1), at(1)))
+
+    async def test_a_full_refresh_appears_only_at_finish(self) -> None:
+        """Until finish the table holds what it held; after it, exactly the new rows."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 1) as sink:
+            await sink.write(rows_batch(orders(1, 2, 3)))
+            await sink.finish()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 2) as sink:
+            await sink.write(rows_batch(orders(7)))
+            await sink.write(rows_batch(orders(8)))
+            assert await self.rows("t") == orders(1, 2, 3)
+            await sink.finish()
+        assert await self.rows("t") == orders(7, 8)
+
+    async def test_a_full_refresh_that_dies_changes_nothing(self) -> None:
+        """An attempt that ends before finish leaves the old table as it was."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 1) as sink:
+            await sink.write(rows_batch(orders(1)))
+            await sink.finish()
+        with pytest.raises(Crash):
+            async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 2) as sink:
+                await sink.write(rows_batch(orders(5, 6)))
+                raise Crash
+        assert await self.rows("t") == orders(1)
+
+    @pytest.mark.parametrize("mode", [WriteMode.UPSERT, WriteMode.APPEND, WriteMode.REPLACE])
+    async def test_types_are_kept(self, mode: WriteMode) -> None:
+        """numeric(12,2), timestamptz, jsonb, uuid, bytea, text[]... come back as they went in."""
+        async with self.writer().open(PIPELINE, "typed", "typed", TYPED, mode, 1) as sink:
+            await sink.write(rows_batch(TYPED_ROWS, at(2)))
+            await sink.finish()
+        assert await self.columns("typed") == [(c.name, c.type) for c in TYPED.columns]
+        assert await self.rows("typed") == TYPED_ROWS
+
+    @pytest.mark.parametrize("mode", [WriteMode.UPSERT, WriteMode.APPEND, WriteMode.REPLACE])
+    async def test_a_new_source_column_is_added(self, mode: WriteMode) -> None:
+        """A column the source gained appears in the table; older rows hold NULL there."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, mode, 1) as sink:
+            await sink.write(rows_batch(orders(1), at(1)))
+            await sink.finish()
+        wider = Shape((*SHAPE.columns, Column("extra", "integer")), SHAPE.primary_key)
+        async with writer.open(PIPELINE, "s", "t", wider, mode, 2) as sink:
+            await sink.write(rows_batch([(2, 2, "order 2", 8)], at(2)))
+            await sink.finish()
+        assert await self.columns("t") == [(c.name, c.type) for c in wider.columns]
+        kept = [] if mode is WriteMode.REPLACE else [(1, 1, "order 1", None)]
+        assert await self.rows("t") == [*kept, (2, 2, "order 2", 8)]
+
+    @pytest.mark.parametrize("mode", [WriteMode.UPSERT, WriteMode.APPEND, WriteMode.REPLACE])
+    async def test_a_dropped_or_retyped_column_fails_naming_it(self, mode: WriteMode) -> None:
+        """A column the table holds that the source dropped, or sends with another type, fails
+        the stream with an error naming it; nothing changes."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, mode, 1) as sink:
+            await sink.write(rows_batch(orders(1), at(1)))
+            await sink.finish()
+        dropped = Shape(SHAPE.columns[:2], SHAPE.primary_key)
+        retyped = Shape((*SHAPE.columns[:2], Column("note", "integer")), SHAPE.primary_key)
+        for shape in (dropped, retyped):
+            with pytest.raises(StreamFailed, match="'note'") as failed:
+                async with writer.open(PIPELINE, "s", "t", shape, mode, 2) as sink:
+                    await sink.write(rows_batch([row[: len(shape.columns)] for row in orders(2)]))
+                    await sink.finish()
+            assert not failed.value.retryable
+        assert await self.rows("t") == orders(1)
+
+    async def test_a_name_longer_than_63_bytes_is_refused_not_shortened(self) -> None:
+        """A 64-byte table or column name fails the stream; 63 bytes is fine."""
+        writer = self.writer()
+        with pytest.raises(StreamFailed, match="63 bytes"):
+            async with writer.open(PIPELINE, "s", "t" * 64, SHAPE, WriteMode.APPEND, 1):
+                pass
+        long_column = Shape((Column("é" * 32, "text"),))  # 64 bytes in UTF-8, 32 characters
+        with pytest.raises(StreamFailed, match="63 bytes"):
+            async with writer.open(PIPELINE, "s", "t", long_column, WriteMode.APPEND, 1):
+                pass
+        async with writer.open(PIPELINE, "s", "t" * 63, SHAPE, WriteMode.APPEND, 1) as sink:
+            await sink.write(rows_batch(orders(1), at(1)))
+        assert await self.rows("t" * 63) == orders(1)
+
+    async def test_a_name_with_a_dot_or_quotes_is_one_name(self) -> None:
+        """'sales.orders' is a table of that name, not a table in schema 'sales'."""
+        writer = self.writer()
+        odd = Shape((Column('we"ird.col', "text"), Column("id", "bigint")), ("id",))
+        for table in ("sales.orders", 'Mixed "Case"; drop table t'):
+            async with writer.open(PIPELINE, table, table, odd, WriteMode.UPSERT, 1) as sink:
+                await sink.write(rows_batch([("x", 1)], at(1)))
+            assert await self.rows(table) == [("x", 1)]
+            assert [name for name, _ in await self.columns(table)] == ['we"ird.col', "id"]
+
+
+def postgres_writer_for(
+    factory: DefaultConnectorFactory, config: dict[str, Any], **changes: Any
+) -> StreamWriter:
+    """The postgres kind's writer for ``config``, validated as the service does."""
+    validated = factory.validate(ORG, DataSourceKind.POSTGRES, config | changes)
+    return factory.writer(ORG, DataSourceKind.POSTGRES, validated.config, {})
+
+
+async def read_rows(url: str, table: str, schema: str = "public") -> list[tuple[Any, ...]]:
+    """``table``'s rows sorted, read straight from the server; ``[]`` if it is absent."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        found = await connection.execute(
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s",
+            (schema, table),
+        )
+        if await found.fetchone() is None:
+            return []
+        cursor = await connection.execute(
+            sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(sql.Identifier(schema, table))
+        )
+        return await cursor.fetchall()
+
+
+async def read_columns(url: str, table: str, schema: str = "public") -> list[tuple[str, str]]:
+    """``table``'s columns and their types as ``format_type`` spells them."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        cursor = await connection.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            (sql.Identifier(schema, table).as_string(connection),),
+        )
+        return [(str(name), str(spelled)) for name, spelled in await cursor.fetchall()]
+
+
+@pytest.fixture
+def postgres_destination(
+    source_database_url: str, postgres_server_url: str, tmp_path: Path
+) -> Iterator[tuple[DefaultConnectorFactory, dict[str, Any]]]:
+    """A factory and a postgres config for a database on the sources' server, over TCP."""
+    # the test server plays the control database's; the destination lives on another server
+    factory = DefaultConnectorFactory(
+        tmp_path, NetworkPolicy(allow_private=True), 5, control_database=postgres_server_url
+    )
+    with tcp_endpoint(source_database_url) as (host, port, database, user):
+        yield factory, {"host": host, "port": port, "database": database, "user": user}
+
+
+class TestPostgresStreamWriter(StreamWriterContract):
+    """The contract on a real PostgreSQL, reached over TCP as a data source."""
+
+    @pytest.fixture(autouse=True)
+    def _destination(
+        self,
+        postgres_destination: tuple[DefaultConnectorFactory, dict[str, Any]],
+        source_database_url: str,
+    ) -> None:
+        self.factory, self.config = postgres_destination
+        self.url = source_database_url
+
+    def writer(self) -> StreamWriter:
+        return postgres_writer_for(self.factory, self.config)
+
+    async def rows(self, table: str) -> list[tuple[Any, ...]]:
+        return await read_rows(self.url, table)
+
+    async def columns(self, table: str) -> list[tuple[str, str]]:
+        return await read_columns(self.url, table)
