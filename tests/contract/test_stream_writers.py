@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -345,16 +346,16 @@ async def read_columns(url: str, table: str, schema: str = "public") -> list[tup
         return [(str(name), str(spelled)) for name, spelled in await cursor.fetchall()]
 
 
-@pytest.fixture
+@contextmanager
 def postgres_destination(
-    source_database_url: str, postgres_server_url: str, tmp_path: Path
+    database_url: str, control_url: str, tmp_path: Path
 ) -> Iterator[tuple[DefaultConnectorFactory, dict[str, Any]]]:
-    """A factory and a postgres config for a database on the sources' server, over TCP."""
-    # the test server plays the control database's; the destination lives on another server
+    """A factory and a postgres config for ``database_url`` (on the sources' server), over TCP;
+    the server at ``control_url`` plays the control database's."""
     factory = DefaultConnectorFactory(
-        tmp_path, NetworkPolicy(allow_private=True), 5, control_database=postgres_server_url
+        tmp_path, NetworkPolicy(allow_private=True), 5, control_database=control_url
     )
-    with tcp_endpoint(source_database_url) as (host, port, database, user):
+    with tcp_endpoint(database_url) as (host, port, database, user):
         yield factory, {"host": host, "port": port, "database": database, "user": user}
 
 
@@ -363,12 +364,14 @@ class TestPostgresStreamWriter(StreamWriterContract):
 
     @pytest.fixture(autouse=True)
     def _destination(
-        self,
-        postgres_destination: tuple[DefaultConnectorFactory, dict[str, Any]],
-        source_database_url: str,
-    ) -> None:
-        self.factory, self.config = postgres_destination
+        self, source_database_url: str, postgres_server_url: str, tmp_path: Path
+    ) -> Iterator[None]:
         self.url = source_database_url
+        with postgres_destination(source_database_url, postgres_server_url, tmp_path) as (
+            self.factory,
+            self.config,
+        ):
+            yield
 
     def writer(self) -> StreamWriter:
         return postgres_writer_for(self.factory, self.config)
