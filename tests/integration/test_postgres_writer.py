@@ -467,6 +467,30 @@ async def test_a_full_refresh_into_a_table_without_a_key_gets_one_after_the_load
     assert await read_rows(url, "v") == orders(1, 2)
 
 
+async def test_a_full_refresh_of_a_table_other_tables_refer_to_replaces_rows_by_key(
+    writer: StreamWriter, url: str
+) -> None:
+    """A foreign key refers to the table (which TRUNCATE refuses): rows are replaced by key,
+    the foreign key and the rows referring to kept keys stay; dropping a referred-to row
+    fails the stream and changes nothing."""
+    await _seed(writer)
+    await execute(
+        url,
+        "CREATE TABLE child (id int PRIMARY KEY, parent bigint REFERENCES t (id))",
+        "INSERT INTO child VALUES (1, 5)",
+    )
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 2) as sink:
+        await sink.write(rows_batch([(5, 50, "kept"), *orders(2000)]))
+        await sink.finish()
+    assert await read_rows(url, "t") == [(5, 50, "kept"), *orders(2000)]
+    assert await read_rows(url, "child") == [(1, 5)]
+    with pytest.raises(StreamFailed, match="constraint"):
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 3) as sink:
+            await sink.write(rows_batch(orders(7)))
+            await sink.finish()
+    assert await read_rows(url, "t") == [(5, 50, "kept"), *orders(2000)]
+
+
 # --- binary passthrough and types --------------------------------------------------------
 
 

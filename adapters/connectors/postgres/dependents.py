@@ -41,3 +41,16 @@ async def keeps_dependents(connection: psycopg.AsyncConnection[Any], oid: int) -
     """Whether the table ``oid`` has something a swap would break or lose."""
     found = await (await connection.execute(_KEEPS, (oid,))).fetchone()
     return found is None or bool(found[0])
+
+
+_REFERENCED = """
+SELECT EXISTS (SELECT 1 FROM pg_constraint
+               WHERE confrelid = %s AND contype = 'f' AND conrelid <> confrelid)
+"""
+
+
+async def referenced(connection: psycopg.AsyncConnection[Any], oid: int) -> bool:
+    """Whether another table's foreign key refers to the table ``oid`` (it cannot be
+    truncated then: its rows are replaced by key instead)."""
+    found = await (await connection.execute(_REFERENCED, (oid,))).fetchone()
+    return bool(found and found[0])

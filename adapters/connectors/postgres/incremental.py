@@ -15,7 +15,7 @@ from psycopg import sql
 from thedata.adapters.connectors.postgres.copying import copy_batch
 from thedata.adapters.connectors.postgres.destination import Destination, drain
 from thedata.adapters.connectors.postgres.stream_errors import translated
-from thedata.adapters.connectors.postgres.tables import columns_sql, names_sql
+from thedata.adapters.connectors.postgres.tables import columns_sql, upsert_sql
 from thedata.application.ports.streams import (
     Batch,
     FrameFormat,
@@ -28,30 +28,16 @@ from thedata.application.ports.streams import (
 BATCH_TABLE = sql.Identifier("pg_temp", "_thedata_batch")
 
 
-def _merge(destination: Destination) -> sql.Composed:
-    shape = destination.shape
-    names = names_sql(shape.names)
-    others = [name for name in shape.names if name not in shape.primary_key]
-    action = (
-        sql.SQL("UPDATE SET {}").format(
-            sql.SQL(", ").join(
-                sql.SQL("{0} = excluded.{0}").format(sql.Identifier(name)) for name in others
-            )
-        )
-        if others
-        else sql.SQL("NOTHING")
-    )
-    return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO {}").format(
-        destination.table.sql, names, names, BATCH_TABLE, names_sql(shape.primary_key), action
-    )
-
-
 class IncrementalStream:
     """An open ``UPSERT`` or ``APPEND`` stream."""
 
     def __init__(self, destination: Destination, mode: WriteMode, position: Position | None):
         self._destination, self._mode, self._position = destination, mode, position
-        self._merge = _merge(destination) if mode is WriteMode.UPSERT else None
+        self._merge = (
+            upsert_sql(destination.table.sql, destination.shape, BATCH_TABLE)
+            if mode is WriteMode.UPSERT
+            else None
+        )
 
     async def prepare(self) -> None:
         """Create the session's batch table (upserts land there first)."""

@@ -7,7 +7,9 @@ Two ways to publish, chosen by what hangs on the table (``dependents``):
   renamed in its place. Readers wait only for that moment.
 - views, grants, foreign keys, triggers...: the rows go into a temporary
   table, and at ``finish`` the table itself is truncated and refilled from it,
-  which keeps everything that refers to it. Readers wait for the refill.
+  which keeps everything that refers to it. Readers wait for the refill. When
+  another table's foreign key refers to it (TRUNCATE refuses), its rows are
+  replaced by key instead: upserted, and those the source no longer has deleted.
 
 Either way readers see the old table or the new one, never a part of either,
 and an attempt that dies before ``finish`` leaves nothing behind: the load is
@@ -23,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from thedata.adapters.connectors.postgres.copying import copy_batch
-from thedata.adapters.connectors.postgres.dependents import keeps_dependents
+from thedata.adapters.connectors.postgres.dependents import keeps_dependents, referenced
 from thedata.adapters.connectors.postgres.destination import Destination
 from thedata.adapters.connectors.postgres.stream_errors import translated
 from thedata.adapters.connectors.postgres.tables import (
@@ -32,6 +34,7 @@ from thedata.adapters.connectors.postgres.tables import (
     names_sql,
     new_columns,
     relation_exists,
+    upsert_sql,
 )
 from thedata.application.ports.streams import (
     MAX_IDENTIFIER_BYTES,
@@ -189,6 +192,9 @@ class ReplaceStream:
             keyed = True
         else:
             await table.evolve(connection, oid, shape)
+            if await referenced(connection, oid):
+                await self._merge(oid, source)
+                return
             keyed = not shape.primary_key or await table.has_primary_key(connection, oid)
             await connection.execute(sql.SQL("TRUNCATE {}").format(table.sql))
         names = names_sql(shape.names)
@@ -197,5 +203,27 @@ class ReplaceStream:
         )
         if not keyed:
             await table.add_primary_key(connection, shape.primary_key)
+        if self._staging is not None:
+            await connection.execute(sql.SQL("DROP TABLE {}").format(self._staging.sql))
+
+    async def _merge(self, oid: int, source: sql.Composable) -> None:
+        """Replace the rows by key: foreign keys of other tables still find the rows the source
+        still has (and one pointing at a row the source dropped fails the stream)."""
+        destination = self._destination
+        connection, table, shape = destination.connection, destination.table, destination.shape
+        if not shape.primary_key or not await table.has_key(connection, oid, shape.primary_key):
+            raise StreamFailed(
+                f"table {table.name!r} is referenced by foreign keys and has no unique key on "
+                "the stream's primary key: a full refresh could not keep them"
+            )
+        await connection.execute(upsert_sql(table.sql, shape, source))
+        same_key = sql.SQL(" AND ").join(
+            sql.SQL("s.{0} = t.{0}").format(sql.Identifier(name)) for name in shape.primary_key
+        )
+        await connection.execute(
+            sql.SQL("DELETE FROM {} t WHERE NOT EXISTS (SELECT FROM {} s WHERE {})").format(
+                table.sql, source, same_key
+            )
+        )
         if self._staging is not None:
             await connection.execute(sql.SQL("DROP TABLE {}").format(self._staging.sql))

@@ -53,6 +53,24 @@ def names_sql(names: Sequence[str]) -> sql.Composed:
     return sql.SQL(", ").join(map(sql.Identifier, names))
 
 
+def upsert_sql(table: sql.Composable, shape: Shape, source: sql.Composable) -> sql.Composed:
+    """Insert ``source``'s rows into ``table``, a row with a key already there replacing it."""
+    names = names_sql(shape.names)
+    others = [name for name in shape.names if name not in shape.primary_key]
+    action = (
+        sql.SQL("UPDATE SET {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("{0} = excluded.{0}").format(sql.Identifier(name)) for name in others
+            )
+        )
+        if others
+        else sql.SQL("NOTHING")
+    )
+    return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO {}").format(
+        table, names, names, source, names_sql(shape.primary_key), action
+    )
+
+
 async def type_oids(connection: Connection, shape: Shape) -> tuple[int, ...]:
     """Each column's type as the destination knows it; ``StreamFailed`` naming one it does not."""
     oids = []
