@@ -38,6 +38,7 @@ from tests.contract.test_stream_writers import (
 from tests.faults import PartitionableProxy
 from thedata.adapters.connectors import DefaultConnectorFactory
 from thedata.adapters.connectors.postgres import copying
+from thedata.adapters.connectors.postgres import state as state_module
 from thedata.adapters.connectors.postgres.errors import PRIVILEGE, UNREACHABLE
 from thedata.application.ports import (
     Batch,
@@ -164,6 +165,25 @@ async def test_a_newer_open_waits_for_a_batch_in_flight_then_wins(
                 await old.finish()
         finally:
             await newer.__aexit__(None, None, None)
+    assert await read_rows(url, "t") == orders(1, 2)
+
+
+async def test_an_open_behind_a_publish_that_never_ends_fails_retryably(
+    writer: StreamWriter, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paused worker holding the state row mid-batch does not hang the newer attempt
+    forever: its open fails after the claim wait, and may be retried."""
+    monkeypatch.setattr(state_module, "CLAIM_WAIT", "200ms")
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 1) as old:
+        gate = Gate(orders(1, 2))
+        publishing = asyncio.create_task(old.write(Batch(FrameFormat.ROWS, gate.frames(), at(2))))
+        await asyncio.wait_for(gate.reached.wait(), 10)
+        with pytest.raises(StreamFailed) as waited:
+            async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 2):
+                pass
+        assert waited.value.retryable
+        gate.release.set()
+        await publishing
     assert await read_rows(url, "t") == orders(1, 2)
 
 

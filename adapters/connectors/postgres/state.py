@@ -21,6 +21,9 @@ from psycopg import sql
 from thedata.application.ports.streams import Position, Superseded
 
 STATE_TABLE = "_thedata_state"
+CLAIM_WAIT = "60s"
+"""How long an open waits for another attempt's publish in flight (its commit, normally a
+moment); past it the open fails, retryably, rather than hang behind a paused worker."""
 
 _EXISTS = """
 SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -108,10 +111,11 @@ class StreamState:
             await connection.execute(sql.SQL(_CREATE).format(self._table))
 
     async def claim(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
-        """Raise the stored epoch to ours and lock the row; the committed position.
-
-        ``Superseded`` when a larger epoch holds the stream.
-        """
+        """Raise the stored epoch to ours and lock the row, in the caller's transaction; the
+        committed position. ``Superseded`` when a larger epoch holds the stream."""
+        await connection.execute(
+            sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(CLAIM_WAIT))
+        )
         claimed = await connection.execute(
             self._sql(_CLAIM), (self.pipeline, self.stream, self.epoch)
         )
