@@ -123,7 +123,8 @@ class StreamWriterContract(ABC):
     async def test_appended_rows_and_their_position_commit_together(self) -> None:
         """After a batch the destination holds its rows, and the next open reads its end back."""
         async with self.writer().open(PIPELINE, "log", "log", SHAPE, WriteMode.APPEND, 1) as sink:
-            assert sink.position is None
+            before = sink.position
+            assert before is None
             written = await sink.write(rows_batch(orders(1, 2), at(2)))
             assert written.rows == 2
             assert sink.position == at(2)

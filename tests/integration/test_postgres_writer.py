@@ -77,14 +77,14 @@ def writer(destination: Destination) -> StreamWriter:
     return postgres_writer_for(factory, config)
 
 
-async def execute(url: str, *statements: str | sql.Composable) -> None:
+async def execute(url: str, *statements: str | sql.Composed) -> None:
     """Run ``statements`` on a connection of the test's own."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         for statement in statements:
             await connection.execute(statement)
 
 
-async def value(url: str, query: str | sql.Composable, params: Sequence[Any] = ()) -> Any:
+async def value(url: str, query: str | sql.Composed, params: Sequence[Any] = ()) -> Any:
     """The first column of the first row of ``query``."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         row = await (await connection.execute(query, params)).fetchone()
@@ -354,7 +354,7 @@ async def _no_session_busy(url: str) -> bool:
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND pid <> pg_backend_pid() AND state <> 'idle'",
     )
-    return busy == 0
+    return bool(busy == 0)
 
 
 # --- full refresh ------------------------------------------------------------------------
