@@ -37,8 +37,8 @@ class Destination:
         """``StreamFailed`` unless the batch comes in a format this stream takes."""
         if batch.format not in self.formats:
             raise StreamFailed(
-                f"table {self.table.name!r} cannot take {batch.format.value} frames: its column "
-                "types differ from the source's"
+                f"table {self.table.name!r} cannot take {batch.format.value} frames: a column "
+                "has a user-defined type, whose binary form differs between servers"
             )
 
 
