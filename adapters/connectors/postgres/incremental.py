@@ -38,15 +38,20 @@ class IncrementalStream:
             if mode is WriteMode.UPSERT
             else None
         )
+        self._batch_table_ready = False
 
     async def prepare(self) -> None:
-        """Create the session's batch table (upserts land there first)."""
-        if self._mode is WriteMode.UPSERT:
+        """Nothing to do before the first batch (a run with nothing new stays cheap)."""
+
+    async def _batch_table(self) -> None:
+        """Create the session's batch table once, before the first upsert's transaction."""
+        if self._merge is not None and not self._batch_table_ready:
             await self._destination.connection.execute(
                 sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS").format(
                     BATCH_TABLE, columns_sql(self._destination.shape)
                 )
             )
+            self._batch_table_ready = True
 
     @property
     def position(self) -> Position | None:
@@ -63,6 +68,7 @@ class IncrementalStream:
             raise StreamFailed("an appended batch must say where it ends, or it could land twice")
         connection = destination.connection
         with translated():
+            await self._batch_table()
             async with connection.transaction():
                 committed = await destination.state.hold(connection)
                 if batch.end is not None and batch.end == committed:

@@ -38,6 +38,7 @@ WHERE i.indrelid = %s AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS 
 GROUP BY i.indexrelid, i.indisprimary
 """
 _TYPE = "SELECT to_regtype(%s)::oid"
+_TYPES = "SELECT to_regtype(t)::oid FROM unnest(%s::text[]) WITH ORDINALITY AS u (t, n) ORDER BY n"
 
 
 def columns_sql(shape: Shape) -> sql.Composed:
@@ -72,20 +73,31 @@ def upsert_sql(table: sql.Composable, shape: Shape, source: sql.Composable) -> s
 
 
 async def type_oids(connection: Connection, shape: Shape) -> tuple[int, ...]:
-    """Each column's type as the destination knows it; ``StreamFailed`` naming one it does not."""
-    oids = []
-    for column in shape.columns:
-        try:
-            found = await (await connection.execute(_TYPE, (type_spelling(column),))).fetchone()
-        except psycopg.errors.SyntaxError:
-            found = None
-        if found is None or found[0] is None:
+    """Each column's type as the destination knows it; ``StreamFailed`` naming one it does not.
+
+    One round trip; when a spelling does not even parse, each is asked alone to name it.
+    """
+    spellings = [type_spelling(column) for column in shape.columns]
+    try:
+        rows = await (await connection.execute(_TYPES, (spellings,))).fetchall()
+        found: list[Any] = [row[0] for row in rows]
+    except psycopg.errors.SyntaxError:
+        found = [await _type_oid(connection, spelling) for spelling in spellings]
+    for column, oid in zip(shape.columns, found, strict=True):
+        if oid is None:
             raise StreamFailed(
                 f"the column {column.name!r} has a type the destination does not know "
                 f"({column.type!r})"
             )
-        oids.append(int(found[0]))
-    return tuple(oids)
+    return tuple(int(oid) for oid in found)
+
+
+async def _type_oid(connection: Connection, spelling: str) -> int | None:
+    try:
+        row = await (await connection.execute(_TYPE, (spelling,))).fetchone()
+    except psycopg.errors.SyntaxError:
+        return None
+    return None if row is None or row[0] is None else int(row[0])
 
 
 @frozen
