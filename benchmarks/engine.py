@@ -38,11 +38,11 @@ CREATE TABLE t (
 """
 FILL = """
 INSERT INTO t
-SELECT n, n % 1000, now() - n * interval '1 second', now() - n * interval '1 second',
-       (ARRAY['order', 'refund', 'invoice'])[1 + n % 3], (n % 100000) / 100.0,
-       jsonb_build_object('sku', 'SKU-' || n % 5000, 'qty', n % 7, 'channel', 'web',
-                          'tags', jsonb_build_array('a', 'b'), 'score', n % 97 / 7.0),
-       CASE WHEN n % 5 = 0 THEN 'note for row ' || n END
+SELECT n, n %% 1000, now() - n * interval '1 second', now() - n * interval '1 second',
+       (ARRAY['order', 'refund', 'invoice'])[1 + n %% 3], (n %% 100000) / 100.0,
+       jsonb_build_object('sku', 'SKU-' || n %% 5000, 'qty', n %% 7, 'channel', 'web',
+                          'tags', jsonb_build_array('a', 'b'), 'score', n %% 97 / 7.0),
+       CASE WHEN n %% 5 = 0 THEN 'note for row ' || n END
 FROM generate_series(1, %s) AS n
 """
 
