@@ -164,6 +164,8 @@ class _Sink:
         if self._mode is WriteMode.REPLACE:
             self._fence()
             self._database.tables[self._table] = InMemoryTable(self._shape, self._staged)
+            # as the real destinations do: a full refresh holds no read position
+            self._database.state[self._key] = (self._epoch, None)
             self._staged = []
 
 
