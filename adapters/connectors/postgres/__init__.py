@@ -9,6 +9,7 @@ from thedata.adapters.connectors.postgres.config import (
 )
 from thedata.adapters.connectors.postgres.connector import PostgresConnector, postgres_connector
 from thedata.adapters.connectors.postgres.conninfo import check_libpq, connection_parameters
+from thedata.adapters.connectors.postgres.reader import PostgresStreamReader, postgres_reader
 from thedata.adapters.connectors.postgres.writer import PostgresStreamWriter, postgres_writer
 from thedata.domain.data_sources import DataSourceKind
 
@@ -20,6 +21,7 @@ POSTGRES: ConnectorKind[PostgresConfig] = ConnectorKind(
     target_fields=TARGET_FIELDS,
     connector=postgres_connector,
     problems=config_problems,
+    reader=postgres_reader,
     writer=postgres_writer,
 )
 
@@ -27,6 +29,7 @@ __all__ = [
     "POSTGRES",
     "PostgresConfig",
     "PostgresConnector",
+    "PostgresStreamReader",
     "PostgresStreamWriter",
     "check_libpq",
     "connection_parameters",

@@ -1,0 +1,249 @@
+"""An incremental read as SQL: which rows, in what order, cut into which batches.
+
+Rows come in ``(cursor, key...)`` order after the stored position, compared as
+one row value with each text cast back to its column's type: exact on ties.
+A table without a key is ordered by ``(cursor, tableoid, ctid)`` instead.
+
+Rows committed late are found by transaction ids, with one rule that needs no
+knowledge of subtransactions (whose ids ``pg_current_snapshot()`` does not
+list, so ``pg_visible_in_snapshot`` cannot judge them): a read takes only rows
+written by transactions older than every transaction still running when it
+began (its snapshot's ``xmin``, the *horizon*), and the next read also takes
+every row written at or after that horizon, whatever its cursor. A
+subtransaction's id is larger than its parent's, so a row of a transaction
+running at the first read is either still invisible or at or past the horizon.
+Rows are never lost; rows of young transactions wait for the next read.
+
+Transaction ids are compared with ``age(xmin)``, which counts back from the
+reading transaction's own reference point in 32 bits: exact for rows written
+within the last 2^31 transactions; a horizon older than that is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from attrs import frozen
+from psycopg import sql
+
+from thedata.adapters.connectors.postgres.shape import SourceTable
+from thedata.application.ports.streams import Position, ReadPlan, StreamFailed
+
+HORIZON = """
+SELECT pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text,
+       age(xid(pg_snapshot_xmin(pg_current_snapshot()))), pg_is_in_recovery()
+"""
+_SNAPSHOT = re.compile(r"(\d+):(\d+):(?:\d+(?:,\d+)*)?")
+_LONGEST_AGE = 2**31 - 1
+_AGE = sql.SQL("age(xmin)")
+
+REPLACED = (
+    "the stored position's snapshot is ahead of the source (was the source restored or "
+    "replaced?): the stream needs a full refresh"
+)
+TOO_OLD = (
+    "the stored position is older than 2^31 transactions of the source: rows written since "
+    "cannot be told apart any more; the stream needs a full refresh"
+)
+
+
+@frozen
+class Horizon:
+    """The reading transaction's snapshot, its horizon, and how young a row may be to wait."""
+
+    snapshot: str
+    """``pg_current_snapshot()`` as text: stored with every position of the read."""
+    xmin: int
+    """The horizon: the oldest transaction id still running when the read began."""
+    young: int
+    """``age()`` of the horizon: rows with ``age(xmin)`` in ``[0, young]`` wait."""
+
+    @property
+    def quiet(self) -> bool:
+        """No transaction was running: every row the snapshot sees is settled."""
+        found = _SNAPSHOT.fullmatch(self.snapshot)
+        return found is not None and int(found.group(2)) == self.xmin
+
+
+def stored_horizon(position: Position | None) -> int | None:
+    """The horizon of the read that stored ``position`` (``None``: it stored no snapshot)."""
+    if position is None or position.snapshot is None:
+        return None
+    found = _SNAPSHOT.fullmatch(position.snapshot)
+    if found is None:
+        raise StreamFailed("the stored position's snapshot is not a PostgreSQL snapshot")
+    return int(found.group(1))
+
+
+def late_age(horizon: Horizon, stored: int | None) -> int | None:
+    """The largest ``age(xmin)`` of a row written at or after the ``stored`` horizon
+    (``None``: there is no such row to look for)."""
+    if stored is None:
+        return None
+    if stored > horizon.xmin:
+        raise StreamFailed(REPLACED)
+    if stored == horizon.xmin:  # no transaction ended since: nothing can have come in late
+        return None
+    oldest = horizon.young + (horizon.xmin - stored)
+    if oldest > _LONGEST_AGE:
+        raise StreamFailed(TOO_OLD)
+    return oldest
+
+
+@frozen
+class Boundary:
+    """Where a batch ends: the number of rows up to it and its last row's text forms."""
+
+    rows: int
+    values: tuple[str, ...]
+
+
+@frozen
+class Cuts:
+    """What the first pass found: the late rows' count, and the other rows' batch ends."""
+
+    late: int
+    ends: tuple[Boundary, ...]
+
+
+class IncrementalSql:
+    """The statements of one incremental read of ``table`` under ``plan``."""
+
+    def __init__(self, table: SourceTable, plan: ReadPlan, horizon: Horizon) -> None:
+        assert plan.cursor_field is not None  # noqa: S101 - the reader only builds it then
+        cursor, key = plan.cursor_field, plan.shape.primary_key
+        for name in (cursor, *key):
+            if name not in table.cast_types:
+                raise StreamFailed(f"the source table {table.name!r} has no column {name!r}")
+        self._table = sql.Identifier(table.schema, table.name)
+        self._cursor, self._names = cursor, (cursor, *key)
+        nullable = {c.name for c in table.shape.columns if c.nullable}
+        if key:
+            order: list[sql.Composable] = [sql.Identifier(name) for name in (cursor, *key)]
+            casts = [table.cast_types[name] for name in (cursor, *key)]
+            self._checked = [name for name in (cursor, *key) if name in nullable or name == cursor]
+        else:  # no key: the row's place in the table breaks ties, exact within a snapshot
+            order = [sql.Identifier(cursor), sql.SQL("tableoid"), sql.SQL("ctid")]
+            casts = [table.cast_types[cursor], "oid", "tid"]
+            self._checked = [cursor]
+        self._order, self._casts = order, casts
+        self._params: dict[str, Any] = {"young": horizon.young, "batch": plan.batch_rows}
+        self._quiet = horizon.quiet
+        after = plan.after
+        if after is not None and len(after.key) != len(order) - 1:
+            raise StreamFailed(
+                "the stored position does not fit the stream's key any more (was the key "
+                "changed?): the stream needs a full refresh"
+            )
+        self._after = after
+        if after is not None:
+            for n, text in enumerate((after.cursor, *after.key)):
+                self._params[f"p{n}"] = text
+        oldest = late_age(horizon, stored_horizon(after))
+        self._looks_back = oldest is not None
+        if oldest is not None:
+            self._params["late"] = oldest
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The values every statement here is run with."""
+        return self._params
+
+    def _ordered(self) -> sql.Composable:
+        return sql.SQL(", ").join(self._order)
+
+    def _past(self) -> sql.Composable:
+        """The row comes after the stored position (true when there is none)."""
+        if self._after is None:
+            return sql.SQL("true")
+        bound = sql.SQL(", ").join(
+            sql.SQL("{}::{}").format(sql.Placeholder(f"p{n}"), sql.SQL(cast))
+            for n, cast in enumerate(self._casts)
+        )
+        return sql.SQL("({}) > ({})").format(self._ordered(), bound)
+
+    def _settled(self) -> sql.Composable:
+        """The row's transaction is older than every one running when the read began."""
+        if self._quiet:
+            return sql.SQL("true")
+        return sql.SQL("NOT ({} BETWEEN 0 AND {})").format(_AGE, sql.Placeholder("young"))
+
+    def _late(self) -> sql.Composable:
+        """The row was written at or after the stored horizon, and is settled (false when
+        there is nothing to look back for). Old rows fail the first test: one ``age`` call."""
+        if not self._looks_back:
+            return sql.SQL("false")
+        return sql.SQL("{} <= {} AND {} > {}").format(
+            _AGE, sql.Placeholder("late"), _AGE, sql.Placeholder("young")
+        )
+
+    def _null(self) -> sql.Composable:
+        return sql.SQL(" OR ").join(
+            sql.SQL("{} IS NULL").format(sql.Identifier(name)) for name in self._checked
+        )
+
+    def cuts(self) -> sql.Composed:
+        """One pass over the rows to read: a row with a NULL cursor or key (kind 0), the count
+        of late rows at or below the position (kind 1) and every ``batch``-th other row in
+        order, and the last one (kind 2), each with its order values as text."""
+        aliases = [sql.Identifier(f"_o{n}") for n in range(len(self._order))]
+        return sql.SQL(
+            "SELECT kind, n, {texts} FROM ("
+            " SELECT kind, {aliases}, row_number() OVER w AS n,"
+            " lead(true) OVER w IS NULL AS last FROM ("
+            "  SELECT CASE WHEN {null} THEN 0 WHEN {past} THEN 2 ELSE 1 END AS kind, {aliased}"
+            "  FROM {table} WHERE {null} OR ({past} AND {settled}) OR ({late})"
+            " ) candidates WINDOW w AS (PARTITION BY kind ORDER BY {aliases})"
+            ") numbered WHERE last OR (kind = 2 AND mod(n, {batch}) = 0) ORDER BY kind, n"
+        ).format(
+            texts=sql.SQL(", ").join(sql.SQL("{}::text").format(a) for a in aliases),
+            aliases=sql.SQL(", ").join(aliases),
+            aliased=sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(o, a) for o, a in zip(self._order, aliases, strict=True)
+            ),
+            null=self._null(),
+            past=self._past(),
+            late=self._late(),
+            settled=self._settled(),
+            table=self._table,
+            batch=sql.Placeholder("batch"),
+        )
+
+    def read_cuts(self, rows: Sequence[tuple[Any, ...]]) -> Cuts:
+        """The first pass's answer; ``StreamFailed`` naming a column that holds NULL."""
+        late, ends = 0, []
+        for kind, n, *values in rows:
+            if kind == 0:
+                column = next(
+                    (name for name, v in zip(self._names, values, strict=False) if v is None),
+                    self._cursor,
+                )
+                what = "cursor" if column == self._cursor else "key"
+                raise StreamFailed(
+                    f"the {what} column {column!r} holds NULL values: such rows cannot be "
+                    "ordered, so the stream stops rather than skip them"
+                )
+            if kind == 1:
+                late = int(n)
+            else:
+                ends.append(Boundary(int(n), tuple(str(v) for v in values)))
+        return Cuts(late, tuple(ends))
+
+    def copy(self, columns: Sequence[str], *, late: bool, binary: bool) -> sql.Composed:
+        """``COPY`` of the late rows (at or below the position) or of the rows after it, in
+        order, as binary COPY or text."""
+        where = (
+            sql.SQL("NOT {} AND {}").format(self._past(), self._late())
+            if late
+            else sql.SQL("{} AND {}").format(self._past(), self._settled())
+        )
+        statement = "COPY (SELECT {} FROM {} WHERE {} ORDER BY {}) TO STDOUT (FORMAT {})"
+        return sql.SQL(statement).format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            self._table,
+            where,
+            self._ordered(),
+            sql.SQL("binary" if binary else "text"),
+        )

@@ -1,0 +1,264 @@
+"""The ``postgres`` kind as a source: a stream is a table (or view) of the configured schema.
+
+A read is one ``REPEATABLE READ READ ONLY`` transaction on the hardened
+connection of ``session``: the table is locked against changes of its
+definition before the snapshot is taken, the columns the plan expects are
+checked against the catalog in that snapshot, and every batch comes from it.
+Output settings that change a value's text (time zone, date and interval
+style, float digits) are pinned, so a position's text reads back the same.
+A full read is one ``COPY``; an incremental one is a first pass that finds
+the batch boundaries (``cursor``), then one ``COPY`` of the rows committed
+late and one of the rows after the position, each cut into batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from thedata.adapters.connectors.kind import Environment
+from thedata.adapters.connectors.postgres.config import PostgresConfig
+from thedata.adapters.connectors.postgres.copy_out import (
+    BinaryCopyOut,
+    RowsCopyOut,
+    empty_payload,
+    empty_rows,
+)
+from thedata.adapters.connectors.postgres.cursor import HORIZON, Cuts, Horizon, IncrementalSql
+from thedata.adapters.connectors.postgres.names import identifier
+from thedata.adapters.connectors.postgres.session import Connection, connect
+from thedata.adapters.connectors.postgres.shape import (
+    PINNED_PATH,
+    SourceTable,
+    no_table,
+    source_table,
+)
+from thedata.adapters.connectors.postgres.stream_errors import translated
+from thedata.application.ports.streams import (
+    Batch,
+    FrameFormat,
+    Position,
+    ReadPlan,
+    Shape,
+    StreamFailed,
+)
+
+_LOCKABLE = ("r", "p", "v")
+"""``LOCK TABLE`` takes tables and views; materialized views and foreign tables need none."""
+_KIND = """
+SELECT c.relkind::text FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s
+"""
+STANDBY = (
+    "incremental reads need the primary server: a standby cannot tell which transactions "
+    "are still running there"
+)
+
+
+def _settings(lock_timeout: float) -> str:
+    # utility statements: they take no snapshot, so the lock below still comes first
+    return (
+        "SET LOCAL search_path = pg_catalog, pg_temp; SET LOCAL TimeZone = 'UTC';"
+        " SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres';"
+        " SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex';"
+        f" SET LOCAL lock_timeout = '{max(1, int(lock_timeout * 1000))}ms'"
+    )
+
+
+def _checked_plan(table: SourceTable, plan: ReadPlan) -> None:
+    """``StreamFailed`` naming a planned column the source lacks or now types otherwise: binary
+    frames are only meaningful for the types the destination was told about."""
+    if not plan.shape.columns:
+        raise StreamFailed(f"the read of {table.name!r} asks for no columns")
+    if plan.batch_rows < 1:
+        raise StreamFailed("a batch must hold at least one row")
+    for column in plan.shape.columns:
+        identifier(column.name, "column")
+        found = table.shape.column(column.name)
+        if found is None:
+            raise StreamFailed(f"the source table {table.name!r} has no column {column.name!r}")
+        if found.type != column.type:
+            raise StreamFailed(
+                f"the column {column.name!r} changed type: the source has {found.type!r}, "
+                f"the stream expects {column.type!r}"
+            )
+
+
+class PostgresStreamReader:
+    """Reads tables and views of the configured schema as streams."""
+
+    formats: Sequence[FrameFormat] = (FrameFormat.POSTGRES_BINARY, FrameFormat.ROWS)
+
+    def __init__(
+        self, environment: Environment, config: PostgresConfig, password: str | None
+    ) -> None:
+        self._environment, self._config, self._password = environment, config, password
+
+    async def _connect(self) -> Connection:
+        return await connect(self._environment, self._config, self._password, autocommit=True)
+
+    async def shape(self, stream: str) -> Shape:
+        identifier(stream, "table")
+        connection = await self._connect()
+        try:
+            with translated():
+                await connection.execute(PINNED_PATH)
+                table = await source_table(connection, self._config.schema, stream)
+        finally:
+            await connection.close()
+        return table.shape
+
+    @asynccontextmanager
+    async def read(self, stream: str, plan: ReadPlan) -> AsyncIterator[AsyncIterator[Batch]]:
+        identifier(stream, "table")
+        connection = await self._connect()
+        batches: Any = None
+        try:
+            with translated():
+                table = await self._begin(connection, stream)
+                _checked_plan(table, plan)
+                if plan.cursor_field is None:
+                    batches = _full(connection, table, plan)
+                else:
+                    batches = await self._incremental(connection, table, plan)
+            yield batches
+        finally:
+            # closing first ends a COPY still running without a cancel request round trip;
+            # the transaction was read only, so nothing is lost by not ending it politely
+            await connection.close()
+            if batches is not None:
+                await batches.aclose()
+
+    async def _begin(self, connection: Connection, stream: str) -> SourceTable:
+        schema = self._config.schema
+        found = await (await connection.execute(_KIND, (schema, stream))).fetchone()
+        if found is None:
+            raise no_table(schema, stream)
+        await connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        await connection.execute(_settings(self._environment.timeout))
+        locked = found[0] in _LOCKABLE
+        if locked:
+            try:
+                await connection.execute(
+                    sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+                        sql.Identifier(schema, stream)
+                    )
+                )
+            except psycopg.errors.UndefinedTable:
+                raise no_table(schema, stream) from None
+        table = await source_table(connection, schema, stream)  # the snapshot starts here
+        if (table.kind in _LOCKABLE) != locked:
+            raise StreamFailed(
+                f"{stream!r} was replaced while the read began; it may be retried", retryable=True
+            )
+        return table
+
+    async def _incremental(
+        self, connection: Connection, table: SourceTable, plan: ReadPlan
+    ) -> AsyncIterator[Batch]:
+        if not table.versioned:
+            raise StreamFailed(
+                f"{table.name!r} is a view or foreign table: an incremental read needs a table, "
+                "whose rows tell which transaction wrote them"
+            )
+        row = await (await connection.execute(HORIZON)).fetchone()
+        assert row is not None  # noqa: S101 - a SELECT without FROM returns one row
+        snapshot, xmin, young, standby = row
+        if standby:
+            raise StreamFailed(STANDBY)
+        horizon = Horizon(str(snapshot), int(xmin), int(young))
+        queries = IncrementalSql(table, plan, horizon)
+        found = await (await connection.execute(queries.cuts(), queries.params)).fetchall()
+        return _incremental(connection, table, plan, horizon, queries, queries.read_cuts(found))
+
+
+async def _full(connection: Connection, table: SourceTable, plan: ReadPlan) -> AsyncIterator[Batch]:
+    """Every row, in batches of ``batch_rows`` cut from one ``COPY``."""
+    binary = plan.format is FrameFormat.POSTGRES_BINARY
+    names = sql.SQL(", ").join(map(sql.Identifier, plan.shape.names))
+    target = sql.Identifier(table.schema, table.name)
+    source = (
+        sql.SQL("{} ({})").format(target, names)
+        if table.plain
+        else sql.SQL("(SELECT {} FROM {})").format(names, target)
+    )
+    statement = sql.SQL("COPY {} TO STDOUT (FORMAT {})").format(
+        source, sql.SQL("binary" if binary else "text")
+    )
+    with translated():
+        async with connection.cursor().copy(statement) as copy:
+            out = _out(connection, copy, table, plan)
+            first = True
+            # a full read always has a batch, even of no rows: the destination's new table
+            while first or not await out.exhausted():
+                first = False
+                yield Batch(plan.format, out.payload(plan.batch_rows, exact=False))
+
+
+def _out(
+    connection: Connection, copy: psycopg.AsyncCopy, table: SourceTable, plan: ReadPlan
+) -> BinaryCopyOut | RowsCopyOut:
+    if plan.format is FrameFormat.POSTGRES_BINARY:
+        return BinaryCopyOut(connection, len(plan.shape.columns))
+    return RowsCopyOut(copy, [table.base_types[name] for name in plan.shape.names])
+
+
+async def _incremental(
+    connection: Connection,
+    table: SourceTable,
+    plan: ReadPlan,
+    horizon: Horizon,
+    queries: IncrementalSql,
+    cuts: Cuts,
+) -> AsyncIterator[Batch]:
+    """The late rows in one batch, then the rows after the position in batches of
+    ``batch_rows``, each with where the read stands after it."""
+    binary = plan.format is FrameFormat.POSTGRES_BINARY
+    names, after = plan.shape.names, plan.after
+    with translated():
+        if cuts.late:
+            assert after is not None  # noqa: S101 - late rows need a stored position
+            statement = queries.copy(names, late=True, binary=binary)
+            async with connection.cursor().copy(statement, queries.params) as copy:
+                out = _out(connection, copy, table, plan)
+                # the late rows lie below the position: it stays, with this read's snapshot
+                end = Position(after.cursor, after.key, horizon.snapshot)
+                yield Batch(plan.format, out.payload(cuts.late), end)
+                await _ended(out)
+        if cuts.ends:
+            statement = queries.copy(names, late=False, binary=binary)
+            async with connection.cursor().copy(statement, queries.params) as copy:
+                out = _out(connection, copy, table, plan)
+                before = 0
+                for boundary in cuts.ends:
+                    cursor, *key = boundary.values
+                    end = Position(cursor, tuple(key), horizon.snapshot)
+                    yield Batch(plan.format, out.payload(boundary.rows - before), end)
+                    before = boundary.rows
+                await _ended(out)
+        moved = after is not None and after.snapshot != horizon.snapshot
+        if not cuts.late and not cuts.ends and after is not None and moved:
+            # nothing new: only the snapshot moves on, so the next read looks back less far
+            frames = empty_payload() if binary else empty_rows()
+            yield Batch(plan.format, frames, Position(after.cursor, after.key, horizon.snapshot))
+
+
+async def _ended(out: BinaryCopyOut | RowsCopyOut) -> None:
+    if not await out.exhausted():
+        raise StreamFailed("the source sent more rows than the first pass counted")
+
+
+def postgres_reader(
+    environment: Environment,
+    _organization_id: UUID,
+    config: PostgresConfig,
+    secrets: Mapping[str, str],
+) -> PostgresStreamReader:
+    """The ``postgres`` kind's stream reader."""
+    return PostgresStreamReader(environment, config, secrets.get("password"))
