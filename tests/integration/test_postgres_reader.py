@@ -744,3 +744,26 @@ def test_successive_interrupted_reads_give_every_row_exactly_once(
         assert sorted(delivered) == oracle
 
     asyncio.run(scenario())
+
+
+async def test_a_table_locked_against_reading_fails_retryably_after_the_timeout(
+    source: tuple[DefaultConnectorFactory, dict[str, Any]], source_database_url: str, tmp_path: Path
+) -> None:
+    """A read waits for a lock on the table no longer than the connector timeout, then fails
+    in a way worth retrying (the lock is somebody's ALTER or VACUUM FULL)."""
+    wide_table(source_database_url, 2, width=32)
+    _, config = source
+    factory = DefaultConnectorFactory(tmp_path, NetworkPolicy(allow_private=True), 0.5, None)
+    holder = Open(source_database_url)
+    holder.run("LOCK TABLE wide IN ACCESS EXCLUSIVE MODE")
+    try:
+        with pytest.raises(StreamFailed) as failed:
+            await read(
+                postgres_reader_for(factory, config),
+                source_database_url,
+                "wide",
+                ReadPlan(WIDE, BINARY, 10),
+            )
+        assert failed.value.retryable
+    finally:
+        holder.commit()
