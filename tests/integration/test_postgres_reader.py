@@ -562,6 +562,27 @@ async def test_a_row_committed_late_below_the_position_comes_next_time_once(
     assert flat(third) == []
 
 
+async def test_rows_committed_late_come_in_bounded_batches_cut_between_transactions(
+    reader: StreamReader, source_database_url: str
+) -> None:
+    """Late rows are cut into batches of at most batch_rows at transaction boundaries (one
+    transaction's rows stay together only when they alone are more): resuming after any of
+    them gives exactly the rest."""
+    wide_table(source_database_url, 3, width=32)
+    transactions = [Open(source_database_url) for _ in range(3)]
+    for transaction, ids in zip(transactions, [(-1, -2, -3), (-4, -5), (-6,)], strict=True):
+        for late_id in ids:
+            transaction.run("INSERT INTO wide VALUES (%s, 'late')", (late_id,))
+    first = await read(reader, source_database_url, "wide", plan_for(WIDE, "id", 10))
+    for transaction in transactions:
+        transaction.commit()
+    second = await read(reader, source_database_url, "wide", plan_for(WIDE, "id", 2, first[-1][1]))
+    assert [sorted(row[0] for row in rows) for rows, _ in second] == [[-3, -2, -1], [-5, -4], [-6]]
+    for done, (_, end) in enumerate(second[:-1]):
+        rest = await read(reader, source_database_url, "wide", plan_for(WIDE, "id", 2, end))
+        assert sorted(flat(rest)) == sorted(flat(second[done + 1 :]))
+
+
 async def test_a_row_written_in_a_released_savepoint_is_not_lost(
     reader: StreamReader, source_database_url: str
 ) -> None:

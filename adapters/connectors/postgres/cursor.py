@@ -101,10 +101,23 @@ class Boundary:
 
 
 @frozen
-class Cuts:
-    """What the first pass found: the late rows' count, and the other rows' batch ends."""
+class LateEnd:
+    """Where a batch of late rows ends: the number of late rows up to it, and the horizon its
+    position stores (``None``: the read's own snapshot, for the last one)."""
 
-    late: int
+    rows: int
+    horizon: int | None
+
+    def snapshot(self, read: Horizon) -> str:
+        """The snapshot text its position stores: only its horizon matters to the next read."""
+        return read.snapshot if self.horizon is None else f"{self.horizon}:{self.horizon}:"
+
+
+@frozen
+class Cuts:
+    """What the first pass found: where the batches of late rows and of the others end."""
+
+    late: tuple[LateEnd, ...]
     ends: tuple[Boundary, ...]
 
 
@@ -129,6 +142,7 @@ class IncrementalSql:
             casts = [table.cast_types[cursor], "oid", "tid"]
             self._checked = [cursor]
         self._order, self._casts = order, casts
+        self._horizon, self._batch = horizon, plan.batch_rows
         self._params: dict[str, Any] = {"young": horizon.young, "batch": plan.batch_rows}
         self._quiet = horizon.quiet
         after = plan.after
@@ -185,19 +199,26 @@ class IncrementalSql:
         )
 
     def cuts(self) -> sql.Composed:
-        """One pass over the rows to read: a row with a NULL cursor or key (kind 0), the count
-        of late rows at or below the position (kind 1) and every ``batch``-th other row in
-        order, and the last one (kind 2), each with its order values as text."""
+        """One pass over the rows to read, each kind in its order: a row with a NULL cursor or
+        key (kind 0); the late rows at or below the position (kind 1), by transaction, the
+        last of each transaction with its ``age``; the rows after it (kind 2), every
+        ``batch``-th and the last, with their order values as text."""
         aliases = [sql.Identifier(f"_o{n}") for n in range(len(self._order))]
         return sql.SQL(
-            "SELECT kind, n, {texts} FROM ("
-            " SELECT kind, {aliases}, row_number() OVER w AS n,"
-            " lead(true) OVER w IS NULL AS last FROM ("
-            "  SELECT CASE WHEN {null} THEN 0 WHEN {past} THEN 2 ELSE 1 END AS kind, {aliased}"
+            "SELECT kind, n, age, {texts} FROM ("
+            " SELECT kind, age, {aliases}, row_number() OVER w AS n,"
+            " lead(true) OVER w IS NULL AS last, lead(age) OVER w IS DISTINCT FROM age AS turn"
+            " FROM ("
+            "  SELECT CASE WHEN {null} THEN 0 WHEN {past} THEN 2 ELSE 1 END AS kind,"
+            "  {age} AS age, {aliased}"
             "  FROM {table} WHERE {null} OR ({past} AND {settled}) OR ({late})"
-            " ) candidates WINDOW w AS (PARTITION BY kind ORDER BY {aliases})"
-            ") numbered WHERE last OR (kind = 2 AND mod(n, {batch}) = 0) ORDER BY kind, n"
+            " ) candidates WINDOW w AS ("
+            "  PARTITION BY kind ORDER BY CASE WHEN kind = 1 THEN age END DESC, {aliases})"
+            ") numbered"
+            " WHERE last OR (kind = 1 AND turn) OR (kind = 2 AND mod(n, {batch}) = 0)"
+            " ORDER BY kind, n"
         ).format(
+            age=_AGE,
             texts=sql.SQL(", ").join(sql.SQL("{}::text").format(a) for a in aliases),
             aliases=sql.SQL(", ").join(aliases),
             aliased=sql.SQL(", ").join(
@@ -213,8 +234,8 @@ class IncrementalSql:
 
     def read_cuts(self, rows: Sequence[tuple[Any, ...]]) -> Cuts:
         """The first pass's answer; ``StreamFailed`` naming a column that holds NULL."""
-        late, ends = 0, []
-        for kind, n, *values in rows:
+        turns, ends = [], []
+        for kind, n, age, *values in rows:
             if kind == 0:
                 column = next(
                     (name for name, v in zip(self._names, values, strict=False) if v is None),
@@ -226,10 +247,25 @@ class IncrementalSql:
                     "ordered, so the stream stops rather than skip them"
                 )
             if kind == 1:
-                late = int(n)
+                turns.append((int(n), int(age)))
             else:
                 ends.append(Boundary(int(n), tuple(str(v) for v in values)))
-        return Cuts(late, tuple(ends))
+        return Cuts(self._late_ends(turns), tuple(ends))
+
+    def _late_ends(self, turns: Sequence[tuple[int, int]]) -> tuple[LateEnd, ...]:
+        """Batches of whole transactions, at most ``batch`` rows unless one transaction alone
+        has more. ``turns``: the count of late rows up to the end of each transaction, and its
+        ``age``, oldest first. A batch that is not the last stores as its horizon the id of
+        the first transaction it leaves out: the next read looks back from there, so it takes
+        exactly the late rows not yet handed out."""
+        ends, start, stable = [], 0, self._horizon.xmin + self._horizon.young
+        for (before, _), (count, age) in zip([(0, 0), *turns], turns, strict=False):
+            if count - start > self._batch and before > start:
+                ends.append(LateEnd(before, stable - age))
+                start = before
+        if turns:
+            ends.append(LateEnd(turns[-1][0], None))
+        return tuple(ends)
 
     def copy(self, columns: Sequence[str], *, late: bool, binary: bool) -> sql.Composed:
         """``COPY`` of the late rows (at or below the position) or of the rows after it, in
@@ -239,11 +275,12 @@ class IncrementalSql:
             if late
             else sql.SQL("{} AND {}").format(self._past(), self._settled())
         )
+        order = sql.SQL("{} DESC, {}").format(_AGE, self._ordered()) if late else self._ordered()
         statement = "COPY (SELECT {} FROM {} WHERE {} ORDER BY {}) TO STDOUT (FORMAT {})"
         return sql.SQL(statement).format(
             sql.SQL(", ").join(map(sql.Identifier, columns)),
             self._table,
             where,
-            self._ordered(),
+            order,
             sql.SQL("binary" if binary else "text"),
         )

@@ -217,8 +217,8 @@ async def _incremental(
     queries: IncrementalSql,
     cuts: Cuts,
 ) -> AsyncIterator[Batch]:
-    """The late rows in one batch, then the rows after the position in batches of
-    ``batch_rows``, each with where the read stands after it."""
+    """The late rows, then the rows after the position, in batches of ``batch_rows`` (late
+    rows by whole transactions), each with where the read stands after it."""
     binary = plan.format is FrameFormat.POSTGRES_BINARY
     names, after = plan.shape.names, plan.after
     with translated():
@@ -227,9 +227,12 @@ async def _incremental(
             statement = queries.copy(names, late=True, binary=binary)
             async with connection.cursor().copy(statement, queries.params) as copy:
                 out = _out(connection, copy, table, plan)
-                # the late rows lie below the position: it stays, with this read's snapshot
-                end = Position(after.cursor, after.key, horizon.snapshot)
-                yield Batch(plan.format, out.payload(cuts.late), end)
+                before = 0
+                for late in cuts.late:
+                    # late rows lie below the position: it stays, and the horizon moves on
+                    end = Position(after.cursor, after.key, late.snapshot(horizon))
+                    yield Batch(plan.format, out.payload(late.rows - before), end)
+                    before = late.rows
                 await _ended(out)
         if cuts.ends:
             statement = queries.copy(names, late=False, binary=binary)
