@@ -722,14 +722,13 @@ def test_successive_interrupted_reads_give_every_row_exactly_once(
                         and ((batch.end.cursor, batch.end.key) == (after.cursor, after.key))
                     )
                     assert late or len(rows) <= batch_rows
-                    if keyed:  # in (cursor, key) order, the batch ending at its last row
+                    if keyed and rows and not late:  # (cursor, key) order, ending at the last
                         assert rows == sorted(rows, key=lambda row: (row[1], row[0]))
-                        if rows and not late:
-                            assert batch.end is not None
-                            assert (batch.end.cursor, batch.end.key) == (
-                                str(rows[-1][1]),
-                                (str(rows[-1][0]),),
-                            )
+                        assert batch.end is not None
+                        assert (batch.end.cursor, batch.end.key) == (
+                            str(rows[-1][1]),
+                            (str(rows[-1][0]),),
+                        )
                     delivered.extend(row[0] for row in rows)
                     after = batch.end
                     done += 1
