@@ -17,7 +17,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -67,7 +67,12 @@ async def identity_of(connection: psycopg.AsyncConnection[Any]) -> DatabaseIdent
     system_identifier = await _value(
         connection, "SELECT system_identifier FROM pg_control_system()"
     )
-    started_at = await _value(connection, "SELECT pg_postmaster_start_time()")
+    # as seconds since the epoch: a timestamp's text follows the session's DateStyle, which
+    # a tenant's role may set to anything
+    started = await _value(
+        connection, "SELECT extract(epoch FROM pg_postmaster_start_time())::text"
+    )
+    started_at = datetime.fromtimestamp(float(started), UTC) if started is not None else None
     return DatabaseIdentity(str(database), system_identifier, started_at)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.conftest import free_port, tcp_endpoint
 from tests.fake_postgres import FakePostgres
@@ -340,3 +341,24 @@ async def test_a_schema_wider_than_the_discovery_limit_is_refused(
         monkeypatch.setattr(postgres_connector_module, "MOST_COLUMNS", 2)
         with pytest.raises(ConnectorMisconfigured, match="more than 2 columns"):
             await source.discover()
+
+
+@pytest.mark.postgres
+async def test_a_role_with_an_odd_datestyle_is_checked_not_crashed(
+    tmp_path: Path, postgres_server_url: str, source_database_url: str
+) -> None:
+    """A tenant's role may set any DateStyle: the server's identity is still read, the check
+    still answers (a raw driver error here would be a 500)."""
+    role = f"odd_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(source_database_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        connection.execute(
+            sql.SQL("ALTER ROLE {} SET DateStyle = 'German'").format(sql.Identifier(role))
+        )
+    try:
+        connectors = factory(tmp_path, control=postgres_server_url)
+        with tcp_endpoint(source_database_url) as (host, port, database, _):
+            await connector(connectors, host=host, port=port, database=database, user=role).check()
+    finally:
+        with psycopg.connect(source_database_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
