@@ -1,0 +1,54 @@
+"""A worker process that moves one stream and says so after every batch, to be killed for real.
+
+``python -m tests.engine_worker CONFIG_JSON`` with ``{"source": {...}, "destination":
+{...}, "stream": "events" | "orders", "epoch": N, "batch_rows": N}``: prints
+``batch <rows so far>`` after each batch it committed, then ``done``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy
+from thedata.application.move_stream import move_stream
+from thedata.application.ports import Written
+from thedata.domain.data_sources import DataSourceKind
+from thedata.domain.pipelines import Stream, StreamMode
+
+STREAMS = {
+    "events": Stream("events", "events_log", StreamMode.INCREMENTAL, "seq"),
+    "orders": Stream("orders", "orders_copy", StreamMode.INCREMENTAL, "updated", ("id",)),
+    "refresh": Stream("orders", "orders_refreshed", StreamMode.FULL_REFRESH),
+}
+ORG = uuid.UUID(int=1)
+
+
+def report(written: Written) -> None:
+    print(f"batch {written.rows}", flush=True)  # noqa: T201 - the parent reads this line
+
+
+async def main(settings: dict[str, Any]) -> None:
+    factory = DefaultConnectorFactory(
+        Path("/nonexistent"), NetworkPolicy(allow_private=True), 60, control_database=None
+    )
+    reader = factory.reader(ORG, DataSourceKind.POSTGRES, settings["source"], {})
+    writer = factory.writer(ORG, DataSourceKind.POSTGRES, settings["destination"], {})
+    await move_stream(
+        reader,
+        writer,
+        pipeline="killed",
+        stream=STREAMS[settings["stream"]],
+        epoch=settings["epoch"],
+        batch_rows=settings["batch_rows"],
+        progress=report,
+    )
+    print("done", flush=True)  # noqa: T201
+
+
+if __name__ == "__main__":
+    asyncio.run(main(json.loads(sys.argv[1])))
