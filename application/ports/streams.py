@@ -77,10 +77,11 @@ class Position:
     Values are PostgreSQL's text forms (what ``::text`` gives), so a position
     survives being stored in any destination, and is compared back as a row
     value, ``(cursor, key...) > (position)``, cast to the columns' types: exact
-    for ties on the cursor, whatever its type. ``snapshot`` (the source's
-    ``pg_current_snapshot()`` text when it read) lets the next read also take
-    the rows that transactions running then committed later, below the cursor:
-    they are new to the destination, so even an append takes them exactly once.
+    for ties on the cursor, whatever its type. ``snapshot`` is the source's
+    ``pg_current_snapshot()`` text when it read: the next read also takes every
+    row written by a transaction not older than that snapshot's horizon (its
+    ``xmin``), whatever its cursor, so rows that transactions running then
+    committed later, below the cursor, are not lost (docs/engine.md).
     """
 
     cursor: str
