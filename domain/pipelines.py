@@ -14,6 +14,8 @@ from thedata.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from thedata.domain.schedules import Schedule
 
 MAX_STREAMS = 500
+RESERVED_PREFIX = "_thedata_"
+"""Destination names the engine keeps for itself (its state table, its staging tables)."""
 
 
 class StreamMode(enum.Enum):
@@ -59,6 +61,9 @@ def check_streams(streams: Sequence[Stream], *, field: str = "/streams") -> tupl
             message = f"the same destination as stream {destinations[stream.destination]}"
             errors.append(FieldError(f"{where}/destination", message))
         destinations.setdefault(stream.destination, index)
+        if stream.destination.lower().startswith(RESERVED_PREFIX):
+            message = f"names starting with {RESERVED_PREFIX!r} are the engine's own"
+            errors.append(FieldError(f"{where}/destination", message))
         if stream.mode is StreamMode.INCREMENTAL and not stream.cursor_field:
             errors.append(FieldError(f"{where}/cursor_field", "an incremental stream needs one"))
         if len(set(stream.primary_key)) != len(stream.primary_key):

@@ -144,3 +144,12 @@ def test_malformed_cron_expressions_are_refused(expression: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         check_schedule(Cron(expression))
     assert raised.value.errors[0].field == "/schedule/cron"
+
+
+@pytest.mark.parametrize("destination", ["_thedata_state", "_thedata_load_x", "_THEDATA_state"])
+def test_destinations_in_the_engines_own_namespace_are_refused(destination: str) -> None:
+    """``_thedata_`` names belong to the engine (its state table, its staging tables)."""
+    stream = Stream("orders", destination, StreamMode.FULL_REFRESH)
+    with pytest.raises(InvalidInput) as refused:
+        check_streams([stream])
+    assert [e.field for e in refused.value.errors] == ["/streams/0/destination"]
