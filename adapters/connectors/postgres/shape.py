@@ -38,7 +38,7 @@ WHERE n.nspname = %s AND c.relname = %s AND c.relkind::text = ANY (%s)
 """
 _COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
-       format_type(a.atttypid, NULL),
+       format_type(a.atttypid, -1),  -- no modifier, but bpchar stays bpchar (not character(1))
        (WITH RECURSIVE chain (oid, base) AS (
             SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid = a.atttypid
             UNION ALL
