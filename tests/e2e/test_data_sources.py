@@ -102,6 +102,22 @@ async def test_a_postgres_source_is_created_read_and_listed_without_its_password
             "/config/format",
         ),
         ({"kind": "file", "config": {"path": "ok", "format": "csv"}}, "/name"),
+        (
+            {
+                "name": "x",
+                "kind": "postgres",
+                "config": {"host": "h", "database": "d", "user": "u", "schema": "pg_temp"},
+            },
+            "/config/schema",
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "postgres",
+                "config": {"host": "h", "database": "é" * 40, "user": "u"},
+            },
+            "/config/database",
+        ),
     ],
 )
 async def test_invalid_configs_name_the_field(

@@ -41,6 +41,11 @@ SECRET_FIELDS = ("password",)
 # good as pointing the data source at a server of one's own
 TARGET_FIELDS = ("host", "port", "database", "user", "sslmode")
 
+MAX_NAME_BYTES = 63
+# temporary schemas last one session (a table written there vanishes); the others are the
+# server's own
+SYSTEM_SCHEMAS = ("pg_temp", "pg_toast", "pg_catalog", "information_schema")
+
 VERIFY_CA = (
     "verify-ca needs a CA certificate, which a data source cannot name; use verify-full "
     "(the system's trusted authorities) or require"
@@ -54,4 +59,10 @@ def config_problems(
     problems = host_problems(config.host)
     if config.sslmode == "verify-ca":
         problems.append(FieldError("/sslmode", VERIFY_CA))
+    for field in ("database", "user", "schema"):
+        if len(getattr(config, field).encode("utf-8")) > MAX_NAME_BYTES:
+            # the server would cut it short and name something else
+            problems.append(FieldError(f"/{field}", f"at most {MAX_NAME_BYTES} bytes in UTF-8"))
+    if config.schema.lower().startswith(SYSTEM_SCHEMAS):
+        problems.append(FieldError("/schema", "a system schema holds no data source's tables"))
     return problems
