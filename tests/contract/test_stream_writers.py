@@ -198,6 +198,29 @@ class StreamWriterContract(ABC):
                 await old.finish()
         assert await self.rows("t") == []
 
+    @pytest.mark.parametrize("mode", [WriteMode.APPEND, WriteMode.UPSERT])
+    async def test_two_attempts_holding_one_epoch_never_both_write(self, mode: WriteMode) -> None:
+        """Two attempts opened with the same epoch: once one moved the position on, the
+        other's batches write nothing (Superseded), except one ending where it stands (in)."""
+        writer = self.writer()
+        async with (
+            writer.open(PIPELINE, "s", "t", SHAPE, mode, 7) as first,
+            writer.open(PIPELINE, "s", "t", SHAPE, mode, 7) as second,
+        ):
+            assert (first.position, second.position) == (None, None)
+            await first.write(rows_batch(orders(1, 2), at(2)))
+            await first.write(rows_batch(orders(3, 4), at(4)))
+            with pytest.raises(Superseded):  # its own read of the same rows, cut otherwise
+                await second.write(rows_batch(orders(1, 2, 3), at(3)))
+            with pytest.raises(Superseded):
+                await second.write(rows_batch(orders(5), at(5)))
+            assert (await second.write(rows_batch(orders(1, 2, 3, 4), at(4)))).rows == 0
+            assert second.position == at(4)
+            await second.write(rows_batch(orders(5), at(5)))
+            with pytest.raises(Superseded):
+                await first.write(rows_batch(orders(5, 6), at(6)))
+        assert await self.rows("t") == orders(1, 2, 3, 4, 5)
+
     async def test_an_equal_epoch_resumes_and_a_smaller_one_is_refused(self) -> None:
         """The same attempt may open again; an older one is Superseded at open."""
         writer = self.writer()

@@ -6,6 +6,9 @@ way the transaction first takes the stream's state row (a newer attempt's open
 waits for it, and a superseded attempt stops here), and ends by storing the
 batch's end position. A batch whose end is the committed position is already
 in (its commit's answer was lost): it is skipped, so nothing is appended twice.
+Storing is a compare-and-set: when the committed position is not the one this
+attempt last saw (another attempt holding the same epoch moved it on), the
+batch writes nothing and raises ``Superseded``.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class IncrementalStream:
                     await drain(batch)
                     self._position = committed
                     return Written(0, 0)
+                if committed != self._position:  # compare-and-set: another attempt moved it on
+                    raise destination.state.moved_on()
                 target = BATCH_TABLE if self._merge is not None else destination.table.sql
                 written = await copy_batch(
                     connection, target, destination.shape.names, batch, destination.encoding
@@ -82,6 +87,7 @@ class IncrementalStream:
                 if self._merge is not None:
                     await connection.execute(self._merge)
                 end = batch.end if batch.end is not None else committed
+            async with connection.transaction():  # DELIBERATE BREAK: state in a 2nd transaction
                 await destination.state.save(connection, end)
         self._position = end
         return written

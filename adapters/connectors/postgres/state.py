@@ -85,6 +85,14 @@ def superseded(pipeline: str, stream: str, epoch: int) -> Superseded:
     )
 
 
+def moved_on(pipeline: str, stream: str, epoch: int) -> Superseded:
+    """The error of an attempt whose position was moved on by another holding the same epoch."""
+    return Superseded(
+        f"the stream {stream!r} of pipeline {pipeline!r} was moved on by another attempt "
+        f"with the same epoch {epoch}"
+    )
+
+
 @frozen
 class StreamState:
     """One stream's row in the state table of ``schema``, as the attempt with ``epoch`` sees it."""
@@ -106,8 +114,13 @@ class StreamState:
         found = await connection.execute(_EXISTS, (self.schema, STATE_TABLE))
         if await found.fetchone() is not None:
             return
-        # another attempt may create it at the same moment
-        with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+        # another attempt may create it at the same moment (which of its names collides first
+        # decides the error)
+        with contextlib.suppress(
+            psycopg.errors.UniqueViolation,
+            psycopg.errors.DuplicateTable,
+            psycopg.errors.DuplicateObject,
+        ):
             await connection.execute(sql.SQL(_CREATE).format(self._table))
 
     async def claim(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
@@ -138,6 +151,10 @@ class StreamState:
         row = await peeked.fetchone()
         if row is None or row[0] != self.epoch:
             raise superseded(self.pipeline, self.stream, self.epoch)
+
+    def moved_on(self) -> Superseded:
+        """The error of this attempt when another with the same epoch moved the position on."""
+        return moved_on(self.pipeline, self.stream, self.epoch)
 
     async def save(self, connection: psycopg.AsyncConnection[Any], end: Position | None) -> None:
         """Store the position the publish reaches, in its transaction, fenced by the epoch."""
