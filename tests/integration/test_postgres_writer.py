@@ -11,6 +11,11 @@ are the same on both servers.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -140,21 +145,57 @@ class Gate:
 # --- fencing while a publish is in flight ------------------------------------------------
 
 
+STALL_ON_POSITION = """
+CREATE TABLE go ();
+CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WHILE NOT EXISTS (SELECT FROM go) LOOP PERFORM pg_sleep(0.02); END LOOP;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER stall BEFORE UPDATE OF position ON _thedata_state
+FOR EACH ROW WHEN (NEW.position IS DISTINCT FROM OLD.position) EXECUTE FUNCTION stall();
+"""
+GO = "INSERT INTO go DEFAULT VALUES"
+
+
 @pytest.mark.parametrize("mode", [WriteMode.APPEND, WriteMode.UPSERT])
-async def test_a_newer_open_waits_for_a_batch_in_flight_then_wins(
+async def test_a_newer_open_during_a_batch_copy_wins_at_once_and_the_batch_commits_nothing(
     writer: StreamWriter, url: str, mode: WriteMode
 ) -> None:
-    """The older attempt's batch holds the state row: the newer open waits, the batch commits,
-    the newer open reads its end, and the older attempt's next write and finish raise."""
+    """The older attempt's batch is in its COPY, holding nothing the newer open needs: the
+    newer open takes the stream at once, and the batch, when it ends, raises and commits
+    nothing."""
     async with writer.open(PIPELINE, "s", "t", SHAPE, mode, 1) as old:
         gate = Gate(orders(1, 2))
         publishing = asyncio.create_task(old.write(Batch(FrameFormat.ROWS, gate.frames(), at(2))))
         await asyncio.wait_for(gate.reached.wait(), 10)
+        async with writer.open(PIPELINE, "s", "t", SHAPE, mode, 2) as new:
+            assert new.position is None
+            gate.release.set()
+            with pytest.raises(Superseded):
+                await publishing
+            await new.write(rows_batch(orders(1), at(1)))
+    assert await read_rows(url, "t") == orders(1)
+
+
+@pytest.mark.parametrize("mode", [WriteMode.APPEND, WriteMode.UPSERT])
+async def test_a_newer_open_waits_for_a_batch_storing_its_position_then_wins(
+    writer: StreamWriter, url: str, mode: WriteMode
+) -> None:
+    """The older attempt's batch holds the state row while it stores its position: the newer
+    open waits, the batch commits, the newer open reads its end, and the older attempt's next
+    write and finish raise."""
+    async with writer.open(PIPELINE, "s", "t", SHAPE, mode, 1):
+        pass
+    await execute(url, STALL_ON_POSITION)
+    async with writer.open(PIPELINE, "s", "t", SHAPE, mode, 1) as old:
+        publishing = asyncio.create_task(old.write(rows_batch(orders(1, 2), at(2))))
+        await eventually(waiting_on(url, "PgSleep"))  # the row is held, the position waits
         newer = writer.open(PIPELINE, "s", "t", SHAPE, mode, 2)
         opening = asyncio.create_task(newer.__aenter__())
         await eventually(waiting_on(url, "Lock"))
         assert not opening.done()
-        gate.release.set()
+        await execute(url, GO)
         assert (await publishing).rows == 2
         new = await asyncio.wait_for(opening, 10)
         try:
@@ -171,27 +212,30 @@ async def test_a_newer_open_waits_for_a_batch_in_flight_then_wins(
 async def test_an_open_behind_a_publish_that_never_ends_fails_retryably(
     writer: StreamWriter, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A paused worker holding the state row mid-batch does not hang the newer attempt
+    """A publish that holds the state row and does not end does not hang the newer attempt
     forever: its open fails after the claim wait, and may be retried."""
-    monkeypatch.setattr(state_module, "CLAIM_WAIT", "200ms")
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 1):
+        pass
+    await execute(url, STALL_ON_POSITION)
     async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 1) as old:
-        gate = Gate(orders(1, 2))
-        publishing = asyncio.create_task(old.write(Batch(FrameFormat.ROWS, gate.frames(), at(2))))
-        await asyncio.wait_for(gate.reached.wait(), 10)
+        publishing = asyncio.create_task(old.write(rows_batch(orders(1, 2), at(2))))
+        await eventually(waiting_on(url, "PgSleep"))
+        monkeypatch.setattr(state_module, "CLAIM_WAIT", "200ms")
         with pytest.raises(StreamFailed) as waited:
             async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 2):
                 pass
         assert waited.value.retryable
-        gate.release.set()
+        await execute(url, GO)
         await publishing
     assert await read_rows(url, "t") == orders(1, 2)
 
 
-async def test_a_newer_open_waits_for_a_full_refresh_being_published_then_wins(
+async def test_a_newer_open_does_not_wait_for_a_full_refresh_queued_for_its_table(
     writer: StreamWriter, url: str
 ) -> None:
-    """A finish waiting for its table holds the state row: the newer open waits for it, the
-    refresh is published, and the older attempt can do nothing more."""
+    """A finish waiting for its table holds nothing a newer open needs: the newer attempt
+    takes the stream at once, and the older refresh, once it has the table, publishes
+    nothing."""
     async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 1) as first:
         await first.write(rows_batch(orders(1)))
         await first.finish()
@@ -201,19 +245,150 @@ async def test_a_newer_open_waits_for_a_full_refresh_being_published_then_wins(
             await old.write(rows_batch(orders(2, 3)))
             finishing = asyncio.create_task(old.finish())
             await eventually(waiting_on(url, "Lock"))  # the finish queues for the table
-            newer = writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 3)
-            opening = asyncio.create_task(newer.__aenter__())
-            await asyncio.sleep(0.5)
-            assert not opening.done()
-            await blocker.rollback()
-            await asyncio.wait_for(finishing, 20)
-            await asyncio.wait_for(opening, 10)
-            try:
+            async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 3):
+                assert not finishing.done()
+                await blocker.rollback()
                 with pytest.raises(Superseded):
-                    await old.write(rows_batch(orders(4)))
-            finally:
-                await newer.__aexit__(None, None, None)
+                    await asyncio.wait_for(finishing, 20)
+    assert await read_rows(url, "t") == orders(1)
+
+
+async def test_a_newer_open_waits_for_a_full_refresh_storing_its_position_then_wins(
+    writer: StreamWriter, url: str
+) -> None:
+    """A finish that holds the state row (its last step) makes a newer open wait; the
+    refresh is published, and the older attempt can do nothing more."""
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 1) as first:
+        await first.write(rows_batch(orders(1)))
+        await first.finish()
+    await execute(
+        url,
+        STALL_ON_POSITION.replace(
+            "WHEN (NEW.position IS DISTINCT FROM OLD.position)", "WHEN (OLD.epoch = 2)"
+        ).replace("BEFORE UPDATE OF position", "BEFORE UPDATE"),
+    )
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 2) as old:
+        await old.write(rows_batch(orders(2, 3)))
+        finishing = asyncio.create_task(old.finish())
+        await eventually(waiting_on(url, "PgSleep"))
+        newer = writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 3)
+        opening = asyncio.create_task(newer.__aenter__())
+        await eventually(waiting_on(url, "Lock"))
+        assert not opening.done()
+        await execute(url, GO)
+        await asyncio.wait_for(finishing, 20)
+        await asyncio.wait_for(opening, 10)
+        try:
+            with pytest.raises(Superseded):
+                await old.write(rows_batch(orders(4)))
+        finally:
+            await newer.__aexit__(None, None, None)
     assert await read_rows(url, "t") == orders(2, 3)
+
+
+ROOT = Path(__file__).parents[2]
+
+
+async def _paused_writer(config: dict[str, Any], pause: str) -> asyncio.subprocess.Process:
+    """A writer process (tests/paused_writer.py) that committed a batch and stopped itself
+    (SIGSTOP) in its next one, at ``pause``."""
+    settings = {"destination": config, "timeout": 1, "pause": pause}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.paused_writer",
+        json.dumps(settings),
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    for expected in ("committed", "pausing"):
+        line = await asyncio.wait_for(process.stdout.readline(), 20)
+        assert line.decode().strip() == expected
+    return process
+
+
+@pytest.mark.parametrize(("pause", "woken"), [("copy", "Superseded"), ("locked", "StreamFailed")])
+async def test_a_worker_stopped_mid_batch_does_not_hold_the_stream(
+    destination: Destination, url: str, pause: str, woken: str
+) -> None:
+    """A worker process stopped (SIGSTOP) in a batch's COPY holds no lock a newer attempt
+    needs; one stopped holding the state row is ended by the server once its transaction sat
+    idle past the connector timeout. Either way the newer attempt writes at once, and the
+    stopped worker, woken, commits nothing."""
+    factory, config = destination
+    process = await _paused_writer(config, pause)
+    try:
+        await eventually(_a_session(url, PAUSED[pause]))
+        shape = Shape((Column("id", "bigint", False), Column("note", "text")))
+        writer = postgres_writer_for(factory, config)
+
+        async def take_over() -> None:
+            async with writer.open("paused", "s", "t", shape, WriteMode.APPEND, 2) as sink:
+                assert sink.position == Position("2")
+                rows = [(i, f"row {i}") for i in (3, 4, 5)]
+                await sink.write(rows_batch(rows, Position("5")))
+
+        await asyncio.wait_for(take_over(), 10)
+    finally:
+        process.send_signal(signal.SIGCONT)
+    assert process.stdout is not None
+    ended = await asyncio.wait_for(process.stdout.readline(), 20)
+    assert ended.decode().strip() == woken
+    await asyncio.wait_for(process.wait(), 20)
+    assert await read_rows(url, "t") == [(i, f"row {i}") for i in range(1, 6)]
+
+
+async def test_a_writer_session_never_waits_without_end(
+    destination: Destination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's connection has TCP keepalives and a user timeout, a lock wait of the
+    connector timeout and an idle-in-transaction limit (the server's side of keepalives reads
+    0 here: the test server is reached through a proxy on a Unix socket)."""
+    opened: list[psycopg.AsyncConnection[Any]] = []
+    connect = psycopg.AsyncConnection.connect
+
+    async def recording(*args: Any, **kwargs: Any) -> psycopg.AsyncConnection[Any]:
+        connection = await connect(*args, **kwargs)
+        opened.append(connection)
+        return connection
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", recording)
+    factory, config = destination
+    async with postgres_writer_for(factory, config).open(
+        PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 1
+    ):
+        (connection,) = (c for c in opened if not c.closed and c.info.dbname == config["database"])
+        settings = {}
+        for name in ("lock_timeout", "idle_in_transaction_session_timeout"):
+            shown = await connection.execute(sql.SQL("SHOW {}").format(sql.SQL(name)))
+            settings[name] = (await shown.fetchone() or [None])[0]
+        with socket.socket(fileno=os.dup(connection.fileno())) as client:  # a copy of its fd
+            keepalive = client.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+            user_timeout = client.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+    assert settings == {"lock_timeout": "5s", "idle_in_transaction_session_timeout": "10min"}
+    assert keepalive == 1
+    assert user_timeout == 60_000
+
+
+PAUSED = {
+    "copy": "state = 'active' AND query LIKE 'COPY%%'",
+    "locked": "state = 'idle in transaction'",
+}
+
+
+def _a_session(url: str, condition: str) -> Callable[[], Awaitable[bool]]:
+    """A check: another session of the database is in ``condition`` (on pg_stat_activity)."""
+
+    async def check() -> bool:
+        query = sql.SQL(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND {}"
+        ).format(sql.SQL(condition))  # the test's own constants
+        return bool(await value(url, query))
+
+    return check
 
 
 # --- rows and position together ----------------------------------------------------------

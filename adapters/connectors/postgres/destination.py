@@ -24,6 +24,8 @@ class Destination:
     oids: tuple[int, ...]
     """The columns' types as the destination knows them, in shape order."""
     encoding: RowEncoding
+    lock_wait: str = "5s"
+    """How long the session waits for a lock (a PostgreSQL duration), unless said otherwise."""
 
     @property
     def formats(self) -> tuple[FrameFormat, ...]:

@@ -2,17 +2,19 @@
 
 ``UPSERT`` copies the batch into a temporary table, then inserts it, replacing
 rows with the same key; ``APPEND`` copies it straight into the table. Either
-way the transaction first takes the stream's state row (a newer attempt's open
-waits for it, and a superseded attempt stops here), and ends by storing the
-batch's end position. A batch whose end is the committed position is already
-in (its commit's answer was lost): it is skipped, so nothing is appended twice.
-Storing is a compare-and-set: when the committed position is not the one this
-attempt last saw (another attempt holding the same epoch moved it on), the
-batch writes nothing and raises ``Superseded``.
+way the transaction ends by taking the stream's state row (a newer attempt's
+open waits for that moment only; a superseded attempt stops there and its rows
+are rolled back) and storing the batch's end position. A batch whose end is
+the committed position is already in (its commit's answer was lost): it is
+skipped, so nothing is appended twice. Storing is a compare-and-set: when the
+committed position is not the one this attempt last saw (another attempt
+holding the same epoch moved it on), the batch writes nothing and raises
+``Superseded``.
 """
 
 from __future__ import annotations
 
+import psycopg
 from psycopg import sql
 
 from thedata.adapters.connectors.postgres.copying import copy_batch
@@ -69,28 +71,44 @@ class IncrementalStream:
         destination.accept(batch)
         if batch.end is None and self._mode is WriteMode.APPEND:
             raise StreamFailed("an appended batch must say where it ends, or it could land twice")
-        connection = destination.connection
+        connection, state = destination.connection, destination.state
+        already_in = False
         with translated():
             await self._batch_table()
-            async with connection.transaction():
-                committed = await destination.state.hold(connection)
-                if batch.end is not None and batch.end == committed:
+            async with connection.transaction() as transaction:
+                committed = await state.publishing(connection)
+                if self._already_in(batch, committed):
                     await drain(batch)
                     self._position = committed
                     return Written(0, 0)
                 if committed != self._position:  # compare-and-set: another attempt moved it on
-                    raise destination.state.moved_on()
+                    raise state.moved_on()
                 target = BATCH_TABLE if self._merge is not None else destination.table.sql
                 written = await copy_batch(
                     connection, target, destination.shape.names, batch, destination.encoding
                 )
                 if self._merge is not None:
                     await connection.execute(self._merge)
+                # the row last: a newer open waits only for this moment, not for the COPY
+                committed = await state.hold(connection)
+                if committed != self._position:
+                    if not self._already_in(batch, committed):
+                        raise state.moved_on()
+                    already_in = True  # the same batch, committed meanwhile: undo ours
+                    raise psycopg.Rollback(transaction)
                 end = batch.end if batch.end is not None else committed
-            async with connection.transaction():  # DELIBERATE BREAK: state in a 2nd transaction
-                await destination.state.save(connection, end)
+                await state.save(connection, end)
+        if already_in:
+            self._position = batch.end
+            return Written(0, 0)
         self._position = end
         return written
+
+    @staticmethod
+    def _already_in(batch: Batch, committed: Position | None) -> bool:
+        """Whether the batch ends where the stream stands: its rows are in already (the answer
+        to their commit was lost)."""
+        return batch.end is not None and batch.end == committed
 
     async def finish(self) -> None:
         with translated():

@@ -119,7 +119,6 @@ class ReplaceStream:
                         names_sql(shape.primary_key),
                     )
                 )
-            await destination.state.hold(connection)
             oid = await self._lock(table)
             if self._staging is not None and (
                 oid is None or not await keeps_dependents(connection, oid)
@@ -127,6 +126,8 @@ class ReplaceStream:
                 await self._swap(oid)
             else:
                 await self._refill(oid)
+            # the state row last: a newer open never waits behind the table's lock or refill
+            await destination.state.hold(connection)
             await destination.state.save(connection, self._end)
             await connection.commit()
         self._position, self._published = self._end, True
@@ -152,7 +153,12 @@ class ReplaceStream:
                     await connection.execute(
                         sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table.sql)
                     )
-                    await connection.execute("SET LOCAL lock_timeout TO DEFAULT")
+                    # back to the session's wait (TO DEFAULT would be no limit at all)
+                    await connection.execute(
+                        sql.SQL("SET LOCAL lock_timeout = {}").format(
+                            sql.Literal(self._destination.lock_wait)
+                        )
+                    )
             except psycopg.errors.LockNotAvailable:
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
                 continue

@@ -2,10 +2,14 @@
 
 ``_thedata_state`` lives beside the data, in the data source's schema, so the
 rows of a batch and the position after them commit in one transaction. An
-attempt raises the stored epoch when it opens the stream; every publish first
-takes the state row ``FOR UPDATE`` and checks the epoch is still its own. A
-newer attempt's open therefore waits for a publish in flight, then wins, and
-the older attempt's next publish finds a larger epoch and commits nothing.
+attempt raises the stored epoch when it opens the stream; every publish takes
+the state row ``FOR UPDATE`` as its last step, after its rows are in, and
+checks the epoch and position are still the ones it knew. A newer attempt's
+open waits only for a publish that is storing its position (a moment), then
+wins; the older attempt's publish finds a larger epoch and commits nothing. A
+worker paused mid-batch holds no lock a newer attempt needs, and one paused
+holding the row is ended by the server: from the row on, a publish's
+transaction may not sit idle longer than the connector timeout.
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ WHERE s.epoch <= excluded.epoch
 RETURNING s.position
 """
 _HOLD = "SELECT epoch, position FROM {table} WHERE pipeline = %s AND stream = %s FOR UPDATE"
-_PEEK = "SELECT epoch FROM {table} WHERE pipeline = %s AND stream = %s"
+_PEEK = "SELECT epoch, position FROM {table} WHERE pipeline = %s AND stream = %s"
+_BRIEF = "SET LOCAL idle_in_transaction_session_timeout = {}"
+_WAIT = "SET LOCAL lock_timeout = {}"
 _SAVE = """
 UPDATE {table} SET position = %s::jsonb, updated_at = now()
 WHERE pipeline = %s AND stream = %s AND epoch = %s
@@ -95,12 +101,15 @@ def moved_on(pipeline: str, stream: str, epoch: int) -> Superseded:
 
 @frozen
 class StreamState:
-    """One stream's row in the state table of ``schema``, as the attempt with ``epoch`` sees it."""
+    """One stream's row in the state table of ``schema``, as the attempt with ``epoch`` sees it;
+    a publish's transaction may sit idle at most ``brief`` (a PostgreSQL duration) once it
+    holds the row."""
 
     schema: str
     pipeline: str
     stream: str
     epoch: int
+    brief: str = "5s"
 
     @property
     def _table(self) -> sql.Identifier:
@@ -126,9 +135,7 @@ class StreamState:
     async def claim(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
         """Raise the stored epoch to ours and lock the row, in the caller's transaction; the
         committed position. ``Superseded`` when a larger epoch holds the stream."""
-        await connection.execute(
-            sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(CLAIM_WAIT))
-        )
+        await connection.execute(sql.SQL(_WAIT).format(sql.Literal(CLAIM_WAIT)))
         claimed = await connection.execute(
             self._sql(_CLAIM), (self.pipeline, self.stream, self.epoch)
         )
@@ -137,20 +144,40 @@ class StreamState:
             raise superseded(self.pipeline, self.stream, self.epoch)
         return decode_position(row[0])
 
+    async def publishing(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
+        """Start a publish of rows: its transaction may never sit idle past ``brief`` (it has
+        no reason to; a paused worker's is ended by the server, with what it locked). The
+        committed position, at a look (``Superseded`` if not ours)."""
+        await connection.execute(sql.SQL(_BRIEF).format(sql.Literal(self.brief)))
+        return await self.committed(connection)
+
     async def hold(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
-        """Lock the row for this publish; the committed position (``Superseded`` if not ours)."""
+        """Lock the row for this publish, as its last step before storing the position (a
+        newer open waits for it); the committed position (``Superseded`` if not ours)."""
+        await connection.execute(
+            sql.SQL("; ").join(
+                [
+                    sql.SQL(_BRIEF).format(sql.Literal(self.brief)),
+                    sql.SQL(_WAIT).format(sql.Literal(CLAIM_WAIT)),
+                ]
+            )
+        )
         held = await connection.execute(self._sql(_HOLD), (self.pipeline, self.stream))
-        row = await held.fetchone()
-        if row is None or row[0] != self.epoch:
-            raise superseded(self.pipeline, self.stream, self.epoch)
-        return decode_position(row[1])
+        return self._ours(await held.fetchone())
+
+    async def committed(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
+        """The committed position, at a look, no lock (``Superseded`` if not ours)."""
+        peeked = await connection.execute(self._sql(_PEEK), (self.pipeline, self.stream))
+        return self._ours(await peeked.fetchone())
 
     async def still_ours(self, connection: psycopg.AsyncConnection[Any]) -> None:
         """``Superseded`` if a later attempt took the stream (a look, no lock)."""
-        peeked = await connection.execute(self._sql(_PEEK), (self.pipeline, self.stream))
-        row = await peeked.fetchone()
+        await self.committed(connection)
+
+    def _ours(self, row: tuple[Any, ...] | None) -> Position | None:
         if row is None or row[0] != self.epoch:
             raise superseded(self.pipeline, self.stream, self.epoch)
+        return decode_position(row[1])
 
     def moved_on(self) -> Superseded:
         """The error of this attempt when another with the same epoch moved the position on."""

@@ -25,7 +25,13 @@ CONFLICT = "a concurrent transaction got in the way; the stream may be retried (
 FAILED = "the server answered with an error (SQLSTATE {})"
 
 _TRANSIENT_CLASSES = ("08", "40", "53", "57P", "58")
-_TRANSIENT_STATES = {"55P03": CONFLICT, "55006": CONFLICT}  # lock not available, object in use
+IDLE = "the destination ended a transaction left idle too long; the stream may be retried"
+_TRANSIENT_STATES = {
+    "55P03": CONFLICT,  # lock not available
+    "55006": CONFLICT,  # object in use
+    "25P03": IDLE,  # idle_in_transaction_session_timeout: this worker was paused
+    "25P04": IDLE,  # transaction_timeout
+}
 _PERMANENT_CLASSES = {"22": BAD_VALUE, "23": CONSTRAINT, "2B": DEPENDENTS}
 _MISSING = frozenset({"42P01", "42703", "42704", "42883"})  # table, column, object, function
 

@@ -5,6 +5,11 @@ fit the shape (``tables``) and hands back the stream for its mode:
 ``incremental`` (upsert or append, a transaction per batch) or ``replace``
 (one load transaction, published at ``finish``). Every connection is the
 hardened one of ``session``; every driver error leaves as ``StreamFailed``.
+
+Nothing a writer's session does waits without end: locks are waited for the
+connector timeout (the state row a while longer), a transaction left idle is
+ended by the server (a publish's after the connector timeout, a load's after
+``LOAD_IDLE``), and the server notices a vanished worker by TCP keepalives.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from uuid import UUID
 
+from psycopg import sql
+
 from thedata.adapters.connectors.kind import Environment
 from thedata.adapters.connectors.postgres.config import PostgresConfig
 from thedata.adapters.connectors.postgres.copying import row_encoding
@@ -20,13 +27,27 @@ from thedata.adapters.connectors.postgres.destination import Destination
 from thedata.adapters.connectors.postgres.incremental import IncrementalStream
 from thedata.adapters.connectors.postgres.names import checked_shape
 from thedata.adapters.connectors.postgres.replace import ReplaceStream
-from thedata.adapters.connectors.postgres.session import Connection, connect
+from thedata.adapters.connectors.postgres.session import (
+    SERVER_KEEPALIVES,
+    Connection,
+    connect,
+    duration,
+)
 from thedata.adapters.connectors.postgres.state import StreamState
 from thedata.adapters.connectors.postgres.stream_errors import translated
 from thedata.adapters.connectors.postgres.tables import Table, type_oids
 from thedata.application.ports.streams import Shape, StreamFailed, WriteMode
 
 Stream = IncrementalStream | ReplaceStream
+
+LOAD_IDLE = "10min"
+"""How long a writer's transaction may sit idle: a full refresh's load transaction spans the
+whole read, idle while the source produces the next batch. Past it the server ends the session
+(and its locks): a worker paused mid-load holds nothing for ever."""
+_SESSION = (
+    "SET idle_in_transaction_session_timeout = {idle}; SET lock_timeout = {wait}; "
+    + SERVER_KEEPALIVES
+)
 
 
 class PostgresStreamWriter:
@@ -63,7 +84,11 @@ class PostgresStreamWriter:
         mode: WriteMode,
         epoch: int,
     ) -> Stream:
-        state = StreamState(self._config.schema, pipeline, stream, epoch)
+        wait = duration(self._environment.timeout)
+        await connection.execute(
+            sql.SQL(_SESSION).format(idle=sql.Literal(LOAD_IDLE), wait=sql.Literal(wait))
+        )
+        state = StreamState(self._config.schema, pipeline, stream, epoch, brief=wait)
         await state.ensure_table(connection)
         oids = await type_oids(connection, shape)
         destination = Destination(
@@ -73,10 +98,12 @@ class PostgresStreamWriter:
             shape,
             oids,
             await row_encoding(connection, oids),
+            lock_wait=wait,
         )
-        async with connection.transaction():
+        async with connection.transaction():  # alone: the row is held for a moment only
             position = await state.claim(connection)
-            if mode is not WriteMode.REPLACE:  # a full refresh changes the table at finish
+        if mode is not WriteMode.REPLACE:  # a full refresh changes the table at finish
+            async with connection.transaction():
                 await _fit(destination, keyed=mode is WriteMode.UPSERT)
         opened: Stream = (
             ReplaceStream(destination, position)
