@@ -41,7 +41,7 @@ from tests.contract.test_stream_writers import (
     rows_batch,
 )
 from tests.faults import PartitionableProxy
-from thedata.adapters.connectors import DefaultConnectorFactory
+from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy
 from thedata.adapters.connectors.postgres import copying
 from thedata.adapters.connectors.postgres import state as state_module
 from thedata.adapters.connectors.postgres.errors import PRIVILEGE, UNREACHABLE
@@ -521,6 +521,30 @@ async def test_a_batch_sent_again_after_its_commit_answer_was_lost_is_not_append
         assert sink.position == at(2)
         assert (await sink.write(rows_batch(orders(1, 2), at(2)))).rows == 0
     assert await read_rows(url, "log") == orders(1, 2)
+
+
+async def test_a_batch_already_in_is_drained_outside_any_transaction(
+    destination: Destination, url: str, tmp_path: Path, postgres_server_url: str
+) -> None:
+    """A batch sent again whose frames come slowly (longer than a publish may sit idle) is
+    skipped without holding a transaction open meanwhile."""
+    _, config = destination
+    impatient = DefaultConnectorFactory(
+        tmp_path, NetworkPolicy(allow_private=True), 1, control_database=postgres_server_url
+    )
+    writer = postgres_writer_for(impatient, config)
+    async with writer.open(PIPELINE, "s", "log", SHAPE, WriteMode.APPEND, 1) as sink:
+        await sink.write(rows_batch(orders(1, 2), at(2)))
+
+    async def slowly() -> AsyncIterator[tuple[object, ...]]:
+        for row in orders(1, 2):
+            await asyncio.sleep(1.5)
+            yield row
+
+    async with writer.open(PIPELINE, "s", "log", SHAPE, WriteMode.APPEND, 1) as sink:
+        assert (await sink.write(Batch(FrameFormat.ROWS, slowly(), at(2)))).rows == 0
+        await sink.write(rows_batch(orders(3), at(3)))
+    assert await read_rows(url, "log") == orders(1, 2, 3)
 
 
 async def _no_session_busy(url: str) -> bool:

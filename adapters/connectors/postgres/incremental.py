@@ -75,14 +75,15 @@ class IncrementalStream:
         already_in = False
         with translated():
             await self._batch_table()
+            committed = await state.committed(connection)  # a look first, outside a transaction
+            if self._already_in(batch, committed):
+                await drain(batch)
+                self._position = committed
+                return Written(0, 0)
+            if committed != self._position:  # compare-and-set: another attempt moved it on
+                raise state.moved_on()
             async with connection.transaction() as transaction:
-                committed = await state.publishing(connection)
-                if self._already_in(batch, committed):
-                    await drain(batch)
-                    self._position = committed
-                    return Written(0, 0)
-                if committed != self._position:  # compare-and-set: another attempt moved it on
-                    raise state.moved_on()
+                await state.publishing(connection)
                 target = BATCH_TABLE if self._merge is not None else destination.table.sql
                 written = await copy_batch(
                     connection, target, destination.shape.names, batch, destination.encoding

@@ -144,12 +144,10 @@ class StreamState:
             raise superseded(self.pipeline, self.stream, self.epoch)
         return decode_position(row[0])
 
-    async def publishing(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
+    async def publishing(self, connection: psycopg.AsyncConnection[Any]) -> None:
         """Start a publish of rows: its transaction may never sit idle past ``brief`` (it has
-        no reason to; a paused worker's is ended by the server, with what it locked). The
-        committed position, at a look (``Superseded`` if not ours)."""
+        no reason to; a paused worker's is ended by the server, with what it locked)."""
         await connection.execute(sql.SQL(_BRIEF).format(sql.Literal(self.brief)))
-        return await self.committed(connection)
 
     async def hold(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
         """Lock the row for this publish, as its last step before storing the position (a
