@@ -324,6 +324,36 @@ class StreamWriterContract(ABC):
             await sink.write(rows_batch(orders(1), at(1)))
         assert await self.rows("t" * 63) == orders(1)
 
+    @pytest.mark.parametrize("mode", [WriteMode.UPSERT, WriteMode.APPEND, WriteMode.REPLACE])
+    async def test_a_table_named_like_the_engines_own_is_refused(self, mode: WriteMode) -> None:
+        """A destination named ``_thedata_...`` (the state table, a load table) fails the
+        stream for good, before anything is written; other streams' state is untouched."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 5) as sink:
+            await sink.write(rows_batch(orders(1), at(1)))
+        state = Shape(
+            (
+                Column("pipeline", "text", False),
+                Column("stream", "text", False),
+                Column("epoch", "bigint", False),
+                Column("position", "jsonb"),
+                Column("updated_at", "timestamp with time zone", False),
+            ),
+            ("pipeline", "stream"),
+        )
+        for table in ("_thedata_state", "_thedata_load_x", "_TheData_state"):
+            with pytest.raises(StreamFailed, match="_thedata_") as refused:
+                async with writer.open("evil", "e", table, state, mode, 1) as sink:
+                    now = datetime.now(UTC)
+                    await sink.write(rows_batch([(PIPELINE, "s", 1, None, now)], at(9)))
+                    await sink.finish()
+            assert not refused.value.retryable
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 5) as sink:
+            assert sink.position == at(1)
+        with pytest.raises(Superseded):
+            async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 4):
+                pass
+
     async def test_a_name_with_a_dot_or_quotes_is_one_name(self) -> None:
         """'sales.orders' is a table of that name, not a table in schema 'sales'."""
         writer = self.writer()

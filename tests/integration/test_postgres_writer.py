@@ -44,6 +44,7 @@ from tests.faults import PartitionableProxy
 from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy
 from thedata.adapters.connectors.postgres import copying
 from thedata.adapters.connectors.postgres import state as state_module
+from thedata.adapters.connectors.postgres import writer as writer_module
 from thedata.adapters.connectors.postgres.errors import PRIVILEGE, UNREACHABLE
 from thedata.application.ports import (
     Batch,
@@ -830,6 +831,20 @@ async def test_a_type_spelling_that_is_not_a_type_fails_naming_the_column(
             pass
     assert await value(url, "SELECT to_regclass('victim') IS NOT NULL")
     assert await value(url, "SELECT to_regclass('t')") is None
+
+
+async def test_the_state_table_is_refused_by_what_it_is_not_only_by_its_name(
+    writer: StreamWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the name check ever miss it, a destination that is the state table itself (by
+    oid) still fails the stream for good."""
+    monkeypatch.setattr(writer_module, "RESERVED_PREFIX", "_not_the_prefix_")
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 1):
+        pass
+    with pytest.raises(StreamFailed, match="keeps for itself") as refused:
+        async with writer.open("evil", "e", "_thedata_state", SHAPE, WriteMode.APPEND, 1):
+            pass
+    assert not refused.value.retryable
 
 
 async def test_an_upsert_into_a_table_without_a_key_adds_it_and_refuses_another_key(

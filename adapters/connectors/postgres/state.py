@@ -22,15 +22,15 @@ import psycopg
 from attrs import frozen
 from psycopg import sql
 
-from thedata.application.ports.streams import Position, Superseded
+from thedata.application.ports.streams import Position, StreamFailed, Superseded
 
 STATE_TABLE = "_thedata_state"
 CLAIM_WAIT = "60s"
 """How long an open waits for another attempt's publish in flight (its commit, normally a
 moment); past it the open fails, retryably, rather than hang behind a paused worker."""
 
-_EXISTS = """
-SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+_FIND = """
+SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s
 """
 _CREATE = """
@@ -118,11 +118,11 @@ class StreamState:
     def _sql(self, template: str) -> sql.Composed:
         return sql.SQL(template).format(table=self._table)
 
-    async def ensure_table(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        """Create the state table unless it exists (outside any transaction)."""
-        found = await connection.execute(_EXISTS, (self.schema, STATE_TABLE))
-        if await found.fetchone() is not None:
-            return
+    async def ensure_table(self, connection: psycopg.AsyncConnection[Any]) -> int:
+        """Create the state table unless it exists (outside any transaction); its oid."""
+        found = await (await connection.execute(_FIND, (self.schema, STATE_TABLE))).fetchone()
+        if found is not None:
+            return int(found[0])
         # another attempt may create it at the same moment (which of its names collides first
         # decides the error)
         with contextlib.suppress(
@@ -131,6 +131,12 @@ class StreamState:
             psycopg.errors.DuplicateObject,
         ):
             await connection.execute(sql.SQL(_CREATE).format(self._table))
+        created = await (await connection.execute(_FIND, (self.schema, STATE_TABLE))).fetchone()
+        if created is None:  # dropped at once by someone else
+            raise StreamFailed(
+                f"the state table {STATE_TABLE!r} vanished as it was created", retryable=True
+            )
+        return int(created[0])
 
     async def claim(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
         """Raise the stored epoch to ours and lock the row, in the caller's transaction; the

@@ -37,6 +37,7 @@ from thedata.adapters.connectors.postgres.state import StreamState
 from thedata.adapters.connectors.postgres.stream_errors import translated
 from thedata.adapters.connectors.postgres.tables import Table, type_oids
 from thedata.application.ports.streams import Shape, StreamFailed, WriteMode
+from thedata.domain.pipelines import RESERVED_PREFIX
 
 Stream = IncrementalStream | ReplaceStream
 
@@ -63,6 +64,8 @@ class PostgresStreamWriter:
         self, pipeline: str, stream: str, table: str, shape: Shape, mode: WriteMode, epoch: int
     ) -> AsyncIterator[Stream]:
         checked_shape(shape, table)
+        if table.lower().startswith(RESERVED_PREFIX):  # the domain refuses them too
+            raise reserved(table)
         if mode is WriteMode.UPSERT and not shape.primary_key:
             raise StreamFailed(f"the stream {stream!r} upserts but names no primary key")
         connection = await connect(self._environment, self._config, self._password, autocommit=True)
@@ -89,16 +92,13 @@ class PostgresStreamWriter:
             sql.SQL(_SESSION).format(idle=sql.Literal(LOAD_IDLE), wait=sql.Literal(wait))
         )
         state = StreamState(self._config.schema, pipeline, stream, epoch, brief=wait)
-        await state.ensure_table(connection)
+        state_oid = await state.ensure_table(connection)
+        target = Table(self._config.schema, table)
+        if await target.oid(connection) == state_oid:  # whatever its name: never the state
+            raise reserved(table)
         oids = await type_oids(connection, shape)
         destination = Destination(
-            connection,
-            state,
-            Table(self._config.schema, table),
-            shape,
-            oids,
-            await row_encoding(connection, oids),
-            lock_wait=wait,
+            connection, state, target, shape, oids, await row_encoding(connection, oids), wait
         )
         async with connection.transaction():  # alone: the row is held for a moment only
             position = await state.claim(connection)
@@ -112,6 +112,14 @@ class PostgresStreamWriter:
         )
         await opened.prepare()
         return opened
+
+
+def reserved(table: str) -> StreamFailed:
+    """The error of a stream whose destination is one of the engine's own tables."""
+    return StreamFailed(
+        f"the destination table {table!r} has a name the engine keeps for itself (its state "
+        f"and load tables start with {RESERVED_PREFIX!r})"
+    )
 
 
 async def _fit(destination: Destination, *, keyed: bool) -> None:
