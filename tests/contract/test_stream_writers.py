@@ -221,6 +221,29 @@ class StreamWriterContract(ABC):
                 await first.write(rows_batch(orders(5, 6), at(6)))
         assert await self.rows("t") == orders(1, 2, 3, 4, 5)
 
+    async def test_a_stream_redefined_starts_over(self) -> None:
+        """A position belongs to the table, mode and key it was stored for: a stream opened for
+        another table, mode or key starts from the beginning; unchanged, it resumes."""
+        writer = self.writer()
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 1) as sink:
+            await sink.write(rows_batch(orders(1, 2), at(2)))
+        async with writer.open(PIPELINE, "s", "t2", SHAPE, WriteMode.UPSERT, 2) as sink:
+            assert sink.position is None
+            await sink.write(rows_batch(orders(1, 2, 3), at(3)))
+        async with writer.open(PIPELINE, "s", "t2", SHAPE, WriteMode.UPSERT, 3) as sink:
+            assert sink.position == at(3)
+        unkeyed = Shape(SHAPE.columns)
+        async with writer.open(PIPELINE, "s", "t2", unkeyed, WriteMode.APPEND, 4) as sink:
+            assert sink.position is None
+            await sink.write(rows_batch([], Position("0")))
+        rekeyed = Shape(SHAPE.columns, ("id", "updated"))
+        async with writer.open(PIPELINE, "s", "t3", rekeyed, WriteMode.UPSERT, 5) as sink:
+            await sink.write(rows_batch(orders(1), Position("1", ("1", "1"))))
+        reordered = Shape(SHAPE.columns, ("updated", "id"))  # the position's key is in order
+        async with writer.open(PIPELINE, "s", "t3", reordered, WriteMode.UPSERT, 6) as sink:
+            assert sink.position is None
+        assert await self.rows("t2") == orders(1, 2, 3)
+
     async def test_an_equal_epoch_resumes_and_a_smaller_one_is_refused(self) -> None:
         """The same attempt may open again; an older one is Superseded at open."""
         writer = self.writer()

@@ -862,6 +862,31 @@ async def test_an_upsert_into_a_table_without_a_key_adds_it_and_refuses_another_
             pass
 
 
+async def test_a_state_table_from_before_definitions_keeps_its_positions(
+    writer: StreamWriter, url: str
+) -> None:
+    """A state table created without the ``definition`` column gets it; a stream's stored
+    position is kept (nothing says it was stored for another table) and bound from then on."""
+    await execute(
+        url,
+        "CREATE TABLE _thedata_state (pipeline text NOT NULL, stream text NOT NULL, "
+        "epoch bigint NOT NULL, position jsonb, updated_at timestamptz NOT NULL DEFAULT now(), "
+        "PRIMARY KEY (pipeline, stream))",
+        sql.SQL("INSERT INTO _thedata_state VALUES ({}, 's', 1, {})").format(
+            PIPELINE, '{"cursor": "2", "key": ["2"]}'
+        ),
+    )
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 2) as sink:
+        assert sink.position == at(2)
+    assert await value(url, "SELECT definition FROM _thedata_state") == {
+        "table": "t",
+        "mode": "upsert",
+        "key": ["id"],
+    }
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 3) as sink:
+        assert sink.position == at(2)
+
+
 async def test_positions_keep_keys_and_the_source_snapshot(writer: StreamWriter) -> None:
     """A position with several key values and a snapshot is read back as it was stored."""
     shape = Shape((Column("a", "text"), Column("b", "text"), Column("c", "bigint")), ("a", "b"))

@@ -30,7 +30,9 @@ CLAIM_WAIT = "60s"
 moment); past it the open fails, retryably, rather than hang behind a paused worker."""
 
 _FIND = """
-SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+SELECT c.oid, EXISTS (SELECT 1 FROM pg_attribute a
+                      WHERE a.attrelid = c.oid AND a.attname = 'definition' AND NOT a.attisdropped)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s
 """
 _CREATE = """
@@ -40,16 +42,24 @@ CREATE TABLE IF NOT EXISTS {} (
     epoch bigint NOT NULL,
     position jsonb,
     updated_at timestamptz NOT NULL DEFAULT now(),
+    definition jsonb,
     PRIMARY KEY (pipeline, stream)
 )
 """
+# state tables created before the column
+_ADD_DEFINITION = "ALTER TABLE {} ADD COLUMN IF NOT EXISTS definition jsonb"
 # ON CONFLICT locks the row even when the WHERE refuses the update: an open waits for a
 # publish in flight; an equal epoch is the same attempt resuming
 _CLAIM = """
-INSERT INTO {table} AS s (pipeline, stream, epoch) VALUES (%s, %s, %s)
+INSERT INTO {table} AS s (pipeline, stream, epoch, definition) VALUES (%s, %s, %s, %s::jsonb)
 ON CONFLICT (pipeline, stream) DO UPDATE SET epoch = excluded.epoch, updated_at = now()
 WHERE s.epoch <= excluded.epoch
-RETURNING s.position
+RETURNING s.position, s.definition
+"""
+_REDEFINE = """
+UPDATE {table} SET definition = %s::jsonb, position = CASE WHEN %s THEN position END,
+    updated_at = now()
+WHERE pipeline = %s AND stream = %s AND epoch = %s
 """
 _HOLD = "SELECT epoch, position FROM {table} WHERE pipeline = %s AND stream = %s FOR UPDATE"
 _PEEK = "SELECT epoch, position FROM {table} WHERE pipeline = %s AND stream = %s"
@@ -59,6 +69,15 @@ _SAVE = """
 UPDATE {table} SET position = %s::jsonb, updated_at = now()
 WHERE pipeline = %s AND stream = %s AND epoch = %s
 """
+
+
+class Definition(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What a stored position belongs to: read for this table, mode and key (in order), it
+    means nothing for another."""
+
+    table: str
+    mode: str
+    key: list[str]
 
 
 class _StoredPosition(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -122,6 +141,8 @@ class StreamState:
         """Create the state table unless it exists (outside any transaction); its oid."""
         found = await (await connection.execute(_FIND, (self.schema, STATE_TABLE))).fetchone()
         if found is not None:
+            if not found[1]:
+                await connection.execute(sql.SQL(_ADD_DEFINITION).format(self._table))
             return int(found[0])
         # another attempt may create it at the same moment (which of its names collides first
         # decides the error)
@@ -138,17 +159,32 @@ class StreamState:
             )
         return int(created[0])
 
-    async def claim(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
+    async def claim(
+        self, connection: psycopg.AsyncConnection[Any], definition: Definition
+    ) -> Position | None:
         """Raise the stored epoch to ours and lock the row, in the caller's transaction; the
-        committed position. ``Superseded`` when a larger epoch holds the stream."""
+        committed position. ``Superseded`` when a larger epoch holds the stream.
+
+        A position stored for another ``definition`` (the stream now writes another table,
+        or with another mode or key) is dropped: the stream starts over. A row from before
+        definitions were stored keeps its position and takes this definition.
+        """
         await connection.execute(sql.SQL(_WAIT).format(sql.Literal(CLAIM_WAIT)))
+        ours = msgspec.json.encode(definition).decode()
         claimed = await connection.execute(
-            self._sql(_CLAIM), (self.pipeline, self.stream, self.epoch)
+            self._sql(_CLAIM), (self.pipeline, self.stream, self.epoch, ours)
         )
         row = await claimed.fetchone()
         if row is None:
             raise superseded(self.pipeline, self.stream, self.epoch)
-        return decode_position(row[0])
+        position, stored = row
+        if stored == msgspec.to_builtins(definition):
+            return decode_position(position)
+        kept = stored is None
+        await connection.execute(
+            self._sql(_REDEFINE), (ours, kept, self.pipeline, self.stream, self.epoch)
+        )
+        return decode_position(position) if kept else None
 
     async def publishing(self, connection: psycopg.AsyncConnection[Any]) -> None:
         """Start a publish of rows: its transaction may never sit idle past ``brief`` (it has
