@@ -687,6 +687,82 @@ async def test_a_full_refresh_into_a_table_without_a_key_gets_one_after_the_load
     assert await read_rows(url, "v") == orders(1, 2)
 
 
+KEPT_PROPERTIES = {
+    "a column grant": (
+        "GRANT SELECT (id) ON t TO {role}",
+        "SELECT count(*) FROM information_schema.column_privileges "
+        "WHERE table_name = 't' AND grantee = '{role}'",
+    ),
+    "an identity": (
+        "ALTER TABLE t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY",
+        "SELECT attidentity FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'id'",
+    ),
+    "a NOT NULL": (
+        "ALTER TABLE t ALTER COLUMN note SET NOT NULL",
+        "SELECT attnotnull FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'note'",
+    ),
+    "extended statistics": (
+        "CREATE STATISTICS t_stats ON id, note FROM t",
+        "SELECT count(*) FROM pg_statistic_ext WHERE stxrelid = 't'::regclass",
+    ),
+    "UNLOGGED": (
+        "ALTER TABLE t SET UNLOGGED",
+        "SELECT relpersistence FROM pg_class WHERE oid = 't'::regclass",
+    ),
+    "a collation": (
+        'ALTER TABLE t ALTER COLUMN note TYPE text COLLATE "C"',
+        "SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+        "WHERE a.attrelid = 't'::regclass AND a.attname = 'note'",
+    ),
+    "a function reading it (BEGIN ATOMIC)": (
+        "CREATE FUNCTION t_count() RETURNS bigint LANGUAGE sql BEGIN ATOMIC "
+        "SELECT count(*) FROM t; END",
+        "SELECT t_count()",
+    ),
+    "a replica identity": (
+        "ALTER TABLE t REPLICA IDENTITY FULL",
+        "SELECT relreplident FROM pg_class WHERE oid = 't'::regclass",
+    ),
+    "a column's statistics target": (
+        "ALTER TABLE t ALTER COLUMN note SET STATISTICS 500",
+        "SELECT attstattarget FROM pg_attribute "
+        "WHERE attrelid = 't'::regclass AND attname = 'note'",
+    ),
+    "a column's storage": (
+        "ALTER TABLE t ALTER COLUMN note SET STORAGE EXTERNAL",
+        "SELECT attstorage FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'note'",
+    ),
+}
+
+
+@pytest.mark.parametrize("kept", list(KEPT_PROPERTIES))
+async def test_a_full_refresh_keeps_what_was_set_on_the_table(
+    writer: StreamWriter, url: str, kept: str
+) -> None:
+    """Whatever a swap would lose or break is kept: the table is truncated and refilled (the
+    same oid), the property is as it was, and the rows are the new ones."""
+    await _seed(writer)
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    change, probe = (part.replace("{role}", role) for part in KEPT_PROPERTIES[kept])
+    await execute(url, sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)), change)
+    try:
+        before = await _oid(url, "t"), await value(url, probe)
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 2) as sink:
+            await sink.write(rows_batch(orders(*range(5, 2005))))
+            await sink.finish()
+        assert (await _oid(url, "t"), await value(url, probe)) == (
+            before[0],
+            2000 if "function" in kept else before[1],
+        )
+        assert await read_rows(url, "t") == orders(*range(5, 2005))
+    finally:
+        await execute(
+            url,
+            sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)),
+            sql.SQL("DROP ROLE {}").format(sql.Identifier(role)),
+        )
+
+
 async def test_a_full_refresh_of_a_table_other_tables_refer_to_replaces_rows_by_key(
     writer: StreamWriter, url: str
 ) -> None:

@@ -204,8 +204,10 @@ class ReplaceStream:
             keyed = not shape.primary_key or await table.has_primary_key(connection, oid)
             await connection.execute(sql.SQL("TRUNCATE {}").format(table.sql))
         names = names_sql(shape.names)
-        await connection.execute(
-            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(table.sql, names, names, source)
+        await connection.execute(  # the source's values, even into an identity column
+            sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
+                table.sql, names, names, source
+            )
         )
         if not keyed:
             await table.add_primary_key(connection, shape.primary_key)

@@ -67,9 +67,10 @@ def upsert_sql(table: sql.Composable, shape: Shape, source: sql.Composable) -> s
         if others
         else sql.SQL("NOTHING")
     )
-    return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO {}").format(
-        table, names, names, source, names_sql(shape.primary_key), action
-    )
+    # the source's values, even into an identity column
+    return sql.SQL(
+        "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} ON CONFLICT ({}) DO {}"
+    ).format(table, names, names, source, names_sql(shape.primary_key), action)
 
 
 async def type_oids(connection: Connection, shape: Shape) -> tuple[int, ...]:
