@@ -973,6 +973,43 @@ async def test_positions_keep_keys_and_the_source_snapshot(writer: StreamWriter)
         assert sink.position == end
 
 
+@pytest.mark.parametrize(
+    "garbled",
+    [
+        '{"cursor": 1}',
+        "[1]",
+        '"x"',
+        '{"cursor": "1", "key": ["1"], "extra": 1}',
+        '{"cursor": "1", "key": "1"}',
+    ],
+)
+async def test_a_stored_position_that_cannot_be_read_fails_the_stream_for_good(
+    writer: StreamWriter, url: str, garbled: str
+) -> None:
+    """A position garbled in the state table (by hand, by another program) fails the open, and
+    a publish that finds one, with our error asking for a full refresh, never msgspec's (what
+    its values mean, a snapshot for one, is for the reader to judge); a full refresh, which
+    needs no position, then runs and the stream starts over."""
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 1) as sink:
+        await sink.write(rows_batch(orders(1), at(1)))
+        await execute(
+            url, sql.SQL("UPDATE _thedata_state SET position = {}").format(sql.Literal(garbled))
+        )
+        with pytest.raises(StreamFailed, match="cannot be read; run a full refresh") as failed:
+            await sink.write(rows_batch(orders(2), at(2)))
+        assert not failed.value.retryable
+    with pytest.raises(StreamFailed, match="cannot be read; run a full refresh") as failed:
+        async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 2):
+            pass
+    assert not failed.value.retryable
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.REPLACE, 3) as sink:
+        await sink.write(rows_batch(orders(1, 2)))
+        await sink.finish()
+    async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 4) as sink:
+        assert sink.position is None
+    assert await read_rows(url, "t") == orders(1, 2)
+
+
 async def test_a_user_without_rights_fails_the_stream_for_good_in_our_words(
     destination: Destination, url: str
 ) -> None:

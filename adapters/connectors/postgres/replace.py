@@ -61,8 +61,9 @@ def staging_name(table: str, epoch: int) -> str:
 class ReplaceStream:
     """An open ``REPLACE`` stream; its connection is inside the load transaction."""
 
-    def __init__(self, destination: Destination, position: Position | None) -> None:
-        self._destination, self._position = destination, position
+    def __init__(self, destination: Destination) -> None:
+        self._destination = destination
+        self._position: Position | None = None  # a full refresh holds no read position
         self._end: Position | None = None
         self._staging: Table | None = None  # None: the temporary table (truncate and refill)
         self._published = False
@@ -127,7 +128,7 @@ class ReplaceStream:
             else:
                 await self._refill(oid)
             # the state row last: a newer open never waits behind the table's lock or refill
-            await destination.state.hold(connection)
+            await destination.state.lock(connection)  # its position is not ours to read
             await destination.state.save(connection, self._end)
             await connection.commit()
         self._position, self._published = self._end, True

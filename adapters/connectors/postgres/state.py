@@ -94,11 +94,18 @@ def encode_position(position: Position | None) -> str | None:
     return msgspec.json.encode(stored).decode()
 
 
+UNREADABLE = "the stored position of this stream cannot be read; run a full refresh"
+
+
 def decode_position(value: Any) -> Position | None:
-    """The position a stored JSON value (as psycopg loads ``jsonb``) stands for."""
+    """The position a stored JSON value (as psycopg loads ``jsonb``) stands for;
+    ``StreamFailed`` (for good) when it is not one of ours."""
     if value is None:
         return None
-    stored = msgspec.convert(value, _StoredPosition)
+    try:
+        stored = msgspec.convert(value, _StoredPosition)
+    except msgspec.ValidationError:
+        raise StreamFailed(UNREADABLE) from None
     return Position(stored.cursor, tuple(stored.key), stored.snapshot)
 
 
@@ -159,11 +166,11 @@ class StreamState:
             )
         return int(created[0])
 
-    async def claim(
-        self, connection: psycopg.AsyncConnection[Any], definition: Definition
-    ) -> Position | None:
+    async def claim(self, connection: psycopg.AsyncConnection[Any], definition: Definition) -> Any:
         """Raise the stored epoch to ours and lock the row, in the caller's transaction; the
-        committed position. ``Superseded`` when a larger epoch holds the stream.
+        committed position as stored (``decode_position`` reads it: a full refresh, which
+        does not use it, must not fail on it). ``Superseded`` when a larger epoch holds the
+        stream.
 
         A position stored for another ``definition`` (the stream now writes another table,
         or with another mode or key) is dropped: the stream starts over. A row from before
@@ -179,12 +186,12 @@ class StreamState:
             raise superseded(self.pipeline, self.stream, self.epoch)
         position, stored = row
         if stored == msgspec.to_builtins(definition):
-            return decode_position(position)
+            return position
         kept = stored is None
         await connection.execute(
             self._sql(_REDEFINE), (ours, kept, self.pipeline, self.stream, self.epoch)
         )
-        return decode_position(position) if kept else None
+        return position if kept else None
 
     async def publishing(self, connection: psycopg.AsyncConnection[Any]) -> None:
         """Start a publish of rows: its transaction may never sit idle past ``brief`` (it has
@@ -194,6 +201,10 @@ class StreamState:
     async def hold(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
         """Lock the row for this publish, as its last step before storing the position (a
         newer open waits for it); the committed position (``Superseded`` if not ours)."""
+        return decode_position(await self.lock(connection))
+
+    async def lock(self, connection: psycopg.AsyncConnection[Any]) -> Any:
+        """``hold``, the committed position left as stored."""
         await connection.execute(
             sql.SQL("; ").join(
                 [
@@ -207,17 +218,21 @@ class StreamState:
 
     async def committed(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
         """The committed position, at a look, no lock (``Superseded`` if not ours)."""
-        peeked = await connection.execute(self._sql(_PEEK), (self.pipeline, self.stream))
-        return self._ours(await peeked.fetchone())
+        return decode_position(await self._peek(connection))
 
     async def still_ours(self, connection: psycopg.AsyncConnection[Any]) -> None:
         """``Superseded`` if a later attempt took the stream (a look, no lock)."""
-        await self.committed(connection)
+        await self._peek(connection)
 
-    def _ours(self, row: tuple[Any, ...] | None) -> Position | None:
+    async def _peek(self, connection: psycopg.AsyncConnection[Any]) -> Any:
+        peeked = await connection.execute(self._sql(_PEEK), (self.pipeline, self.stream))
+        return self._ours(await peeked.fetchone())
+
+    def _ours(self, row: tuple[Any, ...] | None) -> Any:
+        """The stored position of ``row`` (epoch, position), if the epoch is ours."""
         if row is None or row[0] != self.epoch:
             raise superseded(self.pipeline, self.stream, self.epoch)
-        return decode_position(row[1])
+        return row[1]
 
     def moved_on(self) -> Superseded:
         """The error of this attempt when another with the same epoch moved the position on."""

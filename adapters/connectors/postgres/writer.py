@@ -33,7 +33,7 @@ from thedata.adapters.connectors.postgres.session import (
     connect,
     duration,
 )
-from thedata.adapters.connectors.postgres.state import Definition, StreamState
+from thedata.adapters.connectors.postgres.state import Definition, StreamState, decode_position
 from thedata.adapters.connectors.postgres.stream_errors import translated
 from thedata.adapters.connectors.postgres.tables import Table, type_oids
 from thedata.application.ports.streams import Shape, StreamFailed, WriteMode
@@ -101,16 +101,16 @@ class PostgresStreamWriter:
             connection, state, target, shape, oids, await row_encoding(connection, oids), wait
         )
         async with connection.transaction():  # alone: the row is held for a moment only
-            position = await state.claim(
+            stored = await state.claim(
                 connection, Definition(table, mode.value, list(shape.primary_key))
             )
         if mode is not WriteMode.REPLACE:  # a full refresh changes the table at finish
             async with connection.transaction():
                 await _fit(destination, keyed=mode is WriteMode.UPSERT)
         opened: Stream = (
-            ReplaceStream(destination, position)
+            ReplaceStream(destination)  # reads everything: no position (nor a garbled one)
             if mode is WriteMode.REPLACE
-            else IncrementalStream(destination, mode, position)
+            else IncrementalStream(destination, mode, decode_position(stored))
         )
         await opened.prepare()
         return opened
