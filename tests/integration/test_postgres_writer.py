@@ -11,12 +11,14 @@ are the same on both servers.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
 import socket
 import sys
 import time
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -879,6 +881,37 @@ async def test_binary_frames_are_written_in_blocks_of_256_kib() -> None:
     assert sum(recorder.sizes) == 1_300_000
     assert all(size >= copying.WRITE_BYTES for size in recorder.sizes[:-1])
     assert len(recorder.sizes) <= 5
+
+
+async def test_a_big_frame_is_written_without_being_copied() -> None:
+    """A frame larger than a block is handed to the COPY as it is, even after small frames
+    were gathered: memory does not grow with the frame, and the bytes arrive in order."""
+
+    class Digest:
+        def __init__(self) -> None:
+            self.digest, self.sizes = hashlib.sha256(), list[int]()
+
+        async def write(self, data: bytes) -> None:
+            self.digest.update(data)
+            self.sizes.append(len(data))
+
+    small, big = b"x" * 1000, bytes(range(256)) * (64 * 1024)  # 16 MiB
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield small
+        yield big
+        yield small
+
+    written = Digest()
+    tracemalloc.start()
+    try:
+        await copying._pass_through(written, Batch(FrameFormat.POSTGRES_BINARY, frames()))  # type: ignore[arg-type]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert written.digest.digest() == hashlib.sha256(small + big + small).digest()
+    assert all(size >= copying.WRITE_BYTES for size in written.sizes[:-1])
+    assert peak < 4 * copying.WRITE_BYTES
 
 
 # --- names, types and keys ---------------------------------------------------------------

@@ -102,16 +102,25 @@ async def copy_batch(
 
 
 async def _pass_through(copy: psycopg.AsyncCopy, batch: Batch) -> None:
+    """Write the frames in blocks of at least ``WRITE_BYTES``; a frame's bytes are copied only
+    to top up a block of small ones, never beyond that: the rest of a big frame goes as a view
+    of it (memory stays at a block or two, whatever the frame's size)."""
     pending = bytearray()
     async for chunk in batch.frames:
         if not isinstance(chunk, bytes | bytearray | memoryview):
             raise StreamFailed("a binary batch carried something other than bytes")
-        if not pending and len(chunk) >= WRITE_BYTES:
-            await copy.write(chunk)
-            continue
-        pending += chunk
-        if len(pending) >= WRITE_BYTES:
-            full, pending = pending, bytearray()
-            await copy.write(full)
+        rest = memoryview(chunk)
+        if pending:
+            topped = WRITE_BYTES - len(pending)
+            pending += rest[:topped]
+            rest = rest[topped:]
+            if len(pending) < WRITE_BYTES:
+                continue
+            await copy.write(pending)
+            pending = bytearray()
+        if len(rest) >= WRITE_BYTES:
+            await copy.write(rest)
+        else:
+            pending += rest
     if pending:
         await copy.write(pending)
