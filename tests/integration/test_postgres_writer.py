@@ -346,9 +346,10 @@ async def test_a_worker_stopped_mid_batch_does_not_hold_the_stream(
 async def test_a_writer_session_never_waits_without_end(
     destination: Destination, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The writer's connection has TCP keepalives and a user timeout, a lock wait of the
-    connector timeout and an idle-in-transaction limit (the server's side of keepalives reads
-    0 here: the test server is reached through a proxy on a Unix socket)."""
+    """The writer's connection has TCP keepalives and a user timeout, a lock wait and an
+    idle-in-transaction limit of the connector timeout, longer for a full refresh's load (the
+    server's side of keepalives reads 0 here: the test server is reached through a proxy on a
+    Unix socket)."""
     opened: list[psycopg.AsyncConnection[Any]] = []
     connect = psycopg.AsyncConnection.connect
 
@@ -359,20 +360,23 @@ async def test_a_writer_session_never_waits_without_end(
 
     monkeypatch.setattr(psycopg.AsyncConnection, "connect", recording)
     factory, config = destination
-    async with postgres_writer_for(factory, config).open(
-        PIPELINE, "s", "t", SHAPE, WriteMode.APPEND, 1
-    ):
-        (connection,) = (c for c in opened if not c.closed and c.info.dbname == config["database"])
-        settings = {}
-        for name in ("lock_timeout", "idle_in_transaction_session_timeout"):
-            shown = await connection.execute(sql.SQL("SHOW {}").format(sql.SQL(name)))
-            settings[name] = (await shown.fetchone() or [None])[0]
-        with socket.socket(fileno=os.dup(connection.fileno())) as client:  # a copy of its fd
-            keepalive = client.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
-            user_timeout = client.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
-    assert settings == {"lock_timeout": "5s", "idle_in_transaction_session_timeout": "10min"}
-    assert keepalive == 1
-    assert user_timeout == 60_000
+    settings = []
+    for mode in (WriteMode.APPEND, WriteMode.REPLACE):
+        opened.clear()
+        async with postgres_writer_for(factory, config).open(PIPELINE, "s", "t", SHAPE, mode, 1):
+            (connection,) = (
+                c for c in opened if not c.closed and c.info.dbname == config["database"]
+            )
+            shown = await connection.execute(
+                "SELECT current_setting('lock_timeout'), "
+                "current_setting('idle_in_transaction_session_timeout')"
+            )
+            settings.append(await shown.fetchone())
+            with socket.socket(fileno=os.dup(connection.fileno())) as client:  # a copy of its fd
+                keepalive = client.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+                user_timeout = client.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+            assert (keepalive, user_timeout) == (1, 60_000)
+    assert settings == [("5s", "5s"), ("5s", "10min")]
 
 
 PAUSED = {

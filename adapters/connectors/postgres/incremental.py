@@ -83,7 +83,6 @@ class IncrementalStream:
             if committed != self._position:  # compare-and-set: another attempt moved it on
                 raise state.moved_on()
             async with connection.transaction() as transaction:
-                await state.publishing(connection)
                 target = BATCH_TABLE if self._merge is not None else destination.table.sql
                 written = await copy_batch(
                     connection, target, destination.shape.names, batch, destination.encoding

@@ -46,6 +46,10 @@ from thedata.application.ports.streams import (
 )
 
 LOAD_TABLE = sql.Identifier("pg_temp", "_thedata_load")
+LOAD_IDLE = "10min"
+"""How long the load transaction may sit idle: it spans the whole read, idle while the source
+produces the next batch. Past it the server ends the session: a worker paused mid-load holds
+nothing for ever (its publish, from the state row on, may sit idle far less)."""
 LOCK_TIMEOUT = "1s"
 """How long one try to lock the table may queue readers behind it."""
 LOCK_TRIES = 30
@@ -76,6 +80,11 @@ class ReplaceStream:
         if oid is not None:  # fail before loading anything if the source broke the table
             new_columns(table.name, await table.columns(connection, oid), shape)
         await connection.set_autocommit(False)
+        await connection.execute(  # opens the load transaction
+            sql.SQL("SET LOCAL idle_in_transaction_session_timeout = {}").format(
+                sql.Literal(LOAD_IDLE)
+            )
+        )
         if oid is not None and await keeps_dependents(connection, oid):
             await connection.execute(
                 sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(

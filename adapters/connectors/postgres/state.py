@@ -8,8 +8,9 @@ checks the epoch and position are still the ones it knew. A newer attempt's
 open waits only for a publish that is storing its position (a moment), then
 wins; the older attempt's publish finds a larger epoch and commits nothing. A
 worker paused mid-batch holds no lock a newer attempt needs, and one paused
-holding the row is ended by the server: from the row on, a publish's
-transaction may not sit idle longer than the connector timeout.
+holding the row is ended by the server: a writer's transaction may not sit
+idle longer than the connector timeout (a full refresh's load may, until it
+takes the row).
 """
 
 from __future__ import annotations
@@ -193,14 +194,11 @@ class StreamState:
         )
         return position if kept else None
 
-    async def publishing(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        """Start a publish of rows: its transaction may never sit idle past ``brief`` (it has
-        no reason to; a paused worker's is ended by the server, with what it locked)."""
-        await connection.execute(sql.SQL(_BRIEF).format(sql.Literal(self.brief)))
-
     async def hold(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
         """Lock the row for this publish, as its last step before storing the position (a
-        newer open waits for it); the committed position (``Superseded`` if not ours)."""
+        newer open waits for it); the committed position (``Superseded`` if not ours). From
+        here the transaction may not sit idle past ``brief`` (a load may have been allowed
+        longer): a paused worker's session is ended by the server, releasing the row."""
         return decode_position(await self.lock(connection))
 
     async def lock(self, connection: psycopg.AsyncConnection[Any]) -> Any:

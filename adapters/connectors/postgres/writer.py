@@ -8,8 +8,9 @@ hardened one of ``session``; every driver error leaves as ``StreamFailed``.
 
 Nothing a writer's session does waits without end: locks are waited for the
 connector timeout (the state row a while longer), a transaction left idle is
-ended by the server (a publish's after the connector timeout, a load's after
-``LOAD_IDLE``), and the server notices a vanished worker by TCP keepalives.
+ended by the server after the connector timeout (a full refresh's load after
+``replace.LOAD_IDLE``), and the server notices a vanished worker by TCP
+keepalives.
 """
 
 from __future__ import annotations
@@ -41,10 +42,8 @@ from thedata.domain.pipelines import RESERVED_PREFIX
 
 Stream = IncrementalStream | ReplaceStream
 
-LOAD_IDLE = "10min"
-"""How long a writer's transaction may sit idle: a full refresh's load transaction spans the
-whole read, idle while the source produces the next batch. Past it the server ends the session
-(and its locks): a worker paused mid-load holds nothing for ever."""
+# a publish has no reason to sit idle in a transaction: a paused worker's session is ended by
+# the server after the connector timeout, with the rows and the state row it locked
 _SESSION = (
     "SET idle_in_transaction_session_timeout = {idle}; SET lock_timeout = {wait}; "
     + SERVER_KEEPALIVES
@@ -89,7 +88,7 @@ class PostgresStreamWriter:
     ) -> Stream:
         wait = duration(self._environment.timeout)
         await connection.execute(
-            sql.SQL(_SESSION).format(idle=sql.Literal(LOAD_IDLE), wait=sql.Literal(wait))
+            sql.SQL(_SESSION).format(idle=sql.Literal(wait), wait=sql.Literal(wait))
         )
         state = StreamState(self._config.schema, pipeline, stream, epoch, brief=wait)
         state_oid = await state.ensure_table(connection)
