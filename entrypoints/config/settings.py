@@ -203,7 +203,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ] = 50_000
     connector_timeout: Annotated[
         Annotated[float, Meta(gt=0, le=5)],
-        Meta(description="Seconds a data source check or discovery may take before it fails."),
+        Meta(
+            description="Seconds a data source check or discovery may take before it fails; "
+            "also how long a stream's writer waits for a lock or sits idle in a transaction."
+        ),
     ] = 5.0
     breaker_failure_rate: Annotated[
         Annotated[float, Meta(gt=0, le=1)],
