@@ -49,7 +49,9 @@ SELECT c.relacl IS NOT NULL
     OR EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                  AND (a.attacl IS NOT NULL
-                      OR a.attoptions IS NOT NULL
+                      -- PostgreSQL's own column options (a patched server may add others)
+                      OR EXISTS (SELECT 1 FROM unnest(a.attoptions) AS o
+                                 WHERE o LIKE 'n!_distinct%%' ESCAPE '!')
                       OR a.attidentity <> ''
                       OR a.attgenerated <> ''
                       OR a.attcollation <> t.typcollation
