@@ -185,7 +185,6 @@ class CatalogContract(ABC):
             assert await uow.data_sources.get(self.org.id, source.id, lock=True) == source
             assert await uow.pipelines.get(self.org.id, pipeline.id, lock=True) == pipeline
 
-
     async def test_epochs_only_grow_and_state_is_mirrored_per_stream(self) -> None:
         """next_epoch hands out 1, 2, 3...; record_state changes one stream's entry only."""
         source = a_data_source(self.org.id)
