@@ -85,15 +85,15 @@ class DefaultConnectorFactory:
         secrets: Mapping[str, str],
     ) -> Connector:
         try:
-            spec, parsed = self._parse(organization_id, kind, config)
-        except InvalidInput as e:  # a stored config that today's rules refuse
-            reasons = "; ".join(f"{error.field}: {error.message}" for error in e.errors)
-            return _Refusing(ConnectorMisconfigured(f"{INVALID} ({reasons})", e.errors))
+            spec, parsed = self._stored(organization_id, kind, config)
+        except ConnectorMisconfigured as e:
+            return _Refusing(e)
         return spec.connector(self._environment, organization_id, parsed, secrets)
 
-    def _stream_config(
+    def _stored(
         self, organization_id: UUID, kind: DataSourceKind, config: Mapping[str, Any]
     ) -> tuple[ConnectorKind[Any], msgspec.Struct]:
+        """A stored config parsed again; ``ConnectorMisconfigured`` if today's rules refuse it."""
         try:
             return self._parse(organization_id, kind, config)
         except InvalidInput as e:  # a stored config that today's rules refuse
@@ -107,7 +107,7 @@ class DefaultConnectorFactory:
         config: Mapping[str, Any],
         secrets: Mapping[str, str],
     ) -> StreamReader:
-        spec, parsed = self._stream_config(organization_id, kind, config)
+        spec, parsed = self._stored(organization_id, kind, config)
         if spec.reader is None:
             raise StreamFailed(f"{kind.value} data sources cannot be read from yet")
         return spec.reader(self._environment, organization_id, parsed, secrets)
@@ -119,7 +119,7 @@ class DefaultConnectorFactory:
         config: Mapping[str, Any],
         secrets: Mapping[str, str],
     ) -> StreamWriter:
-        spec, parsed = self._stream_config(organization_id, kind, config)
+        spec, parsed = self._stored(organization_id, kind, config)
         if spec.writer is None:
             raise StreamFailed(f"{kind.value} data sources cannot be written to yet")
         return spec.writer(self._environment, organization_id, parsed, secrets)
