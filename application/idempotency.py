@@ -48,7 +48,7 @@ class IdempotentRequest(Generic[T]):
     render: Callable[[T], StoredResponse]
 
 
-async def replay_or_claim(
+async def _replay_or_claim(
     uow: UnitOfWork,
     scope: str,
     request: IdempotentRequest[T] | None,
@@ -74,7 +74,7 @@ async def replay_or_claim(
     return response
 
 
-async def remember(
+async def _remember(
     uow: UnitOfWork, scope: str, request: IdempotentRequest[T] | None, result: T
 ) -> None:
     """Store the response to replay for ``request`` (in the unit that created ``result``)."""
@@ -103,12 +103,12 @@ async def creating(
     Use cases stay unaware of responses: they return their domain result.
     """
     async with uow() as unit:
-        replay = await replay_or_claim(unit, scope, request, now, ttl)
+        replay = await _replay_or_claim(unit, scope, request, now, ttl)
         if replay is not None:
             raise Replayed(replay)
 
         async def commit(result: T) -> None:
-            await remember(unit, scope, request, result)
+            await _remember(unit, scope, request, result)
             await unit.commit()
 
         yield unit, commit
