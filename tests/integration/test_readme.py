@@ -18,24 +18,23 @@ README = Path(__file__).parents[2] / "README.md"
 pytestmark = pytest.mark.postgres
 
 
-def library_example() -> str:
-    section = README.read_text().split("## Use it as a library", 1)[1]
+def example_under(heading: str) -> str:
+    """The first Python block after ``heading`` in the README."""
+    section = README.read_text().split(heading, 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "the README lost its library example"
+    assert match, f"the README lost its example under {heading!r}"
     return match.group(1)
 
 
-def test_the_library_example_runs_and_reports_ready(database_url: str, tmp_path: Path) -> None:
-    """Copying the example into a file and running it prints the readiness verdict."""
+def run_example(
+    code: str, tmp_path: Path, settings: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``code`` run as a script in a process of its own, with only ``settings`` for THEDATA_*."""
     script = tmp_path / "example.py"
-    script.write_text(library_example())
+    script.write_text(code)
     env = {k: v for k, v in os.environ.items() if not k.startswith("THEDATA_")}
-    env |= {
-        "THEDATA_DATABASE_URL": database_url,
-        "THEDATA_LOG_LEVEL": "warning",
-        "THEDATA_SECRET_KEYS": TEST_SECRET_KEYS,
-    }
-    result = subprocess.run(
+    env |= {"THEDATA_LOG_LEVEL": "warning", "THEDATA_SECRET_KEYS": TEST_SECRET_KEYS} | settings
+    return subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
         env=env,
@@ -44,15 +43,14 @@ def test_the_library_example_runs_and_reports_ready(database_url: str, tmp_path:
         timeout=120,
         check=False,
     )
+
+
+def test_the_library_example_runs_and_reports_ready(database_url: str, tmp_path: Path) -> None:
+    """Copying the example into a file and running it prints the readiness verdict."""
+    example = example_under("## Use it as a library")
+    result = run_example(example, tmp_path, {"THEDATA_DATABASE_URL": database_url})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "ready: pass"
-
-
-def engine_example() -> str:
-    section = README.read_text().split("## Move data from Python", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "the README lost its engine example"
-    return match.group(1)
 
 
 def test_the_engine_example_moves_the_rows(
@@ -65,7 +63,7 @@ def test_the_engine_example_moves_the_rows(
         )
         connection.execute("INSERT INTO orders SELECT n, now() FROM generate_series(1, 25) n")
         connection.execute("CREATE SCHEMA warehouse_target")
-    example = engine_example()
+    example = example_under("## Move data from Python")
     with tcp_endpoint(source_database_url) as (host, port, database, user):
         points = {"host": host, "port": port, "database": database, "user": user}
         example = re.sub(r"^SOURCE = .*$", f"SOURCE = {points!r}", example, flags=re.MULTILINE)
@@ -73,24 +71,14 @@ def test_the_engine_example_moves_the_rows(
         example = re.sub(
             r"^DESTINATION = .*$", f"DESTINATION = {target!r}", example, flags=re.MULTILINE
         )
-        script = tmp_path / "engine_example.py"
-        script.write_text(example)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("THEDATA_")}
-        env |= {
-            "THEDATA_DATABASE_URL": database_url,
-            "THEDATA_LOG_LEVEL": "warning",
-            "THEDATA_SECRET_KEYS": TEST_SECRET_KEYS,
-            "THEDATA_CONNECTOR_ALLOW_PRIVATE_NETWORKS": "true",
-            "THEDATA_DATA_ROOT": str(tmp_path / "data"),
-        }
-        result = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        result = run_example(
+            example,
+            tmp_path,
+            {
+                "THEDATA_DATABASE_URL": database_url,
+                "THEDATA_CONNECTOR_ALLOW_PRIVATE_NETWORKS": "true",
+                "THEDATA_DATA_ROOT": str(tmp_path / "data"),
+            },
         )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "rows moved: 25"
