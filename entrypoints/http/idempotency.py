@@ -49,11 +49,10 @@ class Creation(Generic[T, B]):
     def __init__(
         self,
         to_body: Callable[[T], B],
-        body_type: type[B],
         stored_body: Callable[[T], B] | None = None,
         status: int = 201,
     ) -> None:
-        self._to_body, self._body_type = to_body, body_type
+        self._to_body = to_body
         self._stored_body = stored_body or to_body
         self._status = status
 

@@ -35,7 +35,7 @@ from thedata.entrypoints.http.schemas.api_keys import (
 
 # the key is never stored, not even in the idempotency record: a replay omits it
 CREATION: Creation[CreatedApiKey, CreatedApiKeyBody] = Creation(
-    created_api_key_body, CreatedApiKeyBody, stored_body=stored_api_key_body
+    created_api_key_body, stored_body=stored_api_key_body
 )
 
 PROBLEMS = RESOURCE_PROBLEMS

@@ -43,7 +43,7 @@ from thedata.entrypoints.http.schemas.data_sources import (
 from thedata.entrypoints.http.unset import or_none
 
 PROBLEMS = RESOURCE_PROBLEMS
-CREATION: Creation[DataSource, DataSourceBody] = Creation(data_source_body, DataSourceBody)
+CREATION: Creation[DataSource, DataSourceBody] = Creation(data_source_body)
 ID = "/{data_source_id:uuid}"
 
 

@@ -33,7 +33,7 @@ from thedata.entrypoints.http.schemas.organizations import (
     member_body,
 )
 
-CREATION: Creation[Member, MemberBody] = Creation(member_body, MemberBody)
+CREATION: Creation[Member, MemberBody] = Creation(member_body)
 
 PROBLEMS = RESOURCE_PROBLEMS
 

@@ -35,9 +35,7 @@ from thedata.entrypoints.http.schemas.organizations import (
 )
 from thedata.entrypoints.http.unset import or_none
 
-CREATION: Creation[OrganizationWithRole, OrganizationBody] = Creation(
-    organization_body, OrganizationBody
-)
+CREATION: Creation[OrganizationWithRole, OrganizationBody] = Creation(organization_body)
 
 PROBLEMS = RESOURCE_PROBLEMS
 

@@ -47,7 +47,7 @@ def _body(pipeline: Pipeline) -> PipelineBody:
     return pipeline_body(pipeline, datetime.now(UTC))
 
 
-CREATION: Creation[Pipeline, PipelineBody] = Creation(_body, PipelineBody)
+CREATION: Creation[Pipeline, PipelineBody] = Creation(_body)
 
 
 def _changes(data: UpdatePipelineRequest) -> PipelineChanges:
