@@ -131,6 +131,8 @@ class CatalogMachine(RuleBasedStateMachine):
             Side(lambda: InMemoryUnitOfWork(memory), InMemorySecretStore(memory)),
         )
         self.passwords: dict[str, str | None] = {}
+        self.hosts: dict[str, str] = {}
+        """The model's host of each data source, by name."""
         """The model: each data source (by name) and the password it should hold."""
         for side in self.sides:
             self.run(self._add_organization(side))
@@ -176,7 +178,10 @@ class CatalogMachine(RuleBasedStateMachine):
         if isinstance(first, DomainError):
             return
         config = dict(changes.config or {})
-        moved = "host" in config
+        # a move is a host that differs from the source's current one, not a host restated
+        moved = "host" in config and config["host"] != self.hosts.get(name, WAREHOUSE["host"])
+        host = config.get("host", self.hosts.pop(name, WAREHOUSE["host"]))
+        self.hosts[changes.name or name] = host
         password = self.passwords.pop(name)
         if "password" in config:
             password = config["password"]
@@ -194,6 +199,7 @@ class CatalogMachine(RuleBasedStateMachine):
         )
         if not isinstance(first, DomainError):
             del self.passwords[name]
+            self.hosts.pop(name, None)
 
     @rule(target=pipelines, source=sources, destination=sources, name=NAMES)
     def create_pipeline(self, source: str, destination: str, name: str) -> str:
