@@ -65,6 +65,17 @@ class FrameFormat(enum.Enum):
     POSTGRES_BINARY = "postgres_binary"
     """Chunks of one complete ``COPY ... (FORMAT binary)`` payload (header to trailer),
     columns in shape order: written with one ``COPY FROM``, never decoded in between."""
+    CSV = "csv"
+    """Chunks of CSV text as PostgreSQL's ``COPY ... (FORMAT csv)`` writes it: UTF-8, ``,``
+    between fields, ``"`` quotes, ``\\n`` after each record (a quoted field may hold line
+    breaks), no header; NULL is an empty unquoted field and an empty string is ``""``. Values
+    are PostgreSQL's text forms under the readers' pinned settings (UTC, ISO dates, hex
+    ``bytea``), columns in shape order. Chunks may end anywhere, even inside a record."""
+    JSON_LINES = "jsonl"
+    """Chunks of JSON Lines, as PostgreSQL's ``to_json`` writes a row: one object per line,
+    keys the column names (a missing key is NULL); numbers and booleans as JSON's own,
+    ``json``/``jsonb`` nested, arrays as JSON arrays, every other value a string of its
+    text form. Chunks may end anywhere, even inside a line."""
     ROWS = "rows"
     """Tuples of Python values in shape order (``None`` for NULL)."""
 
