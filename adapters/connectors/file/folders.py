@@ -61,6 +61,11 @@ class Folder:
     def __init__(self, descriptor: int, root: str) -> None:
         self._descriptor, self._root = descriptor, root
 
+    @property
+    def descriptor(self) -> int:
+        """The open folder (names are resolved relative to it, never through a path)."""
+        return self._descriptor
+
     def names(self, suffix: str, *, most: int, budget: Budget) -> list[str]:
         """File names ending in ``suffix``, sorted; ``most`` entries looked at, at most."""
         found = []

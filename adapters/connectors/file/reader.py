@@ -1,0 +1,382 @@
+"""The ``file`` kind as a source: a stream is a file of the folder, or a stream the engine wrote.
+
+A stream ``T`` is the folder ``T/`` when a manifest publishes it (written by
+this engine: its columns keep their PostgreSQL types), else the file
+``T.csv`` / ``T.jsonl`` (typed from a sample, ``values``). A read first takes
+its snapshot: the manifest's files are opened and share-locked under the
+stream's lock (so no sweep deletes them while they are read), a plain file is
+opened and read up to the size it had then.
+
+Frames are the files' bytes, passed through (a CSV header dropped), or rows
+decoded once. A full read is one batch. An incremental read makes a first
+pass that picks the rows after the position and finds where batches may end,
+then a second that sends them: files have no order, so the batches are cut
+every ``batch_rows`` rows only when the rows picked already come in
+``(cursor, key)`` order (an append-only log does); otherwise the rows picked
+are one batch. Files have no transactions either: a row added later with a
+cursor not above the position already stored is not seen (docs/engine.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import ExitStack, asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+from attrs import frozen
+
+from thedata.adapters.connectors.file.config import FileConfig
+from thedata.adapters.connectors.file.folders import Folder, open_folder
+from thedata.adapters.connectors.file.manifest import MANIFEST, load
+from thedata.adapters.connectors.file.parts import READ_BYTES, SUFFIX
+from thedata.adapters.connectors.file.records import (
+    CsvRecords,
+    Lines,
+    csv_fields,
+    first_record_end,
+    header_names,
+)
+from thedata.adapters.connectors.file.sampling import Limits, Reading, csv_stream, jsonl_stream
+from thedata.adapters.connectors.file.storage import StreamFolder
+from thedata.adapters.connectors.file.streams import FORMATS, stream_name
+from thedata.adapters.connectors.file.values import (
+    JSON_DECODER,
+    SAMPLED_TYPES,
+    CursorOrder,
+    decoded,
+    text_form,
+)
+from thedata.adapters.connectors.kind import Environment
+from thedata.adapters.connectors.work import Budget
+from thedata.application.ports.streams import (
+    Batch,
+    Column,
+    FrameFormat,
+    Position,
+    ReadPlan,
+    Shape,
+    StreamFailed,
+)
+
+MOST_FILES = 1000
+"""Data files one read opens at once (an append-only stream gains one per batch)."""
+
+
+@frozen
+class Snapshot:
+    """A stream's files as one read sees them: open, with the size each had then."""
+
+    shape: Shape
+    files: tuple[tuple[int, int], ...]
+    """(descriptor, size) of each file, in order."""
+
+
+class FolderStreamReader:
+    """Reads the files of a data source's folder as streams."""
+
+    def __init__(self, root: str, config: FileConfig, timeout: float) -> None:
+        self._root, self._config, self._timeout = root, config, timeout
+        self.formats: Sequence[FrameFormat] = (FORMATS[config.format], FrameFormat.ROWS)
+
+    @property
+    def _format(self) -> str:
+        return self._config.format
+
+    async def shape(self, stream: str) -> Shape:
+        stream_name(stream)
+        with ExitStack() as stack:
+            snapshot = await asyncio.to_thread(self._snapshot, stack, stream)
+            return snapshot.shape
+
+    @asynccontextmanager
+    async def read(self, stream: str, plan: ReadPlan) -> AsyncIterator[AsyncIterator[Batch]]:
+        stream_name(stream)
+        if plan.batch_rows < 1:
+            raise StreamFailed("a batch must hold at least one row")
+        with ExitStack() as stack:
+            snapshot = await asyncio.to_thread(self._snapshot, stack, stream)
+            _checked_plan(stream, snapshot.shape, plan)
+            if plan.cursor_field is None:
+                yield self._full(snapshot, plan)
+                return
+            cuts = await asyncio.to_thread(self._cuts, snapshot, plan)
+            yield self._incremental(snapshot, plan, cuts)
+
+    def _snapshot(self, stack: ExitStack, stream: str) -> Snapshot:
+        """Open the stream's files (closed by ``stack``)."""
+        folder = stack.enter_context(open_folder(self._root, self._config.path))
+        try:
+            managed = stack.enter_context(
+                StreamFolder.opened(folder.descriptor, stream, create=False)
+            )
+        except FileNotFoundError:
+            return self._plain(stack, folder, stream)
+        except StreamFailed:
+            return self._plain(stack, folder, stream)
+        if managed.open(MANIFEST) is None:
+            return self._plain(stack, folder, stream)
+        with managed.locked(self._timeout):
+            manifest = load(managed)
+            if manifest is None or manifest.format != self._format:
+                raise _no_stream(stream)
+            if len(manifest.files) > MOST_FILES:
+                raise StreamFailed(
+                    f"{stream!r} has more than {MOST_FILES} data files; a full refresh into it "
+                    "makes it one again"
+                )
+            files = []
+            for name in manifest.files:
+                descriptor = managed.open(name)
+                if descriptor is None:
+                    raise StreamFailed(f"the data file {name!r} of {stream!r} is missing")
+                stack.callback(os.close, descriptor)
+                fcntl.flock(descriptor, fcntl.LOCK_SH)  # the sweep leaves it while read
+                files.append((descriptor, os.fstat(descriptor).st_size))
+        return Snapshot(manifest.shape, tuple(files))
+
+    def _plain(self, stack: ExitStack, folder: Folder, stream: str) -> Snapshot:
+        name = stream + SUFFIX[self._format]
+        descriptor = folder.open(name)
+        if descriptor is None:
+            raise _no_stream(stream)
+        stack.callback(os.close, descriptor)
+        size = os.fstat(descriptor).st_size
+        budget = Budget(self._timeout)
+        lines = Reading(Limits(), budget).head(descriptor, name)
+        os.lseek(descriptor, 0, os.SEEK_SET)
+        sampled = (csv_stream if self._format == "csv" else jsonl_stream)(name, lines, budget)
+        if self._format == "csv" and lines:
+            # the header as PostgreSQL's CSV reads it (quoted names may hold commas)
+            names = header_names(lines[0] + b"\n")
+            if len(names) != len(sampled.fields):
+                raise StreamFailed(f"the header of {name!r} cannot be read")
+        columns = tuple(Column(f.name, SAMPLED_TYPES.get(f.type, "text")) for f in sampled.fields)
+        if not columns:
+            raise StreamFailed(f"{name!r} has no columns")
+        return Snapshot(Shape(columns), ((descriptor, size),))
+
+    async def _full(self, snapshot: Snapshot, plan: ReadPlan) -> AsyncIterator[Batch]:
+        yield Batch(plan.format, self._frames(snapshot, plan, None))
+
+    def _cuts(self, snapshot: Snapshot, plan: ReadPlan) -> Cuts:
+        """The first pass: how many rows come after the position, and where batches end."""
+        budget = Budget(self._timeout)
+        picker = _Picker(snapshot.shape, plan, self._format)
+        ends: list[tuple[int, tuple[Any, ...]]] = []
+        picked, ordered = 0, True
+        previous: tuple[Any, ...] | None = None
+        highest: tuple[Any, ...] | None = None
+        for index, record in enumerate(self._records(snapshot)):
+            if index % 4096 == 0:
+                budget.spend()
+            key = picker.key(record)
+            if not picker.after(key):
+                continue
+            picked += 1
+            ordered = ordered and (previous is None or key > previous)
+            previous = key
+            highest = key if highest is None or key > highest else highest
+            if picked % plan.batch_rows == 0:
+                ends.append((picked, key))
+        if highest is None:
+            return Cuts(())
+        if not ordered:
+            ends = []  # a batch may only end where every row before it is below its end
+        if not ends or ends[-1][0] != picked:
+            ends.append((picked, highest))
+        return Cuts(tuple((rows, picker.position(key)) for rows, key in ends))
+
+    async def _incremental(
+        self, snapshot: Snapshot, plan: ReadPlan, cuts: Cuts
+    ) -> AsyncIterator[Batch]:
+        for file, _ in snapshot.files:
+            os.lseek(file, 0, os.SEEK_SET)
+        picker = _Picker(snapshot.shape, plan, self._format)
+        records = (r for r in self._records(snapshot) if picker.after(picker.key(r)))
+        before = 0
+        for rows, end in cuts.ends:
+            yield Batch(plan.format, self._frames(snapshot, plan, (records, rows - before)), end)
+            before = rows
+
+    def _records(self, snapshot: Snapshot) -> Iterator[bytes]:
+        """Every record of every file, up to each file's size at the snapshot."""
+        for descriptor, size in snapshot.files:
+            cutter: CsvRecords | Lines = CsvRecords() if self._format == "csv" else Lines()
+            header = self._format == "csv"
+            for chunk in _chunks(descriptor, size):
+                for record in cutter.feed(chunk):
+                    if header:
+                        header = False
+                    else:
+                        yield record
+            for record in cutter.end():
+                if not header:
+                    yield record
+                header = False
+
+    async def _frames(
+        self,
+        snapshot: Snapshot,
+        plan: ReadPlan,
+        picked: tuple[Iterator[bytes], int] | None,
+    ) -> AsyncIterator[Any]:
+        """A batch's frames: the files' bytes (``picked``: those records only), as the
+        plan's format."""
+        if picked is None and plan.format is not FrameFormat.ROWS:
+            for descriptor, size in snapshot.files:
+                async for chunk in self._raw(descriptor, size):
+                    yield chunk
+            return
+        records: Iterator[bytes] = self._records(snapshot) if picked is None else picked[0]
+        left = -1 if picked is None else picked[1]
+        pending = bytearray()
+        rows = _RowDecoder(snapshot.shape, plan.shape, self._format)
+        for record in records:
+            if plan.format is FrameFormat.ROWS:
+                yield rows.decode(record)
+            else:
+                pending += record
+                if len(pending) >= READ_BYTES:
+                    yield bytes(pending)
+                    pending = bytearray()
+            left -= 1
+            if left == 0:
+                break
+            if left % 4096 == 0:
+                await asyncio.sleep(0)  # let the writer's side and timers run
+        if left > 0:
+            raise StreamFailed("the stream's files changed while they were read")
+        if pending:
+            yield bytes(pending)
+
+    async def _raw(self, descriptor: int, size: int) -> AsyncIterator[bytes]:
+        """A file's bytes as they are (a CSV header dropped), ending in a line break."""
+        data, last = b"", b"\n"
+        header = self._format == "csv"
+        for chunk in _chunks(descriptor, size):
+            if header:
+                data += chunk
+                end = first_record_end(data)
+                if end is None:
+                    continue
+                chunk, data, header = data[end:], b"", False
+            if chunk:
+                last = chunk[-1:]
+                yield chunk
+            await asyncio.sleep(0)
+        if header and data:
+            return  # a header without a line break: no rows
+        if last != b"\n":
+            yield b"\n"
+
+
+@frozen
+class Cuts:
+    """Where an incremental read's batches end: (rows picked so far, the position there)."""
+
+    ends: tuple[tuple[int, Position], ...]
+
+
+class _Picker:
+    """Reads a record's cursor and key, and tells whether it comes after the position."""
+
+    def __init__(self, shape: Shape, plan: ReadPlan, file_format: str) -> None:
+        assert plan.cursor_field is not None  # noqa: S101 - incremental plans name one
+        self._names = (plan.cursor_field, *plan.shape.primary_key)
+        self._indexes = [shape.names.index(name) for name in self._names]
+        self._order = CursorOrder([shape.columns[i] for i in self._indexes])
+        self._csv = file_format == "csv"
+        after = plan.after
+        self._after = None if after is None else self._order.key([after.cursor, *after.key])
+
+    def key(self, record: bytes) -> tuple[Any, ...]:
+        """The record's (cursor, key...) as Python orders them."""
+        if not self._csv:
+            document = JSON_DECODER.decode(record)
+            if not isinstance(document, dict):
+                raise StreamFailed("a JSON Lines record is not an object")
+            return self._order.key([document.get(name) for name in self._names])
+        fields = csv_fields(record)
+        return self._order.key(
+            [_text(fields[i]) if i < len(fields) else None for i in self._indexes]
+        )
+
+    def after(self, key: tuple[Any, ...]) -> bool:
+        """Whether a row with ``key`` comes after the plan's position."""
+        return self._after is None or key > self._after
+
+    def position(self, key: tuple[Any, ...]) -> Position:
+        """The position after a row with ``key``."""
+        cursor, *rest = key
+        return Position(text_form(cursor), tuple(text_form(v) for v in rest))
+
+
+def _text(field: bytes | None) -> str | None:
+    return None if field is None else field.decode("utf-8", errors="replace")
+
+
+class _RowDecoder:
+    """Records as rows of Python values in the plan's column order."""
+
+    def __init__(self, source: Shape, planned: Shape, file_format: str) -> None:
+        self._names = planned.names
+        self._types = [c.type for c in planned.columns]
+        self._indexes = [source.names.index(name) for name in planned.names]
+        self._csv = file_format == "csv"
+
+    def decode(self, record: bytes) -> tuple[Any, ...]:
+        if self._csv:
+            fields = csv_fields(record)
+            return tuple(
+                decoded(fields[i] if i < len(fields) else None, t)
+                for i, t in zip(self._indexes, self._types, strict=True)
+            )
+        document = JSON_DECODER.decode(record)
+        if not isinstance(document, dict):
+            raise StreamFailed("a JSON Lines record is not an object")
+        return tuple(document.get(name) for name in self._names)
+
+
+def _chunks(descriptor: int, size: int) -> Iterator[bytes]:
+    """The file's bytes up to ``size``, in chunks."""
+    left = size
+    while left > 0:
+        chunk = os.read(descriptor, min(READ_BYTES, left))
+        if not chunk:
+            return
+        left -= len(chunk)
+        yield chunk
+
+
+def _checked_plan(stream: str, shape: Shape, plan: ReadPlan) -> None:
+    if plan.shape.names != shape.names:
+        raise StreamFailed(
+            f"the columns of {stream!r} changed: it has ({', '.join(shape.names)}), "
+            f"the stream expects ({', '.join(plan.shape.names)})"
+        )
+    for planned, found in zip(plan.shape.columns, shape.columns, strict=True):
+        if planned.type != found.type:
+            raise StreamFailed(
+                f"the column {found.name!r} changed type: the source has {found.type!r}, "
+                f"the stream expects {planned.type!r}"
+            )
+
+
+def _no_stream(stream: str) -> StreamFailed:
+    return StreamFailed(f"the folder has no stream {stream!r}")
+
+
+def folder_reader(
+    environment: Environment,
+    organization_id: UUID,
+    config: FileConfig,
+    _secrets: Mapping[str, Any],
+) -> FolderStreamReader:
+    """The ``file`` kind's stream reader, confined to the organization's own folder."""
+    return FolderStreamReader(
+        str(environment.organization_root(organization_id)), config, environment.timeout
+    )
