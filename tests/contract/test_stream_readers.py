@@ -5,12 +5,13 @@ Every reader gives a stream's shape, reads it whole in batches of at most
 after a position, each batch with where the read stands after it, exactly on
 ties. A reader's suite subclasses ``StreamReaderContract`` with a way to make
 the contract's ``orders`` stream (``id``, ``updated``, ``note``) and to add
-rows to it; a reader that produces PostgreSQL binary COPY frames also says how
-to decode them.
+rows to it; a reader that produces PostgreSQL binary COPY or CSV frames also
+says how to decode them (JSON Lines are read by Python's own ``json``).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -67,6 +68,23 @@ class StreamReaderContract(ABC):
         """The rows of one binary COPY payload (readers that produce it say how)."""
         raise NotImplementedError
 
+    async def decode_csv(self, payload: bytes, shape: Shape) -> list[Row]:
+        """The rows of CSV frames (readers that produce them say how)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def decode_json_lines(payload: bytes, shape: Shape) -> list[Row]:
+        """The rows of JSON Lines: every line one object keyed by exactly the column names (the
+        contract's columns are numbers and strings, which JSON carries as they are)."""
+        assert not payload or payload.endswith(b"\n")
+        rows = []
+        for line in payload.split(b"\n")[:-1]:
+            found = json.loads(line)
+            assert isinstance(found, dict)
+            assert list(found) == list(shape.names)
+            rows.append(tuple(found.values()))
+        return rows
+
     async def batch_rows(self, batch: Batch, shape: Shape) -> list[Row]:
         """The batch's rows as Python values, consuming its frames."""
         if batch.format is FrameFormat.ROWS:
@@ -75,6 +93,10 @@ class StreamReaderContract(ABC):
         async for chunk in batch.frames:
             assert isinstance(chunk, bytes | bytearray | memoryview)
             payload += chunk
+        if batch.format is FrameFormat.CSV:
+            return await self.decode_csv(bytes(payload), shape)
+        if batch.format is FrameFormat.JSON_LINES:
+            return self.decode_json_lines(bytes(payload), shape)
         return await self.decode_binary(bytes(payload), shape)
 
     async def read_all(
@@ -188,9 +210,12 @@ def postgres_reader_for(factory: DefaultConnectorFactory, config: dict[str, Any]
     return factory.reader(ORG, DataSourceKind.POSTGRES, validated.config, {})
 
 
-async def decode_binary_copy(database_url: str, payload: bytes, shape: Shape) -> list[Row]:
-    """The rows of a binary COPY payload, loaded by PostgreSQL itself into a temporary table
-    with the shape's types (which also proves the payload is one a server accepts)."""
+async def decode_binary_copy(
+    database_url: str, payload: bytes, shape: Shape, options: str = "FORMAT binary"
+) -> list[Row]:
+    """The rows of a binary COPY payload (or of another COPY format, by its ``options``),
+    loaded by PostgreSQL itself into a temporary table with the shape's types (which also
+    proves the payload is one a server accepts)."""
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in shape.columns
     )
@@ -198,7 +223,7 @@ async def decode_binary_copy(database_url: str, payload: bytes, shape: Shape) ->
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as c:
         await c.execute(sql.SQL("CREATE TEMP TABLE _decoded (_n serial, {})").format(columns))
         async with c.cursor().copy(
-            sql.SQL("COPY _decoded ({}) FROM STDIN (FORMAT binary)").format(names)
+            sql.SQL("COPY _decoded ({}) FROM STDIN ({})").format(names, sql.SQL(options))
         ) as copy:
             await copy.write(payload)
         query = sql.SQL("SELECT {} FROM _decoded ORDER BY _n").format(names)
@@ -244,3 +269,6 @@ class TestPostgresStreamReader(StreamReaderContract):
 
     async def decode_binary(self, payload: bytes, shape: Shape) -> list[Row]:
         return await decode_binary_copy(self.url, payload, shape)
+
+    async def decode_csv(self, payload: bytes, shape: Shape) -> list[Row]:
+        return await decode_binary_copy(self.url, payload, shape, "FORMAT csv")

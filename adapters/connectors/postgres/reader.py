@@ -8,7 +8,9 @@ Output settings that change a value's text (time zone, date and interval
 style, float digits) are pinned, so a position's text reads back the same.
 A full read is one ``COPY``; an incremental one is a first pass that finds
 the batch boundaries (``cursor``), then one ``COPY`` of the rows committed
-late and one of the rows after the position, each cut into batches.
+late and one of the rows after the position, each cut into batches. Every
+format but rows passes the server's bytes on: binary COPY, CSV, or JSON Lines
+(``text_copy``).
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ from psycopg import sql
 
 from thedata.adapters.connectors.kind import Environment
 from thedata.adapters.connectors.postgres.config import PostgresConfig
-from thedata.adapters.connectors.postgres.copy_out import (
-    BinaryCopyOut,
-    RowsCopyOut,
-    empty_payload,
-    empty_rows,
-)
 from thedata.adapters.connectors.postgres.cursor import HORIZON, Cuts, Horizon, IncrementalSql
 from thedata.adapters.connectors.postgres.names import identifier
+from thedata.adapters.connectors.postgres.read_formats import (
+    Out,
+    Statements,
+    empty,
+    full_copy,
+    may_break_lines,
+    out_of,
+)
 from thedata.adapters.connectors.postgres.session import Connection, connect
 from thedata.adapters.connectors.postgres.shape import (
     PINNED_PATH,
@@ -93,7 +97,12 @@ def _checked_plan(table: SourceTable, plan: ReadPlan) -> None:
 class PostgresStreamReader:
     """Reads tables and views of the configured schema as streams."""
 
-    formats: Sequence[FrameFormat] = (FrameFormat.POSTGRES_BINARY, FrameFormat.ROWS)
+    formats: Sequence[FrameFormat] = (
+        FrameFormat.POSTGRES_BINARY,
+        FrameFormat.CSV,
+        FrameFormat.JSON_LINES,
+        FrameFormat.ROWS,
+    )
 
     def __init__(
         self, environment: Environment, config: PostgresConfig, password: str | None
@@ -123,10 +132,13 @@ class PostgresStreamReader:
             with translated():
                 table = await self._begin(connection, stream)
                 _checked_plan(table, plan)
+                one_line = plan.format is FrameFormat.JSON_LINES and await may_break_lines(
+                    connection, table, plan.shape.names
+                )
                 if plan.cursor_field is None:
-                    batches = _full(connection, table, plan)
+                    batches = _full(connection, table, plan, one_line=one_line)
                 else:
-                    batches = await self._incremental(connection, table, plan)
+                    batches = await self._incremental(connection, table, plan, one_line=one_line)
             yield batches
         finally:
             # closing first ends a COPY still running without a cancel request round trip;
@@ -160,7 +172,7 @@ class PostgresStreamReader:
         return table
 
     async def _incremental(
-        self, connection: Connection, table: SourceTable, plan: ReadPlan
+        self, connection: Connection, table: SourceTable, plan: ReadPlan, *, one_line: bool
     ) -> AsyncIterator[Batch]:
         if not table.versioned:
             raise StreamFailed(
@@ -175,25 +187,20 @@ class PostgresStreamReader:
         horizon = Horizon(str(snapshot), int(xmin), int(young))
         queries = IncrementalSql(table, plan, horizon)
         found = await (await connection.execute(queries.cuts(), queries.params)).fetchall()
-        return _incremental(connection, table, plan, horizon, queries, queries.read_cuts(found))
+        cuts = queries.read_cuts(found)
+        return _incremental(
+            connection, table, plan, horizon, Statements(queries, plan, one_line), cuts
+        )
 
 
-async def _full(connection: Connection, table: SourceTable, plan: ReadPlan) -> AsyncIterator[Batch]:
+async def _full(
+    connection: Connection, table: SourceTable, plan: ReadPlan, *, one_line: bool
+) -> AsyncIterator[Batch]:
     """Every row, in batches of ``batch_rows`` cut from one ``COPY``."""
-    binary = plan.format is FrameFormat.POSTGRES_BINARY
-    names = sql.SQL(", ").join(map(sql.Identifier, plan.shape.names))
-    target = sql.Identifier(table.schema, table.name)
-    source = (
-        sql.SQL("{} ({})").format(target, names)
-        if table.plain
-        else sql.SQL("(SELECT {} FROM {})").format(names, target)
-    )
-    statement = sql.SQL("COPY {} TO STDOUT (FORMAT {})").format(
-        source, sql.SQL("binary" if binary else "text")
-    )
+    statement = full_copy(table, plan, one_line=one_line)
     with translated():
         async with connection.cursor().copy(statement) as copy:
-            out = _out(connection, copy, table, plan)
+            out = out_of(connection, copy, table, plan)
             first = True
             # a full read always has a batch, even of no rows: the destination's new table
             while first or not await out.exhausted():
@@ -201,32 +208,22 @@ async def _full(connection: Connection, table: SourceTable, plan: ReadPlan) -> A
                 yield Batch(plan.format, out.payload(plan.batch_rows, exact=False))
 
 
-def _out(
-    connection: Connection, copy: psycopg.AsyncCopy, table: SourceTable, plan: ReadPlan
-) -> BinaryCopyOut | RowsCopyOut:
-    if plan.format is FrameFormat.POSTGRES_BINARY:
-        return BinaryCopyOut(connection, len(plan.shape.columns))
-    return RowsCopyOut(copy, [table.base_types[name] for name in plan.shape.names])
-
-
 async def _incremental(
     connection: Connection,
     table: SourceTable,
     plan: ReadPlan,
     horizon: Horizon,
-    queries: IncrementalSql,
+    statements: Statements,
     cuts: Cuts,
 ) -> AsyncIterator[Batch]:
     """The late rows, then the rows after the position, in batches of ``batch_rows`` (late
     rows by whole transactions), each with where the read stands after it."""
-    binary = plan.format is FrameFormat.POSTGRES_BINARY
-    names, after = plan.shape.names, plan.after
+    after, params = plan.after, statements.queries.params
     with translated():
         if cuts.late:
             assert after is not None  # noqa: S101 - late rows need a stored position
-            statement = queries.copy(names, late=True, binary=binary)
-            async with connection.cursor().copy(statement, queries.params) as copy:
-                out = _out(connection, copy, table, plan)
+            async with connection.cursor().copy(statements.copy(late=True), params) as copy:
+                out = out_of(connection, copy, table, plan)
                 before = 0
                 for late in cuts.late:
                     # late rows lie below the position: it stays, and the horizon moves on
@@ -235,9 +232,8 @@ async def _incremental(
                     before = late.rows
                 await _ended(out)
         if cuts.ends:
-            statement = queries.copy(names, late=False, binary=binary)
-            async with connection.cursor().copy(statement, queries.params) as copy:
-                out = _out(connection, copy, table, plan)
+            async with connection.cursor().copy(statements.copy(late=False), params) as copy:
+                out = out_of(connection, copy, table, plan)
                 before = 0
                 for boundary in cuts.ends:
                     cursor, *key = boundary.values
@@ -248,11 +244,11 @@ async def _incremental(
         moved = after is not None and after.snapshot != horizon.snapshot
         if not cuts.late and not cuts.ends and after is not None and moved:
             # nothing new: only the snapshot moves on, so the next read looks back less far
-            frames = empty_payload() if binary else empty_rows()
-            yield Batch(plan.format, frames, Position(after.cursor, after.key, horizon.snapshot))
+            end = Position(after.cursor, after.key, horizon.snapshot)
+            yield Batch(plan.format, empty(plan.format), end)
 
 
-async def _ended(out: BinaryCopyOut | RowsCopyOut) -> None:
+async def _ended(out: Out) -> None:
     if not await out.exhausted():
         raise StreamFailed("the source sent more rows than the first pass counted")
 
