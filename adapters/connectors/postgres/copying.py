@@ -1,11 +1,15 @@
 """One batch's frames into one ``COPY ... FROM STDIN``, streamed as they arrive.
 
-Binary COPY frames from a PostgreSQL source pass through untouched, gathered
-into writes of about 256 KiB (one write per small read costs a round of the
-event loop and a libpq call each). Rows are encoded once, by psycopg, with the
-destination's column types set so that no cast or guess is involved. Either
-way nothing accumulates: ``COPY`` writes wait on the socket, which holds the
-reader back.
+Binary COPY and CSV frames pass through untouched, gathered into writes of
+about 256 KiB (one write per small read costs a round of the event loop and a
+libpq call each). JSON Lines pass through too, into a one-column temporary
+table (the same CSV with control characters as quote and delimiter as the
+reader's, so the text is taken as it is), and the server turns each line into
+a row of the target's own row type (``json_populate_record``): every value is
+read by its column type's input function, as COPY would. Rows are encoded
+once, by psycopg, with the destination's column types set so that no cast or
+guess is involved. Either way nothing accumulates: ``COPY`` writes wait on the
+socket, which holds the reader back.
 """
 
 from __future__ import annotations
@@ -22,7 +26,15 @@ from thedata.adapters.connectors.postgres.tables import names_sql
 from thedata.application.ports.streams import Batch, FrameFormat, StreamFailed, Written
 
 WRITE_BYTES = 256 * 1024
-"""Binary frames are gathered into writes of at least this size."""
+"""Byte frames are gathered into writes of at least this size."""
+LINES_TABLE = sql.Identifier("pg_temp", "_thedata_lines")
+"""Where a batch of JSON Lines waits to become rows (emptied before each batch)."""
+JSON_LINES_CSV = sql.SQL("FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'")
+"""One line, one field, taken as it is: JSON text never holds these control characters raw."""
+_OPTIONS = {
+    FrameFormat.POSTGRES_BINARY: sql.SQL("FORMAT binary"),
+    FrameFormat.CSV: sql.SQL("FORMAT csv"),
+}
 
 TEXT_OID, TEXT_ARRAY_OID = 25, 1009
 
@@ -83,22 +95,75 @@ async def copy_batch(
     encoding: RowEncoding,
 ) -> Written:
     """COPY the batch's frames into ``target``'s columns ``names``; the rows and bytes sent."""
-    binary = batch.format is FrameFormat.POSTGRES_BINARY or encoding.binary
+    if batch.format is FrameFormat.JSON_LINES:
+        return await _json_lines(connection, target, names, batch)
+    if batch.format in _OPTIONS:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
+            target, names_sql(names), _OPTIONS[batch.format]
+        )
+        return await _copy_bytes(connection, statement, batch)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
-        target, names_sql(names), sql.SQL("binary" if binary else "text")
+        target, names_sql(names), sql.SQL("binary" if encoding.binary else "text")
     )
     cursor = connection.cursor()
     writer = _CountingWriter(cursor)
     async with cursor.copy(statement, writer=writer) as copy:
-        if batch.format is FrameFormat.POSTGRES_BINARY:
-            await _pass_through(copy, batch)
-        else:
-            copy.set_types(list(encoding.types))
-            async for row in batch.frames:
-                if not isinstance(row, tuple) or len(row) != len(names):
-                    raise StreamFailed(f"a row of the batch does not have {len(names)} values")
-                await copy.write_row(row)
+        copy.set_types(list(encoding.types))
+        async for row in batch.frames:
+            if not isinstance(row, tuple) or len(row) != len(names):
+                raise StreamFailed(f"a row of the batch does not have {len(names)} values")
+            await copy.write_row(row)
     return Written(max(cursor.rowcount, 0), writer.sent)
+
+
+async def _copy_bytes(
+    connection: psycopg.AsyncConnection[Any], statement: sql.Composed, batch: Batch
+) -> Written:
+    """The batch's byte frames into ``statement``, a ``COPY FROM STDIN``, as they are."""
+    cursor = connection.cursor()
+    writer = _CountingWriter(cursor)
+    async with cursor.copy(statement, writer=writer) as copy:
+        await _pass_through(copy, batch)
+    return Written(max(cursor.rowcount, 0), writer.sent)
+
+
+async def _json_lines(
+    connection: psycopg.AsyncConnection[Any],
+    target: sql.Composable,
+    names: Sequence[str],
+    batch: Batch,
+) -> Written:
+    """The batch's lines into the lines table, then one row of ``target`` per line, each key
+    the value of the column of that name (a missing key is NULL, another key is ignored).
+
+    The lines table is emptied first, so its heap is fresh (whatever a rolled-back batch left):
+    its rows are then scanned in the order they came (a temporary table is never scanned in
+    parallel nor from the middle), and the rows land in the batch's order, which an upsert
+    keeping a key's last row relies on."""
+    await connection.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE IF NOT EXISTS {0} (doc json) ON COMMIT DELETE ROWS; TRUNCATE {0}"
+        ).format(LINES_TABLE)
+    )
+    into_lines = sql.SQL("COPY {} (doc) FROM STDIN ({})").format(LINES_TABLE, JSON_LINES_CSV)
+    copied = await _copy_bytes(connection, into_lines, batch)
+    columns = names_sql(names)
+    inserted = await connection.execute(
+        sql.SQL(
+            "INSERT INTO {target} ({columns}) OVERRIDING SYSTEM VALUE SELECT {picked}"
+            " FROM {lines} l, json_populate_record(NULL::{target}, l.doc) r"
+            " WHERE l.doc IS NOT NULL"
+        ).format(
+            target=target,
+            columns=columns,
+            picked=sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(n)) for n in names),
+            lines=LINES_TABLE,
+        )
+    )
+    rows = max(inserted.rowcount, 0)
+    if rows != copied.rows:
+        raise StreamFailed("a line of the batch is empty: every line must be one JSON object")
+    return Written(rows, copied.bytes)
 
 
 async def _pass_through(copy: psycopg.AsyncCopy, batch: Batch) -> None:
@@ -108,7 +173,7 @@ async def _pass_through(copy: psycopg.AsyncCopy, batch: Batch) -> None:
     pending = bytearray()
     async for chunk in batch.frames:
         if not isinstance(chunk, bytes | bytearray | memoryview):
-            raise StreamFailed("a binary batch carried something other than bytes")
+            raise StreamFailed(f"a {batch.format.value} batch carried something other than bytes")
         rest = memoryview(chunk)
         if pending:
             topped = WRITE_BYTES - len(pending)

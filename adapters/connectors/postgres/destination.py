@@ -30,10 +30,13 @@ class Destination:
     @property
     def formats(self) -> tuple[FrameFormat, ...]:
         """Binary COPY frames pass through only when every type is built in: a user type has
-        another oid on every server, and binary arrays and records carry their elements' oids."""
+        another oid on every server, and binary arrays and records carry their elements' oids.
+        Text (CSV, JSON Lines) is read by each column type's input function, whatever its oid,
+        and is preferred to rows, which would be decoded and encoded again on the way."""
+        text = (FrameFormat.CSV, FrameFormat.JSON_LINES, FrameFormat.ROWS)
         if all(oid < FIRST_USER_OID for oid in self.oids):
-            return (FrameFormat.POSTGRES_BINARY, FrameFormat.ROWS)
-        return (FrameFormat.ROWS,)
+            return (FrameFormat.POSTGRES_BINARY, *text)
+        return text
 
     def accept(self, batch: Batch) -> None:
         """``StreamFailed`` unless the batch comes in a format this stream takes."""

@@ -31,14 +31,12 @@ from thedata.adapters.connectors.postgres.copy_out import (
     empty_rows,
     empty_text,
 )
+from thedata.adapters.connectors.postgres.copying import JSON_LINES_CSV
 from thedata.adapters.connectors.postgres.cursor import IncrementalSql
 from thedata.adapters.connectors.postgres.session import Connection
 from thedata.adapters.connectors.postgres.shape import SourceTable
 from thedata.adapters.connectors.postgres.tables import FIRST_USER_OID
 from thedata.application.ports.streams import FrameFormat, ReadPlan
-
-JSON_LINES_CSV = sql.SQL("FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'")
-"""A one-column CSV that leaves JSON text as it is: nothing in it is ever quoted."""
 
 _OPTIONS = {
     FrameFormat.POSTGRES_BINARY: sql.SQL("FORMAT binary"),
