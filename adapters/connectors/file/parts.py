@@ -14,6 +14,9 @@ import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
+import msgspec
+
+from thedata.adapters.connectors.file.manifest import Manifest, ManifestColumn
 from thedata.adapters.connectors.file.records import (
     CsvRecordCounter,
     CsvRecords,
@@ -187,3 +190,28 @@ def sweep(folder: StreamFolder, keep: Sequence[str]) -> None:
             folder.remove(name)
         finally:
             os.close(descriptor)
+
+
+def widen(folder: StreamFolder, manifest: Manifest, added: Sequence[ManifestColumn]) -> Manifest:
+    """The table with ``added`` columns, NULL in every row it holds: JSON Lines records need
+    nothing (a missing key is NULL); CSV files are written again with empty fields."""
+    columns = (*manifest.columns, *added)
+    widened = msgspec.structs.replace(manifest, columns=columns)
+    if manifest.format != "csv":
+        return widened
+    nulls = b"," * len(added) + b"\n"
+    files = []
+    for name in manifest.files:
+        descriptor = folder.open(name)
+        if descriptor is None:
+            raise StreamFailed(f"the stream's data file {name!r} is missing")
+        part = Part(folder, folder.new_name(name.split("-", 1)[0], ".csv"), "csv", widened.shape)
+        try:
+            for record in records(descriptor, "csv"):
+                part.add(record.removesuffix(b"\n").removesuffix(b"\r") + nulls)
+            part.sync()
+        finally:
+            os.close(descriptor)
+            part.close()
+        files.append(part.name)
+    return msgspec.structs.replace(widened, files=tuple(files))

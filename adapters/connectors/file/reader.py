@@ -37,7 +37,6 @@ from thedata.adapters.connectors.file.records import (
     CsvRecords,
     Lines,
     csv_fields,
-    first_record_end,
     header_names,
 )
 from thedata.adapters.connectors.file.sampling import Limits, Reading, csv_stream, jsonl_stream
@@ -64,6 +63,9 @@ from thedata.application.ports.streams import (
 
 MOST_FILES = 1000
 """Data files one read opens at once (an append-only stream gains one per batch)."""
+SORT_BYTES = 32 * 1024 * 1024
+"""Rows of an incremental read that are not in cursor order are sorted in memory up to this
+size (then cut into batches); beyond it they go as one batch."""
 
 
 @frozen
@@ -160,14 +162,21 @@ class FolderStreamReader:
         return Snapshot(Shape(columns), ((descriptor, size),))
 
     async def _full(self, snapshot: Snapshot, plan: ReadPlan) -> AsyncIterator[Batch]:
-        yield Batch(plan.format, self._frames(snapshot, plan, None))
+        """Every row, in batches of ``batch_rows`` (always one, even of no rows: the
+        destination's new table)."""
+        records = _Peekable(self._records(snapshot))
+        first = True
+        while first or records.more():
+            first = False
+            yield Batch(plan.format, self._frames(snapshot, plan, (records, plan.batch_rows)))
 
     def _cuts(self, snapshot: Snapshot, plan: ReadPlan) -> Cuts:
-        """The first pass: how many rows come after the position, and where batches end."""
+        """The first pass: the rows after the position and where batches may end."""
         budget = Budget(self._timeout)
         picker = _Picker(snapshot.shape, plan, self._format)
         ends: list[tuple[int, tuple[Any, ...]]] = []
-        picked, ordered = 0, True
+        held: list[tuple[tuple[Any, ...], bytes]] | None = []
+        held_bytes, picked, ordered = 0, 0, True
         previous: tuple[Any, ...] | None = None
         highest: tuple[Any, ...] | None = None
         for index, record in enumerate(self._records(snapshot)):
@@ -182,8 +191,15 @@ class FolderStreamReader:
             highest = key if highest is None or key > highest else highest
             if picked % plan.batch_rows == 0:
                 ends.append((picked, key))
+            if held is not None:
+                held_bytes += len(record)
+                held = held if held_bytes <= SORT_BYTES else None
+                if held is not None:
+                    held.append((key, record))
         if highest is None:
             return Cuts(())
+        if not ordered and held is not None:
+            return _sorted(held, plan.batch_rows, picker)
         if not ordered:
             ends = []  # a batch may only end where every row before it is below its end
         if not ends or ends[-1][0] != picked:
@@ -193,13 +209,18 @@ class FolderStreamReader:
     async def _incremental(
         self, snapshot: Snapshot, plan: ReadPlan, cuts: Cuts
     ) -> AsyncIterator[Batch]:
-        for file, _ in snapshot.files:
-            os.lseek(file, 0, os.SEEK_SET)
-        picker = _Picker(snapshot.shape, plan, self._format)
-        records = (r for r in self._records(snapshot) if picker.after(picker.key(r)))
+        records: Iterator[bytes]
+        if cuts.records is not None:
+            records = iter(cuts.records)
+        else:
+            for file, _ in snapshot.files:
+                os.lseek(file, 0, os.SEEK_SET)
+            picker = _Picker(snapshot.shape, plan, self._format)
+            records = (r for r in self._records(snapshot) if picker.after(picker.key(r)))
         before = 0
         for rows, end in cuts.ends:
-            yield Batch(plan.format, self._frames(snapshot, plan, (records, rows - before)), end)
+            frames = self._frames(snapshot, plan, (records, rows - before), exact=True)
+            yield Batch(plan.format, frames, end)
             before = rows
 
     def _records(self, snapshot: Snapshot) -> Iterator[bytes]:
@@ -222,63 +243,54 @@ class FolderStreamReader:
         self,
         snapshot: Snapshot,
         plan: ReadPlan,
-        picked: tuple[Iterator[bytes], int] | None,
+        picked: tuple[Iterator[bytes], int],
+        *,
+        exact: bool = False,
     ) -> AsyncIterator[Any]:
-        """A batch's frames: the files' bytes (``picked``: those records only), as the
-        plan's format."""
-        if picked is None and plan.format is not FrameFormat.ROWS:
-            for descriptor, size in snapshot.files:
-                async for chunk in self._raw(descriptor, size):
-                    yield chunk
-            return
-        records: Iterator[bytes] = self._records(snapshot) if picked is None else picked[0]
-        left = -1 if picked is None else picked[1]
+        """A batch's frames: the next ``rows`` of ``records`` (all of them, if ``exact``), as
+        the plan's format (text records pass as they are, gathered into chunks)."""
+        records, rows = picked
         pending = bytearray()
-        rows = _RowDecoder(snapshot.shape, plan.shape, self._format)
-        for record in records:
+        taken = 0
+        decoder = _RowDecoder(snapshot.shape, plan.shape, self._format)
+        for taken, record in enumerate(records, start=1):
             if plan.format is FrameFormat.ROWS:
-                yield rows.decode(record)
+                yield decoder.decode(record)
             else:
                 pending += record
                 if len(pending) >= READ_BYTES:
                     yield bytes(pending)
                     pending = bytearray()
-            left -= 1
-            if left == 0:
+            if taken == rows:
                 break
-            if left % 4096 == 0:
+            if taken % 4096 == 0:
                 await asyncio.sleep(0)  # let the writer's side and timers run
-        if left > 0:
-            raise StreamFailed("the stream's files changed while they were read")
+        if exact and taken != rows:
+            raise StreamFailed("the stream's files changed while they were read", retryable=True)
         if pending:
             yield bytes(pending)
-
-    async def _raw(self, descriptor: int, size: int) -> AsyncIterator[bytes]:
-        """A file's bytes as they are (a CSV header dropped), ending in a line break."""
-        data, last = b"", b"\n"
-        header = self._format == "csv"
-        for chunk in _chunks(descriptor, size):
-            if header:
-                data += chunk
-                end = first_record_end(data)
-                if end is None:
-                    continue
-                chunk, data, header = data[end:], b"", False
-            if chunk:
-                last = chunk[-1:]
-                yield chunk
-            await asyncio.sleep(0)
-        if header and data:
-            return  # a header without a line break: no rows
-        if last != b"\n":
-            yield b"\n"
 
 
 @frozen
 class Cuts:
-    """Where an incremental read's batches end: (rows picked so far, the position there)."""
+    """Where an incremental read's batches end: (rows picked so far, the position there), and
+    the rows picked, sorted, when they were few enough to be sorted in memory."""
 
     ends: tuple[tuple[int, Position], ...]
+    records: tuple[bytes, ...] | None = None
+
+
+def _sorted(held: list[tuple[tuple[Any, ...], bytes]], batch_rows: int, picker: _Picker) -> Cuts:
+    """Cuts of rows sorted in memory: every ``batch_rows`` rows, but never inside a tie."""
+    held.sort(key=lambda pair: pair[0])
+    ends, since = [], 0
+    for index, (key, _) in enumerate(held, start=1):
+        since += 1
+        last = index == len(held)
+        if last or (since >= batch_rows and held[index][0] != key):
+            ends.append((index, picker.position(key)))
+            since = 0
+    return Cuts(tuple(ends), tuple(record for _, record in held))
 
 
 class _Picker:
@@ -339,6 +351,26 @@ class _RowDecoder:
         if not isinstance(document, dict):
             raise StreamFailed("a JSON Lines record is not an object")
         return tuple(document.get(name) for name in self._names)
+
+
+class _Peekable(Iterator[bytes]):
+    """An iterator that can tell whether anything is left without losing it."""
+
+    def __init__(self, records: Iterator[bytes]) -> None:
+        self._records = records
+        self._ahead: bytes | None = None
+
+    def more(self) -> bool:
+        """Whether another record follows."""
+        if self._ahead is None:
+            self._ahead = next(self._records, None)
+        return self._ahead is not None
+
+    def __next__(self) -> bytes:
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead, None
+            return ahead
+        return next(self._records)
 
 
 def _chunks(descriptor: int, size: int) -> Iterator[bytes]:

@@ -80,12 +80,6 @@ class CsvRecords:
         yield rest + b"\n"
 
 
-def first_record_end(data: bytes) -> int | None:
-    """Where the first record of ``data`` ends; ``None`` while it is incomplete."""
-    found = _RECORD.match(data)
-    return found.end() if found is not None else None
-
-
 def csv_fields(record: bytes) -> list[bytes | None]:
     """A record's fields (``None`` for NULL, quotes undone); ``StreamFailed`` if malformed."""
     fields: list[bytes | None] = []

@@ -40,10 +40,11 @@ from thedata.adapters.connectors.file.manifest import (
     store,
     stored_position,
 )
-from thedata.adapters.connectors.file.parts import SUFFIX, Part, merge_upsert, sweep
+from thedata.adapters.connectors.file.parts import SUFFIX, Part, merge_upsert, sweep, widen
 from thedata.adapters.connectors.file.storage import StreamFolder
 from thedata.adapters.connectors.file.streams import FORMATS, stream_name
 from thedata.adapters.connectors.kind import Environment
+from thedata.adapters.connectors.postgres.names import checked_shape
 from thedata.application.ports.streams import (
     Batch,
     FrameFormat,
@@ -89,6 +90,7 @@ class FolderStream:
 
     async def write(self, batch: Batch) -> Written:
         if self._mode is WriteMode.REPLACE:
+            await asyncio.to_thread(self._held)  # a superseded attempt stops loading at once
             if self._staged is None:
                 self._staged = self._part()
             before = self._staged.rows
@@ -112,10 +114,10 @@ class FolderStream:
         part.sync()
         with self._folder.locked(self._timeout):
             manifest, state = self._held()
+            if state.position == stored_position(end):
+                self._position = end
+                return False  # committed before, its answer lost: already in
             if state.position != stored_position(self._position):
-                if state.position == stored_position(end):
-                    self._position = end
-                    return False  # committed before, its answer lost: already in
                 raise Superseded("another attempt moved this stream on")
             if self._mode is WriteMode.APPEND:
                 files, rows = (*manifest.files, part.name), manifest.rows + part.rows
@@ -192,6 +194,7 @@ class FolderStream:
 
     async def finish(self) -> None:
         if self._mode is not WriteMode.REPLACE:
+            await asyncio.to_thread(self._held)  # every batch is in; say if it was still ours
             return
         if self._staged is None:
             self._staged = self._part()  # no batch: the table is empty, and still published
@@ -222,6 +225,7 @@ class FolderStreamWriter:
         self, pipeline: str, stream: str, table: str, shape: Shape, mode: WriteMode, epoch: int
     ) -> AsyncIterator[FolderStream]:
         stream_name(table)
+        checked_shape(shape, table)
         if mode is WriteMode.UPSERT and not shape.primary_key:
             raise StreamFailed(f"the stream {stream!r} upserts but names no primary key")
         with ExitStack() as stack:
@@ -259,8 +263,8 @@ class FolderStreamWriter:
             state = manifest.state(*key)
             if state is not None and state.epoch > epoch:
                 raise Superseded(_TAKEN)
-            if mode is not WriteMode.REPLACE and manifest.files:
-                _fits(manifest, shape, self._config.format)
+            if manifest.files:
+                manifest = _fitted(folder, manifest, shape, self._config.format, mode)
             same = (
                 state is not None
                 and state.mode == mode.value
@@ -287,21 +291,37 @@ class FolderStreamWriter:
         return position_of(kept)
 
 
-def _fits(manifest: Manifest, shape: Shape, file_format: str) -> None:
-    """``StreamFailed`` unless incremental batches can join the table's files as they are."""
+def _fitted(
+    folder: StreamFolder, manifest: Manifest, shape: Shape, file_format: str, mode: WriteMode
+) -> Manifest:
+    """The table's manifest, its files widened with the columns the source gained;
+    ``StreamFailed`` naming a column the source dropped or retyped (as in PostgreSQL, a
+    full refresh too keeps the table's columns)."""
+    wanted = {c.name: c for c in manifest_columns(shape)}
+    for column in manifest.columns:
+        found = wanted.get(column.name)
+        if found is None:
+            raise StreamFailed(f"the source no longer has the column {column.name!r}")
+        if found.type != column.type:
+            raise StreamFailed(
+                f"the column {column.name!r} changed type: the files have {column.type!r}, "
+                f"the source {found.type!r}"
+            )
+    columns = manifest_columns(shape)
+    if tuple(c.name for c in columns[: len(manifest.columns)]) != tuple(
+        c.name for c in manifest.columns
+    ):
+        raise StreamFailed("the source's columns come in another order than the files'")
+    if mode is WriteMode.REPLACE:
+        return manifest  # the new files are written whole, with every column
     if manifest.format != file_format:
         raise StreamFailed(
             f"the stream's files are {manifest.format}, the data source writes {file_format}: "
             "a full refresh rewrites them"
         )
-    if tuple(manifest_columns(shape)) != tuple(manifest.columns):
-        have = ", ".join(f"{c.name} {c.type}" for c in manifest.columns)
-        raise StreamFailed(
-            f"the stream's files have the columns ({have}), not the stream's: a full refresh "
-            "rewrites them with the new ones"
-        )
-    if tuple(manifest.primary_key) != tuple(shape.primary_key) and shape.primary_key:
-        raise StreamFailed("the stream's files were written for another primary key")
+    if len(columns) == len(manifest.columns):
+        return manifest
+    return widen(folder, manifest, columns[len(manifest.columns) :])
 
 
 def folder_writer(
