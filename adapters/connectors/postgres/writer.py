@@ -99,10 +99,10 @@ class PostgresStreamWriter:
         destination = Destination(
             connection, state, target, shape, oids, await row_encoding(connection, oids), wait
         )
-        async with connection.transaction():  # alone: the row is held for a moment only
-            stored = await state.claim(
-                connection, Definition(table, mode.value, list(shape.primary_key))
-            )
+        # a transaction of its own: the row is held for a moment only
+        stored = await state.claim(
+            connection, Definition(table, mode.value, list(shape.primary_key))
+        )
         if mode is not WriteMode.REPLACE:  # a full refresh changes the table at finish
             async with connection.transaction():
                 await _fit(destination, keyed=mode is WriteMode.UPSERT)
