@@ -30,6 +30,7 @@ from uuid import UUID
 from attrs import frozen
 
 from thedata.adapters.connectors.file.config import FileConfig
+from thedata.adapters.connectors.file.file_errors import translated
 from thedata.adapters.connectors.file.folders import Folder, open_folder
 from thedata.adapters.connectors.file.manifest import MANIFEST, load
 from thedata.adapters.connectors.file.parts import READ_BYTES, SUFFIX
@@ -90,7 +91,7 @@ class FolderStreamReader:
 
     async def shape(self, stream: str) -> Shape:
         stream_name(stream)
-        with ExitStack() as stack:
+        with translated(), ExitStack() as stack:
             snapshot = await asyncio.to_thread(self._snapshot, stack, stream)
             return snapshot.shape
 
@@ -99,7 +100,7 @@ class FolderStreamReader:
         stream_name(stream)
         if plan.batch_rows < 1:
             raise StreamFailed("a batch must hold at least one row")
-        with ExitStack() as stack:
+        with translated(), ExitStack() as stack:
             snapshot = await asyncio.to_thread(self._snapshot, stack, stream)
             _checked_plan(stream, snapshot.shape, plan)
             if plan.cursor_field is None:

@@ -105,10 +105,11 @@ def _too_wide(name: str, most: int) -> ConnectorMisconfigured:
 
 
 def csv_stream(
-    name: str, lines: list[bytes], budget: Budget, most_fields: int = Limits.fields
+    name: str, lines: list[bytes], budget: Budget, most_fields: int = Limits().fields
 ) -> StreamSchema:
     """The header's fields, typed from the sampled rows."""
     text = "\n".join(line.decode("utf-8", errors="replace") for line in lines)
+    text = text.removeprefix("\ufeff")  # a byte-order mark is no part of the first name
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, [])
@@ -142,7 +143,7 @@ def _json_type(raw: msgspec.Raw) -> str:
 
 
 def jsonl_stream(
-    name: str, lines: list[bytes], budget: Budget, most_fields: int = Limits.fields
+    name: str, lines: list[bytes], budget: Budget, most_fields: int = Limits().fields
 ) -> StreamSchema:
     """The records' keys in first-seen order; a key whose type varies is a string.
 

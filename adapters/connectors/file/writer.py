@@ -30,6 +30,7 @@ from typing import Any
 from uuid import UUID
 
 from thedata.adapters.connectors.file.config import FileConfig
+from thedata.adapters.connectors.file.file_errors import translated
 from thedata.adapters.connectors.file.folders import open_folder
 from thedata.adapters.connectors.file.manifest import (
     Manifest,
@@ -89,6 +90,10 @@ class FolderStream:
         return Part(self._folder, name, self._format, self._shape)
 
     async def write(self, batch: Batch) -> Written:
+        with translated():
+            return await self._write(batch)
+
+    async def _write(self, batch: Batch) -> Written:
         if self._mode is WriteMode.REPLACE:
             await asyncio.to_thread(self._held)  # a superseded attempt stops loading at once
             if self._staged is None:
@@ -193,6 +198,10 @@ class FolderStream:
         sweep(self._folder, files)
 
     async def finish(self) -> None:
+        with translated():
+            await self._finish()
+
+    async def _finish(self) -> None:
         if self._mode is not WriteMode.REPLACE:
             await asyncio.to_thread(self._held)  # every batch is in; say if it was still ours
             return
@@ -228,7 +237,7 @@ class FolderStreamWriter:
         checked_shape(shape, table)
         if mode is WriteMode.UPSERT and not shape.primary_key:
             raise StreamFailed(f"the stream {stream!r} upserts but names no primary key")
-        with ExitStack() as stack:
+        with translated(), ExitStack() as stack:
             parent = stack.enter_context(open_folder(self._root, self._config.path))
             folder = stack.enter_context(StreamFolder.opened(parent.descriptor, table, create=True))
             position = await asyncio.to_thread(
