@@ -116,8 +116,13 @@ async def test_csv_frames_of_a_dropped_file_are_its_records_without_the_header(
     source = reader(folder)
     shape = await source.shape("t")
     async with source.read("t", ReadPlan(shape, FrameFormat.CSV, 2)) as read:
-        payloads = [b"".join([bytes(c) async for c in batch.frames]) async for batch in read]
+        payloads = [b"".join([_bytes(c) async for c in batch.frames]) async for batch in read]
     assert payloads == [b'1,"x,y"\n2,\n', b'3,""\n']
+
+
+def _bytes(frame: object) -> bytes:
+    assert isinstance(frame, bytes)
+    return frame
 
 
 async def test_a_jsonl_file_with_keys_in_any_order_and_blank_lines(folder: Path) -> None:
