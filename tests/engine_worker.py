@@ -1,8 +1,9 @@
 """A worker process that moves one stream and says so after every batch, to be killed for real.
 
 ``python -m tests.engine_worker CONFIG_JSON`` with ``{"source": {...}, "destination":
-{...}, "stream": "events" | "orders", "epoch": N, "batch_rows": N}``: prints
-``batch <rows so far>`` after each batch it committed, then ``done``.
+{...}, "stream": "events" | "orders" | "refresh", "epoch": N, "batch_rows": N}`` and, for
+folders, ``"source_kind"`` / ``"destination_kind"`` ``"file"`` and the ``"data_root"``:
+prints ``batch <rows so far>`` after each batch it committed, then ``done``.
 """
 
 from __future__ import annotations
@@ -34,10 +35,15 @@ def report(written: Written) -> None:
 
 async def main(settings: dict[str, Any]) -> None:
     factory = DefaultConnectorFactory(
-        Path("/nonexistent"), NetworkPolicy(allow_private=True), 60, control_database=None
+        Path(settings.get("data_root", "/nonexistent")),
+        NetworkPolicy(allow_private=True),
+        60,
+        control_database=None,
     )
-    reader = factory.reader(ORG, DataSourceKind.POSTGRES, settings["source"], {})
-    writer = factory.writer(ORG, DataSourceKind.POSTGRES, settings["destination"], {})
+    source_kind = DataSourceKind(settings.get("source_kind", "postgres"))
+    destination_kind = DataSourceKind(settings.get("destination_kind", "postgres"))
+    reader = factory.reader(ORG, source_kind, settings["source"], {})
+    writer = factory.writer(ORG, destination_kind, settings["destination"], {})
     await move_stream(
         reader,
         writer,
