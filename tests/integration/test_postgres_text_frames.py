@@ -497,6 +497,34 @@ async def test_empty_string_and_null_stay_apart_in_csv(
     ]
 
 
+async def test_views_and_partitioned_tables_are_read_in_text_frames(
+    reader: StreamReader, source_database_url: str
+) -> None:
+    """A view and a partitioned table (read through a query, not COPY of the table) give the
+    same CSV and JSON Lines as the plain table they show."""
+    run(
+        source_database_url,
+        "CREATE TABLE plain (id int PRIMARY KEY, note text)",
+        "INSERT INTO plain VALUES (1, 'a,\"b\"'), (2, NULL), (3, '')",
+        "CREATE VIEW shown AS SELECT * FROM plain",
+        "CREATE TABLE parted (id int PRIMARY KEY, note text) PARTITION BY RANGE (id)",
+        "CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (2)",
+        "CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (2) TO (10)",
+        "INSERT INTO parted SELECT * FROM plain",
+    )
+    for frame_format in TEXT_FORMATS:
+        read = {}
+        for stream in ("plain", "shown", "parted"):
+            shape = await reader.shape(stream)
+            got = b"".join(await frames(reader, ReadPlan(shape, frame_format, 2), stream))
+            read[stream] = sorted(got.split(b"\n"))
+        assert read["shown"] == read["plain"]
+        assert read["parted"] == read["plain"]
+    assert read["plain"] == sorted(
+        [b"", b'{"id":1,"note":"a,\\"b\\""}', b'{"id":2,"note":null}', b'{"id":3,"note":""}']
+    )
+
+
 # --- batches ----------------------------------------------------------------------------------
 
 
