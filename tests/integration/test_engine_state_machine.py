@@ -353,6 +353,12 @@ class EngineMachine(RuleBasedStateMachine):
             batch_rows=batch_rows,
         )
 
+    def publish_dies(
+        self, saves_before: int, *, after_the_update: bool
+    ) -> contextlib.AbstractContextManager[None]:
+        """Where the destination's publish dies (``publish_dies`` for PostgreSQL)."""
+        return publish_dies(saves_before, after_the_update=after_the_update)
+
     def run(self, work: Awaitable[None]) -> None:
         self.loop.run_until_complete(work)
 
@@ -390,7 +396,7 @@ class EngineMachine(RuleBasedStateMachine):
 
         table_before, epoch = self.rows_of(kind), next(self.epochs)
         dies = (
-            publish_dies(after, after_the_update=where == "state")
+            self.publish_dies(after, after_the_update=where == "state")
             if where in ("rows", "state")
             else contextlib.nullcontext()
         )
