@@ -183,7 +183,12 @@ class StreamReader(Protocol):
         """The stream's rows in batches of at most ``plan.batch_rows`` rows, from one
         consistent snapshot. For an incremental plan: in (cursor, key) order, after
         ``plan.after``, plus the rows that transactions running at ``plan.after`` committed
-        since; a NULL cursor fails the stream, naming the column."""
+        since; a NULL cursor fails the stream, naming the column.
+
+        Whatever a source can or cannot sort, a batch's ``end`` is at or above every row in
+        it and before it, and below every row after it: a source that cannot order its rows
+        cheaply (files too large to sort in memory) sends them as one batch, and a batch
+        never ends inside a tie."""
         ...
 
 

@@ -7,14 +7,14 @@ its snapshot: the manifest's files are opened and share-locked under the
 stream's lock (so no sweep deletes them while they are read), a plain file is
 opened and read up to the size it had then.
 
-Frames are the files' bytes, passed through (a CSV header dropped), or rows
-decoded once. A full read is one batch. An incremental read makes a first
-pass that picks the rows after the position and finds where batches may end,
-then a second that sends them: files have no order, so the batches are cut
-every ``batch_rows`` rows only when the rows picked already come in
-``(cursor, key)`` order (an append-only log does); otherwise the rows picked
-are one batch. Files have no transactions either: a row added later with a
-cursor not above the position already stored is not seen (docs/engine.md).
+Frames are the files' records, passed through (a CSV header dropped), or rows
+decoded once, in batches of ``batch_rows`` rows. An incremental read makes a
+first pass that picks the rows after the position and finds where batches
+end, then a second that sends them: rows already in ``(cursor, key)`` order
+(an append-only log) are cut as they come, others are sorted in memory up to
+``SORT_BYTES`` and cut, and beyond that sent as one batch. Files have no
+transactions: a row added later with a cursor not above the position already
+stored is not seen (docs/engine.md).
 """
 
 from __future__ import annotations
