@@ -755,11 +755,6 @@ async def test_a_user_defined_type_takes_text_frames(
     ]
 
 
-@pytest.mark.xfail(
-    reason="lead: the writer compares format_type spellings under its own search_path",
-    raises=StreamFailed,
-    strict=True,
-)
 async def test_a_stream_with_a_user_defined_type_opens_again(
     writer: StreamWriter, destination_url: str
 ) -> None:
@@ -772,7 +767,6 @@ async def test_a_stream_with_a_user_defined_type_opens_again(
             pass
 
 
-@pytest.mark.xfail(reason="lead applies the upsert dedup", raises=StreamFailed, strict=True)
 @pytest.mark.parametrize("frame_format", TEXT_FORMATS, ids=lambda f: f.value)
 async def test_an_upserted_batch_holding_a_key_twice_keeps_its_last_row(
     writer: StreamWriter, destination_url: str, frame_format: FrameFormat

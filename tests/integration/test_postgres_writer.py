@@ -833,7 +833,12 @@ async def test_binary_frames_pass_through_with_every_type_kept(
     come back with numeric(12,2), timestamptz, jsonb, uuid, bytea, text[]... intact."""
     payload = await _binary_copy_of(url, TYPED_ROWS, TYPED)
     async with writer.open(PIPELINE, "s", "typed", TYPED, mode, 1) as sink:
-        assert tuple(sink.formats) == (FrameFormat.POSTGRES_BINARY, FrameFormat.ROWS)
+        assert tuple(sink.formats) == (
+            FrameFormat.POSTGRES_BINARY,
+            FrameFormat.CSV,
+            FrameFormat.JSON_LINES,
+            FrameFormat.ROWS,
+        )
         batch = Batch(FrameFormat.POSTGRES_BINARY, _chunks(payload, 7), at(2))
         written = await sink.write(batch)
         await sink.finish()
@@ -842,15 +847,15 @@ async def test_binary_frames_pass_through_with_every_type_kept(
     assert await read_rows(url, "typed") == TYPED_ROWS
 
 
-async def test_a_user_defined_type_goes_as_rows_never_as_binary(
+async def test_a_user_defined_type_goes_as_text_or_rows_never_as_binary(
     writer: StreamWriter, url: str
 ) -> None:
-    """An enum (and an array of it) has another oid on every server: the stream takes rows
-    only, refuses binary frames, and keeps the type."""
+    """An enum (and an array of it) has another oid on every server: the stream takes text
+    frames or rows, refuses binary frames, and keeps the type."""
     await execute(url, "CREATE TYPE mood AS ENUM ('sad', 'happy')")
     shape = Shape((Column("id", "bigint"), Column("m", "mood"), Column("ms", "mood[]")), ("id",))
     async with writer.open(PIPELINE, "s", "moods", shape, WriteMode.UPSERT, 1) as sink:
-        assert tuple(sink.formats) == (FrameFormat.ROWS,)
+        assert tuple(sink.formats) == (FrameFormat.CSV, FrameFormat.JSON_LINES, FrameFormat.ROWS)
         with pytest.raises(StreamFailed, match="cannot take postgres_binary"):
             await sink.write(Batch(FrameFormat.POSTGRES_BINARY, _chunks(b"", 1), at(0)))
         await sink.write(rows_batch([(1, "happy", ["sad", "happy"]), (2, None, None)], at(2)))

@@ -267,20 +267,20 @@ class IncrementalSql:
             ends.append(LateEnd(turns[-1][0], None))
         return tuple(ends)
 
-    def copy(self, columns: Sequence[str], *, late: bool, binary: bool) -> sql.Composed:
-        """``COPY`` of the late rows (at or below the position) or of the rows after it, in
-        order, as binary COPY or text."""
+    def select(self, columns: Sequence[str], *, late: bool) -> sql.Composed:
+        """The late rows (at or below the position) or the rows after it, in order."""
         where = (
             sql.SQL("NOT {} AND {}").format(self._past(), self._late())
             if late
             else sql.SQL("{} AND {}").format(self._past(), self._settled())
         )
         order = sql.SQL("{} DESC, {}").format(_AGE, self._ordered()) if late else self._ordered()
-        statement = "COPY (SELECT {} FROM {} WHERE {} ORDER BY {}) TO STDOUT (FORMAT {})"
-        return sql.SQL(statement).format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)),
-            self._table,
-            where,
-            order,
-            sql.SQL("binary" if binary else "text"),
+        return sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), self._table, where, order
+        )
+
+    def copy(self, columns: Sequence[str], *, late: bool, binary: bool) -> sql.Composed:
+        """``COPY`` of ``select``'s rows, as binary COPY or text."""
+        return sql.SQL("COPY ({}) TO STDOUT (FORMAT {})").format(
+            self.select(columns, late=late), sql.SQL("binary" if binary else "text")
         )

@@ -83,6 +83,8 @@ class IncrementalStream:
             if committed != self._position:  # compare-and-set: another attempt moved it on
                 raise state.moved_on()
             async with connection.transaction() as transaction:
+                if self._merge is not None:  # a fresh heap: ctid order is arrival order
+                    await connection.execute(sql.SQL("TRUNCATE {}").format(BATCH_TABLE))
                 target = BATCH_TABLE if self._merge is not None else destination.table.sql
                 written = await copy_batch(
                     connection, target, destination.shape.names, batch, destination.encoding

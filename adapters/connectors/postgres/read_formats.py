@@ -49,8 +49,6 @@ _ENUMS = "SELECT count(*) FROM pg_catalog.pg_type WHERE oid = ANY (%s) AND typty
 # r.*: the whole row even when a column is named r (a bare r would be that column)
 _ROW_JSON = sql.SQL("to_json(r.*)::text")
 _ONE_LINE = sql.SQL("replace(replace(to_json(r.*)::text, E'\\n', ' '), E'\\r', ' ')")
-_SELECT_HEAD = sql.SQL("COPY (SELECT ")
-_SELECT_TAIL = [sql.SQL(") TO STDOUT (FORMAT "), sql.SQL("text"), sql.SQL(")")]
 
 
 async def may_break_lines(connection: Connection, table: SourceTable, names: Sequence[str]) -> bool:
@@ -87,20 +85,6 @@ def full_copy(table: SourceTable, plan: ReadPlan, *, one_line: bool) -> sql.Comp
     return copy_out(select, plan.format, one_line=one_line)
 
 
-def incremental_select(
-    queries: IncrementalSql, names: Sequence[str], *, late: bool
-) -> sql.Composed:
-    """The ordered ``SELECT`` inside ``queries.copy``, to be copied out in another format.
-
-    ``IncrementalSql`` only gives whole ``COPY`` statements in binary or text; its text
-    statement is taken apart here, and anything but the expected shape fails loudly.
-    """
-    parts = list(queries.copy(names, late=late, binary=False))
-    if parts[:1] != [_SELECT_HEAD] or parts[-3:] != _SELECT_TAIL:
-        raise RuntimeError("IncrementalSql.copy no longer has the shape read_formats expects")
-    return sql.Composed([sql.SQL("SELECT "), *parts[1:-3]])
-
-
 Out = BinaryCopyOut | TextCopyOut | RowsCopyOut
 
 
@@ -128,7 +112,7 @@ class Statements:
             return self.queries.copy(
                 names, late=late, binary=frame_format is FrameFormat.POSTGRES_BINARY
             )
-        select = incremental_select(self.queries, names, late=late)
+        select = self.queries.select(names, late=late)
         return copy_out(select, frame_format, one_line=self._one_line)
 
 

@@ -1,7 +1,8 @@
 """A destination table as a stream's shape needs it: created with the source's types, evolved
 only by adding columns, and refused (naming the column) when the source dropped or retyped one.
 
-Types are compared as ``format_type`` spells them. Columns the destination
+Types are compared as ``format_type`` spells them, a type outside ``pg_catalog`` always
+with its schema (as the reader spells it). Columns the destination
 has and the source no longer sends, or sends with another type, fail the
 stream: writing on would silently leave NULLs or change meaning.
 """
@@ -28,9 +29,17 @@ SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relname
 WHERE n.nspname = %s AND c.relname = %s
 """
 _COLUMNS = """
-SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
-WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+SELECT a.attname,
+    CASE WHEN n.nspname <> 'pg_catalog' AND pg_catalog.pg_type_is_visible(a.atttypid)
+    THEN pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    ELSE pg_catalog.format_type(a.atttypid, a.atttypmod) END
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
 """
+"""Columns with types spelled as sources spell them (``format_type`` under the reader's pinned
+``search_path``: a type outside ``pg_catalog`` with its schema), whatever this session's path."""
 _KEYS = """
 SELECT i.indisprimary, array_agg(a.attname ORDER BY a.attname)
 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
@@ -69,12 +78,14 @@ def upsert_sql(table: sql.Composable, shape: Shape, source: sql.Composable) -> s
     )
     # the source's values, even into an identity column; in key order, so the key's index and
     # (for a table loaded in key order) the heap are walked forwards rather than at random: an
-    # upsert of 10,000 rows changed at random in 1M takes half the time
+    # upsert of 10,000 rows changed at random in 1M takes half the time. A key the batch holds
+    # twice (a changelog's file) keeps its last row: ``source`` is a fresh heap, filled in
+    # arrival order, so the largest ctid came last (ON CONFLICT could not take both)
     key = names_sql(shape.primary_key)
     return sql.SQL(
-        "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} ORDER BY {}"
-        " ON CONFLICT ({}) DO {}"
-    ).format(table, names, names, source, key, key, action)
+        "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT DISTINCT ON ({}) {} FROM {}"
+        " ORDER BY {}, ctid DESC ON CONFLICT ({}) DO {}"
+    ).format(table, names, key, names, source, key, key, action)
 
 
 async def type_oids(connection: Connection, shape: Shape) -> tuple[int, ...]:
