@@ -9,13 +9,18 @@ dies anywhere is finished by the next one from what the destination committed.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, nullcontext
+
 from attrs import frozen
 
 from thedata.application.ports.streams import (
     FrameFormat,
+    Moved,
     Position,
     Progress,
     ReadPlan,
+    Retrying,
     Shape,
     StreamFailed,
     StreamReader,
@@ -36,6 +41,8 @@ class StreamOutcome:
     mode: WriteMode
     position: Position | None = None
     """Where the destination's committed read now stands (``None`` for a full refresh)."""
+    estimate: int | None = None
+    """About how many rows the source said the stream held, before it was read."""
 
 
 def destination_shape(stream: Stream, source: Shape) -> tuple[Shape, WriteMode]:
@@ -79,15 +86,49 @@ async def move_stream(
     epoch: int,
     batch_rows: int,
     progress: Progress | None = None,
+    retrying: Retrying | None = None,
 ) -> StreamOutcome:
     """Move ``stream`` for the attempt with ``epoch``; what it moved.
 
-    Raises ``Superseded`` when a later attempt holds the destination (nothing
-    more was committed by this one), and ``StreamFailed`` when the stream
-    cannot be moved as defined.
+    With ``retrying``, a retryable failure (a lost connection, a timeout, a busy server) is
+    tried again within the attempt, from what the destination committed: the batches already
+    in stay, and the same epoch opens the stream again where they end. Raises ``Superseded``
+    when a later attempt holds the destination (nothing more was committed by this one), and
+    ``StreamFailed`` when the stream cannot be moved as defined or the retries ran out.
     """
-    shape, mode = destination_shape(stream, await reader.shape(stream.name))
-    moved = Written(0, 0)
+    source_shape = await reader.shape(stream.name)
+    shape, mode = destination_shape(stream, source_shape)
+    estimate = await reader.estimate(stream.name)
+    moved = Moved(0, 0, estimate)
+
+    def advanced(written: Written) -> None:
+        nonlocal moved
+        moved = Moved(moved.rows + written.rows, moved.bytes + written.bytes, estimate)
+        if progress is not None:
+            progress(moved)
+
+    async for attempt in (retrying or _ONCE).attempts(_retryable):
+        with attempt:
+            if mode is WriteMode.REPLACE:  # a load that failed is redone whole
+                moved = Moved(0, 0, estimate)
+            frame_format, position = await _move_once(
+                reader, writer, pipeline, stream, shape, mode, epoch, batch_rows, advanced
+            )
+    return StreamOutcome(moved.rows, moved.bytes, frame_format, mode, position, estimate)
+
+
+async def _move_once(
+    reader: StreamReader,
+    writer: StreamWriter,
+    pipeline: str,
+    stream: Stream,
+    shape: Shape,
+    mode: WriteMode,
+    epoch: int,
+    batch_rows: int,
+    advanced: Callable[[Written], None],
+) -> tuple[FrameFormat, Position | None]:
+    """One go at the stream, from the destination's committed position."""
     async with writer.open(pipeline, stream.name, stream.destination, shape, mode, epoch) as sink:
         frame_format = common_format(reader, tuple(sink.formats))
         plan = ReadPlan(
@@ -99,10 +140,22 @@ async def move_stream(
         )
         async with reader.read(stream.name, plan) as batches:
             async for batch in batches:
-                written = await sink.write(batch)
-                moved = Written(moved.rows + written.rows, moved.bytes + written.bytes)
-                if progress is not None:
-                    progress(moved)
+                advanced(await sink.write(batch))
         await sink.finish()
-        position = sink.position if mode is not WriteMode.REPLACE else None
-    return StreamOutcome(moved.rows, moved.bytes, frame_format, mode, position)
+        return frame_format, sink.position if mode is not WriteMode.REPLACE else None
+
+
+def _retryable(error: Exception) -> bool:
+    return isinstance(error, StreamFailed) and error.retryable
+
+
+class _Once:
+    """One attempt, no retry."""
+
+    async def attempts(
+        self, _retryable: Callable[[Exception], bool]
+    ) -> AsyncIterator[AbstractContextManager[None]]:
+        yield nullcontext()
+
+
+_ONCE = _Once()

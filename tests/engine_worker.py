@@ -17,7 +17,7 @@ from typing import Any
 
 from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy
 from thedata.application.move_stream import move_stream
-from thedata.application.ports import Written
+from thedata.application.ports import Moved
 from thedata.domain.data_sources import DataSourceKind
 from thedata.domain.pipelines import Stream, StreamMode
 
@@ -29,8 +29,8 @@ STREAMS = {
 ORG = uuid.UUID(int=1)
 
 
-def report(written: Written) -> None:
-    print(f"batch {written.rows}", flush=True)  # noqa: T201 - the parent reads this line
+def report(moved: Moved) -> None:
+    print(f"batch {moved.rows}", flush=True)  # noqa: T201 - the parent reads this line
 
 
 async def main(settings: dict[str, Any]) -> None:

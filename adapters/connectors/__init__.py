@@ -8,6 +8,7 @@ from thedata.adapters.connectors.kind import ConnectorKind, Environment
 from thedata.adapters.connectors.network import NetworkPolicy, ascii_host
 from thedata.adapters.connectors.postgres import PostgresConfig, PostgresConnector
 from thedata.adapters.connectors.registry import CONNECTOR_KINDS
+from thedata.adapters.connectors.retrying import StaminaRetrying
 
 __all__ = [
     "CONNECTOR_KINDS",
@@ -22,6 +23,7 @@ __all__ = [
     "NetworkPolicy",
     "PostgresConfig",
     "PostgresConnector",
+    "StaminaRetrying",
     "ascii_host",
     "log_transition",
 ]

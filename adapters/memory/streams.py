@@ -68,6 +68,10 @@ class InMemoryStreamReader:
             raise StreamFailed(f"the source has no table {stream!r}")
         return table.shape
 
+    async def estimate(self, stream: str) -> int | None:
+        table = self._database.tables.get(stream)
+        return None if table is None else len(table.rows)
+
     @asynccontextmanager
     async def read(self, stream: str, plan: ReadPlan) -> AsyncIterator[AsyncIterator[Batch]]:
         table = self._database.tables.get(stream)

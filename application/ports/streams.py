@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Protocol
 
 from attrs import frozen
@@ -177,6 +177,11 @@ class StreamReader(Protocol):
         """The stream's columns and primary key, as the source has them now."""
         ...
 
+    async def estimate(self, stream: str) -> int | None:
+        """About how many rows the stream holds, from what the source knows without counting
+        (statistics, a manifest, a file's size); ``None`` when it cannot tell."""
+        ...
+
     def read(
         self, stream: str, plan: ReadPlan
     ) -> AbstractAsyncContextManager[AsyncIterator[Batch]]:
@@ -231,5 +236,26 @@ class StreamWriter(Protocol):
         ...
 
 
-Progress = Callable[[Written], None]
-"""Told the rows and bytes written so far in the stream, after each batch."""
+class Retrying(Protocol):
+    """How a stream's retryable failures are tried again (with backoff, within a time limit)."""
+
+    def attempts(
+        self, retryable: Callable[[Exception], bool]
+    ) -> AsyncIterator[AbstractContextManager[None]]:
+        """Attempts to run in turn: a ``retryable`` exception inside one leads to the next
+        (after a wait), until they run out; anything else, or the last one's, is raised."""
+        ...
+
+
+@frozen
+class Moved:
+    """How far a stream has got: rows and bytes written so far, out of about ``estimate``
+    rows (the source's statistics; ``None`` when it cannot tell)."""
+
+    rows: int
+    bytes: int
+    estimate: int | None = None
+
+
+Progress = Callable[[Moved], None]
+"""Told how far the stream has got, after each batch."""

@@ -15,7 +15,7 @@ from attrs import frozen
 
 from thedata.application.authorization import authorize
 from thedata.application.move_stream import StreamOutcome, move_stream
-from thedata.application.ports import ConnectorFactory, UnitOfWorkFactory, Written
+from thedata.application.ports import ConnectorFactory, Moved, Retrying, UnitOfWorkFactory
 from thedata.application.ports.secrets import SecretStore
 from thedata.application.use_cases.data_source_access import find_data_source, secrets_of
 from thedata.application.use_cases.get_pipeline import find_pipeline
@@ -23,8 +23,8 @@ from thedata.domain.access import Action
 from thedata.domain.pipelines import Pipeline, PipelineNotFound
 from thedata.domain.principal import Principal
 
-StreamProgress = Callable[[str, Written], None]
-"""Told a stream's name and what it has written so far, after each batch."""
+StreamProgress = Callable[[str, Moved], None]
+"""Told a stream's name and how far it has got, after each batch."""
 
 
 @frozen
@@ -49,9 +49,10 @@ class RunPipeline:
         connectors: ConnectorFactory,
         secrets: SecretStore,
         batch_rows: int,
+        retrying: Retrying | None = None,
     ) -> None:
         self._uow, self._connectors, self._secrets = uow, connectors, secrets
-        self._batch_rows = batch_rows
+        self._batch_rows, self._retrying = batch_rows, retrying
 
     async def __call__(
         self,
@@ -90,6 +91,7 @@ class RunPipeline:
                 epoch=epoch,
                 batch_rows=self._batch_rows,
                 progress=_for_stream(progress, stream.name),
+                retrying=self._retrying,
             )
             await self._mirror(pipeline, stream.name, outcomes[stream.name], epoch)
         return PipelineOutcome(epoch, outcomes)
@@ -108,7 +110,7 @@ class RunPipeline:
             await uow.commit()
 
 
-def _for_stream(progress: StreamProgress | None, stream: str) -> Callable[[Written], None] | None:
+def _for_stream(progress: StreamProgress | None, stream: str) -> Callable[[Moved], None] | None:
     if progress is None:
         return None
-    return lambda written: progress(stream, written)
+    return lambda moved: progress(stream, moved)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dependency_injector import providers
 
-from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy, log_transition
+from thedata.adapters.connectors import (
+    DefaultConnectorFactory,
+    NetworkPolicy,
+    StaminaRetrying,
+    log_transition,
+)
 from thedata.application.connector_guard import ConnectorGuard
 from thedata.application.use_cases import (
     CheckDataSource,
@@ -103,10 +108,12 @@ class Catalog(Infrastructure):
         UpdatePipeline, uow=Infrastructure.unit_of_work_factory, clock=Infrastructure.clock
     )
     delete_pipeline = providers.Factory(DeletePipeline, uow=Infrastructure.unit_of_work_factory)
+    stream_retrying = providers.Singleton(StaminaRetrying)
     run_pipeline = providers.Factory(
         RunPipeline,
         uow=Infrastructure.unit_of_work_factory,
         connectors=connectors,
         secrets=Infrastructure.secret_store,
         batch_rows=Infrastructure.settings.provided.worker_batch_rows,
+        retrying=stream_retrying,
     )

@@ -306,3 +306,19 @@ async def test_names_that_could_leave_the_folder_are_refused(folder: Path) -> No
         with pytest.raises(StreamFailed):
             await reader(folder).shape(table)
     assert list(folder.iterdir()) == []  # noqa: ASYNC240 - a test, after the fact
+
+
+async def test_the_estimate_is_the_manifests_count_or_a_plain_files_size_over_its_rows(
+    folder: Path,
+) -> None:
+    out = writer(folder)
+    async with out.open("p", "s", "t", SHAPE, WriteMode.REPLACE, 1) as sink:
+        await sink.write(rows_batch([(n, n, "x" * (n % 7)) for n in range(250)]))
+        await sink.finish()
+    assert await reader(folder).estimate("t") == 250
+    # a plain file's estimate assumes its rows are as long as its head's on average
+    lines = "".join(f"{n:05},{n % 97:02},{'y' * (n % 5)}\n" for n in range(5000))
+    (folder / "plain.csv").write_text("id,updated,note\n" + lines)
+    estimate = await reader(folder).estimate("plain")
+    assert estimate is not None
+    assert 4500 < estimate < 5500

@@ -808,3 +808,15 @@ async def test_a_partitioned_table_is_read_whole_and_resumably_across_partitions
     for done, (_, end) in enumerate(first[:-1]):
         rest = await read(reader, source_database_url, "parted", plan_for(shape, "v", 1, end))
         assert flat(rest) == flat(first)[done + 1 :]
+
+
+async def test_the_estimate_is_the_planners_count_and_none_before_any(
+    source_database_url: str, reader: StreamReader
+) -> None:
+    """No count is made: an analyzed table gives its statistics' row count, one never
+    analyzed and a view give None."""
+    run(source_database_url, "CREATE TABLE counted (id bigint)", "CREATE VIEW seen AS SELECT 1")
+    run(source_database_url, "INSERT INTO counted SELECT generate_series(1, 1234)")
+    assert await reader.estimate("seen") is None
+    run(source_database_url, "ANALYZE counted")
+    assert await reader.estimate("counted") == 1234

@@ -14,7 +14,7 @@ from thedata.adapters.memory.streams import (
     InMemoryTable,
 )
 from thedata.adapters.system import UuidV7IdFactory
-from thedata.application.ports import Column, Shape, Superseded, WriteMode, Written
+from thedata.application.ports import Column, Moved, Shape, Superseded, WriteMode
 from thedata.application.use_cases import CreatePipeline, NewPipeline, RunPipeline
 from thedata.domain.access import Role
 from thedata.domain.errors import PermissionDenied
@@ -58,7 +58,7 @@ async def test_a_run_moves_every_stream_and_mirrors_the_positions() -> None:
     catalog = Catalog()
     owner, org, pipeline = await a_pipeline(catalog)
     source, destination, run = wired(catalog)
-    seen: list[tuple[str, Written]] = []
+    seen: list[tuple[str, Moved]] = []
     outcome = await run(owner, org, pipeline.id, progress=lambda s, w: seen.append((s, w)))
     assert destination.tables["orders_copy"].rows == source.tables["orders"].rows
     assert destination.tables["customers_copy"].rows == source.tables["customers"].rows

@@ -76,6 +76,8 @@ class Snapshot:
     shape: Shape
     files: tuple[tuple[int, int], ...]
     """(descriptor, size) of each file, in order."""
+    estimate: int | None = None
+    """Rows: the manifest's count, or a plain file's size over its sample's bytes per row."""
 
 
 class FolderStreamReader:
@@ -94,6 +96,12 @@ class FolderStreamReader:
         with translated(), ExitStack() as stack:
             snapshot = await asyncio.to_thread(self._snapshot, stack, stream)
             return snapshot.shape
+
+    async def estimate(self, stream: str) -> int | None:
+        stream_name(stream)
+        with translated(), ExitStack() as stack:
+            snapshot = await asyncio.to_thread(self._snapshot, stack, stream)
+            return snapshot.estimate
 
     @asynccontextmanager
     async def read(self, stream: str, plan: ReadPlan) -> AsyncIterator[AsyncIterator[Batch]]:
@@ -139,7 +147,7 @@ class FolderStreamReader:
                 stack.callback(os.close, descriptor)
                 fcntl.flock(descriptor, fcntl.LOCK_SH)  # the sweep leaves it while read
                 files.append((descriptor, os.fstat(descriptor).st_size))
-        return Snapshot(manifest.shape, tuple(files))
+        return Snapshot(manifest.shape, tuple(files), manifest.rows)
 
     def _plain(self, stack: ExitStack, folder: Folder, stream: str) -> Snapshot:
         name = stream + SUFFIX[self._format]
@@ -160,7 +168,10 @@ class FolderStreamReader:
         columns = tuple(Column(f.name, SAMPLED_TYPES.get(f.type, "text")) for f in sampled.fields)
         if not columns:
             raise StreamFailed(f"{name!r} has no columns")
-        return Snapshot(Shape(columns), ((descriptor, size),))
+        sampled_rows = len(lines) - (1 if self._format == "csv" else 0)
+        sampled_bytes = sum(len(line) + 1 for line in lines)
+        estimate = round(size * sampled_rows / sampled_bytes) if sampled_rows > 0 else 0
+        return Snapshot(Shape(columns), ((descriptor, size),), estimate)
 
     async def _full(self, snapshot: Snapshot, plan: ReadPlan) -> AsyncIterator[Batch]:
         """Every row, in batches of ``batch_rows`` (always one, even of no rows: the

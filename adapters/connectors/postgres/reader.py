@@ -59,6 +59,12 @@ SELECT c.relkind::text FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s
 """
+_ESTIMATE = """
+SELECT CASE WHEN c.relkind IN ('r', 'm', 'p') AND c.reltuples >= 0 THEN c.reltuples::bigint END
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s
+"""
+"""The planner's row count (``-1``: never analyzed; views have none): no count is made."""
 STANDBY = (
     "incremental reads need the primary server: a standby cannot tell which transactions "
     "are still running there"
@@ -122,6 +128,17 @@ class PostgresStreamReader:
         finally:
             await connection.close()
         return table.shape
+
+    async def estimate(self, stream: str) -> int | None:
+        identifier(stream, "table")
+        connection = await self._connect()
+        try:
+            with translated():
+                found = await connection.execute(_ESTIMATE, (self._config.schema, stream))
+                row = await found.fetchone()
+        finally:
+            await connection.close()
+        return None if row is None or row[0] is None else int(row[0])
 
     @asynccontextmanager
     async def read(self, stream: str, plan: ReadPlan) -> AsyncIterator[AsyncIterator[Batch]]:
