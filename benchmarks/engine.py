@@ -1,119 +1,134 @@
-"""The engine against the raw COPY pipe, PostgreSQL to PostgreSQL, on 1M rows (or ``--rows``).
+"""The engine against the raw COPY pipe: PostgreSQL to PostgreSQL and to and from folders.
 
-``python -m benchmarks.engine [--rows N] [--rounds R]`` needs a PostgreSQL
-server over TCP (``THEDATA_BENCH_DATABASE_URL``, default the local one at
-127.0.0.1:5432) where it may create two databases. Every figure is a median
-of the rounds, measured alternately with its baseline in the same run:
+``python -m benchmarks.engine [--rows N] [--rounds R] [--rss-rows N,M]`` needs a
+PostgreSQL server over TCP (``THEDATA_BENCH_DATABASE_URL``, default the local
+one at 127.0.0.1:5432) where it may create databases named
+``<--database-prefix>source`` and so on (dropped at the end), and a folder for
+the ``file`` data sources (a temporary one under ``--data-dir``, removed at
+the end). Every figure is a median of the rounds, measured alternately with
+its baseline in the same run; each engine run is a process of its own
+(``benchmarks.engine_run``): wall, CPU seconds and peak RSS are its own.
 
-- full refresh: the engine (its own process: wall, CPU seconds, peak RSS)
-  against ``psql -c "COPY t TO STDOUT (FORMAT binary)" | psql -c "COPY ... FROM
-  STDIN (FORMAT binary)"`` (the client CPU of both psql processes beside it);
-- incremental: 10,000 rows changed out of the table, end to end, and a run
-  with nothing changed.
+- full refresh of table ``t`` (``--rows``, 1M): PostgreSQL to PostgreSQL, to a
+  CSV folder, to a JSON Lines folder, and back from each folder (the stream the
+  previous run published, into a table of its own), against ``psql -c "COPY t
+  TO STDOUT (FORMAT binary)" | psql -c "COPY ... FROM STDIN (FORMAT binary)"``
+  (the client CPU of both psql processes beside it). Round by round the order
+  of the six is reversed;
+- incremental, PostgreSQL to PostgreSQL: 10,000 rows changed out of the table,
+  end to end, and a run with nothing changed;
+- with ``--rss-rows``: the peak RSS of a PostgreSQL to PostgreSQL full refresh
+  at each row count (``--rss-rounds`` each, alternated with the pipe), against a
+  process that imported the engine and built its connectors but moved nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import shutil
-import statistics
-import subprocess
-import sys
-import time
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
+
+from benchmarks.engine_rss import bench_rss
+from benchmarks.engine_run import ORG
+from benchmarks.engine_setup import databases, digest, drop, engine, fill, median, pipe
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-TABLE = """
-CREATE TABLE t (
-    id bigint PRIMARY KEY, org_id bigint, created_at timestamptz, updated_at timestamptz,
-    kind text, amount numeric(12,2), payload jsonb, note text
+ROUTES = (  # label, source, destination, stream, table
+    ("pg → pg", "{pg}", "{pg_out}", "t", "t_engine"),
+    ("pg → CSV folder", "{pg}", "csv:csv", "t", "t_csv"),
+    ("CSV folder → pg", "csv:csv", "{pg_out}", "t_csv", "t_from_csv"),
+    ("pg → JSONL folder", "{pg}", "jsonl:jsonl", "t", "t_jsonl"),
+    ("JSONL folder → pg", "jsonl:jsonl", "{pg_out}", "t_jsonl", "t_from_jsonl"),
 )
-"""
-FILL = """
-INSERT INTO t
-SELECT n, n %% 1000, now() - n * interval '1 second', now() - n * interval '1 second',
-       (ARRAY['order', 'refund', 'invoice'])[1 + n %% 3], (n %% 100000) / 100.0,
-       jsonb_build_object('sku', 'SKU-' || n %% 5000, 'qty', n %% 7, 'channel', 'web',
-                          'tags', jsonb_build_array('a', 'b'), 'score', n %% 97 / 7.0),
-       CASE WHEN n %% 5 = 0 THEN 'note for row ' || n END
-FROM generate_series(1, %s) AS n
-"""
 
 
-def databases(server_url: str) -> tuple[str, str]:
-    """Fresh source and destination databases on the server."""
-    urls = []
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        for name in ("thedata_bench_source", "thedata_bench_destination"):
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+def full_refreshes(
+    source: str, destination: str, data_root: Path, rounds: int
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Every route's full refresh and the pipe, alternated: round 0 in ``ROUTES`` order (a
+    folder is published before it is read), every other round reversed."""
+    pipes: list[dict[str, Any]] = []
+    runs: dict[str, list[dict[str, Any]]] = {route[0]: [] for route in ROUTES}
+    steps: list[tuple[str, ...] | None] = [None, *ROUTES]  # None: the pipe
+    epoch = 0
+    for n in range(rounds):
+        for step in steps if n % 2 == 0 else reversed(steps):
+            if step is None:
+                pipes.append(pipe(source, destination))
+                continue
+            label, from_, to, stream, table = step
+            epoch += 1
+            ends = {"pg": source, "pg_out": destination}
+            runs[label].append(
+                engine(
+                    from_.format(**ends),
+                    to.format(**ends),
+                    "full",
+                    epoch,
+                    stream=stream,
+                    table=table,
+                    data_root=data_root,
+                )
             )
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            urls.append(make_conninfo(server_url, dbname=name))
-    return urls[0], urls[1]
+    return pipes, runs
 
 
-def fill(source_url: str, destination_url: str, rows: int) -> None:
-    with psycopg.connect(source_url, autocommit=True) as connection:
-        connection.execute(TABLE)
-        connection.execute(FILL, (rows,))
-        connection.execute("VACUUM ANALYZE t")
-    with psycopg.connect(destination_url, autocommit=True) as connection:
-        connection.execute(TABLE.replace("TABLE t", "TABLE t_pipe"))
-
-
-def pipe(source_url: str, destination_url: str) -> dict[str, float]:
-    """The raw pipe: psql COPY binary out of the source, into the destination."""
-    with psycopg.connect(destination_url, autocommit=True) as connection:
-        connection.execute("TRUNCATE t_pipe")
-    psql = shutil.which("psql") or "psql"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    out = subprocess.Popen(
-        [psql, source_url, "-c", "COPY t TO STDOUT (FORMAT binary)"], stdout=subprocess.PIPE
+def report_full(
+    rows: int, rounds: int, pipes: list[dict[str, Any]], runs: dict[str, list[dict[str, Any]]]
+) -> None:
+    pipe_s = median(pipes, "seconds")
+    print(f"full refresh, {rows:,} rows (median of {rounds}; ratio = pipe time / engine time):")
+    print(f"  {'route':<19} {'format':<14} {'seconds':>8} {'ratio':>6} {'CPU s':>6} {'RSS MiB':>8}")
+    print(
+        f"  {'raw psql COPY pipe':<19} {'binary':<14} {pipe_s:8.2f} {1:6.2f} "
+        f"{median(pipes, 'cpu'):6.2f} {max(r['rss_mib'] for r in pipes):8.0f}"
     )
-    into = subprocess.run(
-        [psql, destination_url, "-c", "COPY t_pipe FROM STDIN (FORMAT binary)"],
-        stdin=out.stdout,
-        capture_output=True,
-        check=True,
+    for label, measured in runs.items():
+        if any(r["rows"] != rows for r in measured):
+            raise SystemExit(f"{label} moved {measured[0]['rows']:,} rows, not {rows:,}")
+        seconds = median(measured, "seconds")
+        print(
+            f"  {label:<19} {measured[0]['format']:<14} {seconds:8.2f} {pipe_s / seconds:6.2f} "
+            f"{median(measured, 'cpu'):6.2f} {max(r['rss_mib'] for r in measured):8.0f}"
+        )
+    print(
+        "  (CPU s and RSS: the engine's process, or both psql processes' CPU and the larger"
+        " one's RSS; the database server's work is in neither)"
     )
-    out.wait()
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if b"COPY" not in into.stdout:
-        raise SystemExit(f"the raw pipe failed: {into.stderr.decode()}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"seconds": seconds, "cpu": cpu}
 
 
-def engine(source_url: str, destination_url: str, mode: str, epoch: int) -> dict[str, Any]:
-    started = time.perf_counter()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.engine_run",
-            source_url,
-            destination_url,
-            mode,
-            str(epoch),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+def check_copies(source: str, destination: str) -> None:
+    """Every table the runs wrote holds exactly the source's rows."""
+    expected = digest(source, "t")
+    for table in ("t_pipe", *(route[4] for route in ROUTES if route[2] == "{pg_out}")):
+        if digest(destination, table) != expected:
+            raise SystemExit(f"{table} does not hold the rows of t")
+
+
+def incremental(source: str, destination: str, rows: int, rounds: int) -> None:
+    epoch = rounds * len(ROUTES) + 1  # above every full refresh's
+    engine(source, destination, "incremental", epoch)  # the first incremental load
+    changed, noops = [], []
+    for _ in range(rounds):
+        change(source, 10_000)
+        epoch += 1
+        changed.append(engine(source, destination, "incremental", epoch))
+        epoch += 1
+        noops.append(engine(source, destination, "incremental", epoch))
+    print(
+        f"pg → pg incremental, 10,000 changed of {rows:,}: {median(changed, 'seconds'):.3f} s"
+        f" (CPU {median(changed, 'cpu'):.2f} s, rows {changed[0]['rows']:,});"
+        f" nothing changed: {median(noops, 'seconds'):.3f} s"
     )
-    measured: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    # what the process costs around the engine: interpreter start, imports, exit
-    measured["overhead"] = time.perf_counter() - started - measured["seconds"]
-    return measured
+    print(
+        f"  (the engine's own time, in its process; starting that process and importing the"
+        f" engine adds {median(changed + noops, 'overhead'):.2f} s to each run)"
+    )
 
 
 def change(source_url: str, rows: int) -> None:
@@ -125,14 +140,18 @@ def change(source_url: str, rows: int) -> None:
         )
 
 
-def median(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(float(run[key]) for run in runs)
+def counts(text: str) -> list[int]:
+    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rss-rows", type=counts, default=[], help="e.g. 1000000,5000000")
+    parser.add_argument("--rss-rounds", type=int, default=1)
+    parser.add_argument("--database-prefix", default="thedata_bench_")
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: the temp dir")
     args = parser.parse_args()
     server = os.environ.get("THEDATA_BENCH_DATABASE_URL", DEFAULT_URL)
     try:
@@ -140,42 +159,23 @@ def main() -> None:
     except psycopg.OperationalError:
         print(f"engine benchmark skipped: no PostgreSQL over TCP at {server}")
         return
-    source, destination = databases(server)
-    fill(source, destination, args.rows)
-    pipes, fulls, epoch = [], [], 0
-    for n in range(args.rounds):
-        for first in (n % 2 == 0, n % 2 != 0):  # alternate which goes first
-            if first:
-                pipes.append(pipe(source, destination))
-            else:
-                epoch += 1
-                fulls.append(engine(source, destination, "full", epoch))
-    pipe_s, full_s = median(pipes, "seconds"), median(fulls, "seconds")
-    print(f"pg→pg full refresh, {args.rows:,} rows (median of {args.rounds}):")
-    print(f"  raw psql COPY pipe : {pipe_s:7.2f} s  (client CPU {median(pipes, 'cpu'):.2f} s)")
-    print(
-        f"  engine ({fulls[0]['format']}): {full_s:7.2f} s  (CPU {median(fulls, 'cpu'):.2f} s, "
-        f"peak RSS {max(r['rss_mib'] for r in fulls):.0f} MiB)"
-    )
-    print(f"  ratio engine / pipe throughput: {pipe_s / full_s:5.2f}x")
-    epoch += 1
-    engine(source, destination, "incremental", epoch)  # the first incremental load
-    changed, noops = [], []
-    for _ in range(args.rounds):
-        change(source, 10_000)
-        epoch += 1
-        changed.append(engine(source, destination, "incremental", epoch))
-        epoch += 1
-        noops.append(engine(source, destination, "incremental", epoch))
-    print(
-        f"pg→pg incremental, 10,000 changed of {args.rows:,}: {median(changed, 'seconds'):.3f} s"
-        f" (CPU {median(changed, 'cpu'):.2f} s, rows {changed[0]['rows']:,});"
-        f" nothing changed: {median(noops, 'seconds'):.3f} s"
-    )
-    print(
-        f"  (the engine's own time, in its process; starting that process and importing the"
-        f" engine adds {median(changed + noops, 'overhead'):.2f} s to each run)"
-    )
+    names = [args.database_prefix + name for name in ("source", "destination")]
+    data_root = Path(tempfile.mkdtemp(prefix="thedata_bench_", dir=args.data_dir))
+    try:
+        for path in ("csv", "jsonl"):
+            (data_root / str(ORG) / path).mkdir(parents=True)
+        source, destination = databases(server, names)
+        fill(source, destination, args.rows)
+        pipes, runs = full_refreshes(source, destination, data_root, args.rounds)
+        check_copies(source, destination)
+        report_full(args.rows, args.rounds, pipes, runs)
+        incremental(source, destination, args.rows, args.rounds)
+        if args.rss_rows:
+            drop(server, names)  # room for the larger tables
+            bench_rss(server, args.database_prefix, args.rss_rows, args.rss_rounds)
+    finally:
+        shutil.rmtree(data_root, ignore_errors=True)
+        drop(server, names)
 
 
 if __name__ == "__main__":
