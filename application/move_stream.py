@@ -9,12 +9,14 @@ dies anywhere is finished by the next one from what the destination committed.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, nullcontext
 
 from attrs import frozen
 
 from thedata.application.ports.streams import (
+    Fingerprint,
     FrameFormat,
     Moved,
     Position,
@@ -31,6 +33,46 @@ from thedata.application.ports.streams import (
 from thedata.domain.pipelines import Stream, StreamMode
 
 
+class Verdict(enum.Enum):
+    """What a verification found."""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    UNAVAILABLE = "unavailable"
+
+
+@frozen
+class Verification:
+    """The destination's fingerprint against the source's snapshot, and what that says."""
+
+    verdict: Verdict
+    source: Fingerprint | None = None
+    destination: Fingerprint | None = None
+    reason: str | None = None
+
+
+def verdict(
+    mode: WriteMode, source: Fingerprint | None, destination: Fingerprint | None
+) -> Verification:
+    """Compare the two sides; say why when they cannot be compared or differ."""
+    if mode is WriteMode.APPEND:
+        reason = "an appended stream keeps every row version: no one table to compare"
+        return Verification(Verdict.UNAVAILABLE, source, destination, reason)
+    if source is None or destination is None:
+        side = "source" if source is None else "destination"
+        reason = f"the {side} cannot take a fingerprint of this stream"
+        return Verification(Verdict.UNAVAILABLE, source, destination, reason)
+    if (source.rows, source.checksum) == (destination.rows, destination.checksum):
+        return Verification(Verdict.MATCH, source, destination)
+    reason = (
+        "the destination differs from the source's snapshot"
+        if source.complete
+        else "the source held back rows of transactions running at the read (they come with "
+        "the next run), so the destination may differ by those only"
+    )
+    return Verification(Verdict.MISMATCH, source, destination, reason)
+
+
 @frozen
 class StreamOutcome:
     """What one attempt moved of one stream."""
@@ -43,6 +85,8 @@ class StreamOutcome:
     """Where the destination's committed read now stands (``None`` for a full refresh)."""
     estimate: int | None = None
     """About how many rows the source said the stream held, before it was read."""
+    verification: Verification | None = None
+    """What the check after the stream found (``None``: none was asked for)."""
 
 
 def destination_shape(stream: Stream, source: Shape) -> tuple[Shape, WriteMode]:
@@ -87,6 +131,7 @@ async def move_stream(
     batch_rows: int,
     progress: Progress | None = None,
     retrying: Retrying | None = None,
+    verify: bool = False,
 ) -> StreamOutcome:
     """Move ``stream`` for the attempt with ``epoch``; what it moved.
 
@@ -95,6 +140,9 @@ async def move_stream(
     in stay, and the same epoch opens the stream again where they end. Raises ``Superseded``
     when a later attempt holds the destination (nothing more was committed by this one), and
     ``StreamFailed`` when the stream cannot be moved as defined or the retries ran out.
+    With ``verify``, the destination's fingerprint is compared with the source's snapshot
+    once the stream is published, and the outcome says what was found (never skipped
+    silently: when a side cannot tell, it says so).
     """
     source_shape = await reader.shape(stream.name)
     shape, mode = destination_shape(stream, source_shape)
@@ -111,10 +159,12 @@ async def move_stream(
         with attempt:
             if mode is WriteMode.REPLACE:  # a load that failed is redone whole
                 moved = Moved(0, 0, estimate)
-            frame_format, position = await _move_once(
-                reader, writer, pipeline, stream, shape, mode, epoch, batch_rows, advanced
+            frame_format, position, verification = await _move_once(
+                reader, writer, pipeline, stream, shape, mode, epoch, batch_rows, advanced, verify
             )
-    return StreamOutcome(moved.rows, moved.bytes, frame_format, mode, position, estimate)
+    return StreamOutcome(
+        moved.rows, moved.bytes, frame_format, mode, position, estimate, verification
+    )
 
 
 async def _move_once(
@@ -127,8 +177,11 @@ async def _move_once(
     epoch: int,
     batch_rows: int,
     advanced: Callable[[Written], None],
-) -> tuple[FrameFormat, Position | None]:
+    verify: bool,
+) -> tuple[FrameFormat, Position | None, Verification | None]:
     """One go at the stream, from the destination's committed position."""
+    source_prints: list[Fingerprint] = []
+    fingerprinting = verify and mode is not WriteMode.APPEND
     async with writer.open(pipeline, stream.name, stream.destination, shape, mode, epoch) as sink:
         frame_format = common_format(reader, tuple(sink.formats))
         plan = ReadPlan(
@@ -137,12 +190,18 @@ async def _move_once(
             batch_rows,
             cursor_field=stream.cursor_field if mode is not WriteMode.REPLACE else None,
             after=sink.position if mode is not WriteMode.REPLACE else None,
+            fingerprint=source_prints.append if fingerprinting else None,
         )
         async with reader.read(stream.name, plan) as batches:
             async for batch in batches:
                 advanced(await sink.write(batch))
         await sink.finish()
-        return frame_format, sink.position if mode is not WriteMode.REPLACE else None
+        position = sink.position if mode is not WriteMode.REPLACE else None
+        if not verify:
+            return frame_format, position, None
+        destination = await sink.fingerprint() if fingerprinting else None
+    source = source_prints[-1] if source_prints else None
+    return frame_format, position, verdict(mode, source, destination)
 
 
 def _retryable(error: Exception) -> bool:

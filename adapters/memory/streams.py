@@ -15,8 +15,10 @@ from typing import Any
 
 from attrs import define, field
 
+from thedata.application.fingerprint import FingerprintBuilder
 from thedata.application.ports import (
     Batch,
+    Fingerprint,
     FrameFormat,
     Position,
     ReadPlan,
@@ -44,6 +46,9 @@ class InMemoryDatabase:
 
     tables: dict[str, InMemoryTable] = field(factory=dict)
     state: dict[tuple[str, str], tuple[int, Position | None]] = field(factory=dict)
+    definitions: dict[tuple[str, str], tuple[str, str, tuple[str, ...]]] = field(factory=dict)
+    """What each stream's position was stored for (table, mode, key): another one starts over,
+    as in the real destinations."""
 
 
 def _value(text: str, type_name: str) -> Any:
@@ -80,6 +85,8 @@ class InMemoryStreamReader:
         indexes = [table.shape.names.index(name) for name in plan.shape.names]
         rows = [tuple(row[i] for i in indexes) for row in table.rows]
         yield self._batches(rows, plan)
+        if plan.fingerprint is not None:
+            plan.fingerprint(fingerprint_of(rows))
 
     async def _batches(self, rows: list[Row], plan: ReadPlan) -> AsyncIterator[Batch]:
         if plan.cursor_field is None:
@@ -107,6 +114,14 @@ class InMemoryStreamReader:
             last = sort_key(chunk[-1])
             end = Position(_text(last[0]), tuple(_text(v) for v in last[1:]))
             yield Batch(FrameFormat.ROWS, _frames(chunk), end)
+
+
+def fingerprint_of(rows: list[Row]) -> Fingerprint:
+    """The rows' fingerprint, each value's text form its ``str``."""
+    builder = FingerprintBuilder()
+    for row in rows:
+        builder.add(None if value is None else _text(value) for value in row)
+    return builder.result()
 
 
 async def _frames(rows: list[Row]) -> AsyncIterator[tuple[object, ...]]:
@@ -164,6 +179,11 @@ class _Sink:
         self._database.state[self._key] = (self._epoch, batch.end)
         return Written(len(rows), size)
 
+    async def fingerprint(self) -> Fingerprint | None:
+        table = self._database.tables[self._table]
+        indexes = [table.shape.names.index(name) for name in self._shape.names]
+        return fingerprint_of([tuple(row[i] for i in indexes) for row in table.rows])
+
     async def finish(self) -> None:
         if self._mode is WriteMode.REPLACE:
             self._fence()
@@ -187,6 +207,10 @@ class InMemoryStreamWriter:
         stored_epoch, position = self._database.state.get(key, (0, None))
         if stored_epoch > epoch:
             raise Superseded("a later attempt holds this stream")
+        definition = (table, mode.value, tuple(shape.primary_key))
+        if self._database.definitions.get(key, definition) != definition:
+            position = None
+        self._database.definitions[key] = definition
         self._database.state[key] = (epoch, position)
         existing = self._database.tables.get(table)
         if existing is None:

@@ -134,6 +134,21 @@ class WriteMode(enum.Enum):
 
 
 @frozen
+class Fingerprint:
+    """A stream's rows summarised: how many, and an order-independent checksum of their text
+    forms (``application/fingerprint.py``). ``complete`` is false when the source held rows
+    back (transactions still running at the read), so a difference may be only that."""
+
+    rows: int
+    checksum: int
+    complete: bool = True
+
+
+FingerprintSink = Callable[[Fingerprint], None]
+"""Told the source's fingerprint, taken in the read's own snapshot after its last batch."""
+
+
+@frozen
 class ReadPlan:
     """What to read: the columns in the writer's order, the frame format agreed, and for an
     incremental stream its cursor column and the position to read after."""
@@ -143,6 +158,9 @@ class ReadPlan:
     batch_rows: int
     cursor_field: str | None = None
     after: Position | None = None
+    fingerprint: FingerprintSink | None = None
+    """When set, a source that can tells it the fingerprint of the whole stream (every column
+    of ``shape``, every row, not only those read) as its snapshot holds it."""
 
 
 class Superseded(Conflict):
@@ -222,6 +240,11 @@ class DestinationStream(Protocol):
 
     async def finish(self) -> None:
         """Publish what was written (``REPLACE``: the new table appears at once), fenced."""
+        ...
+
+    async def fingerprint(self) -> Fingerprint | None:
+        """The published table's fingerprint over the shape's columns (after ``finish``);
+        ``None`` when this destination cannot take one."""
         ...
 
 

@@ -61,8 +61,11 @@ class RunPipeline:
         pipeline_id: UUID,
         *,
         progress: StreamProgress | None = None,
+        verify: bool = False,
     ) -> PipelineOutcome:
-        """Every stream moved once; their positions mirrored into the pipeline's ``state``."""
+        """Every stream moved once; their positions mirrored into the pipeline's ``state``.
+        With ``verify``, each stream's outcome also says whether the destination matches the
+        source's snapshot (``StreamOutcome.verification``)."""
         authorize(principal, organization_id, Action.WRITE)
         async with self._uow() as uow:
             pipeline = await find_pipeline(uow, organization_id, pipeline_id)
@@ -92,6 +95,7 @@ class RunPipeline:
                 batch_rows=self._batch_rows,
                 progress=_for_stream(progress, stream.name),
                 retrying=self._retrying,
+                verify=verify,
             )
             await self._mirror(pipeline, stream.name, outcomes[stream.name], epoch)
         return PipelineOutcome(epoch, outcomes)

@@ -58,6 +58,7 @@ from thedata.application.move_stream import move_stream
 from thedata.application.ports import (
     Batch,
     DestinationStream,
+    Fingerprint,
     FrameFormat,
     Position,
     Shape,
@@ -111,6 +112,9 @@ class HookedSink:
     async def finish(self) -> None:
         await self._before_finish()
         await self._sink.finish()
+
+    async def fingerprint(self) -> Fingerprint | None:
+        return await self._sink.fingerprint()
 
 
 class HookedWriter:

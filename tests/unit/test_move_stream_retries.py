@@ -17,7 +17,7 @@ from thedata.adapters.memory.streams import (
     InMemoryStreamWriter,
     InMemoryTable,
 )
-from thedata.application.move_stream import move_stream
+from thedata.application.move_stream import Verdict, Verification, move_stream
 from thedata.application.ports import (
     Batch,
     Column,
@@ -151,3 +151,32 @@ async def test_without_retrying_a_retryable_failure_ends_the_attempt() -> None:
             batch_rows=2,
         )
     assert writer.writes == 1
+
+
+async def test_a_verified_stream_says_match_or_why_not_in_memory_too() -> None:
+    destination = InMemoryDatabase()
+    unkeyed = InMemoryDatabase({"orders": InMemoryTable(Shape(SHAPE.columns), list(ROWS))})
+
+    async def verified(database: InMemoryDatabase, kind: str, epoch: int) -> Verification:
+        outcome = await move_stream(
+            InMemoryStreamReader(database),
+            InMemoryStreamWriter(destination),
+            pipeline="p",
+            stream=STREAMS[kind],
+            epoch=epoch,
+            batch_rows=2,
+            verify=True,
+        )
+        assert outcome.verification is not None
+        return outcome.verification
+
+    full = await verified(source(), "full", 1)
+    assert full.verdict is Verdict.MATCH
+    assert full.source is not None
+    assert full.source.rows == len(ROWS)
+    assert (await verified(unkeyed, "append", 1)).verdict is Verdict.UNAVAILABLE
+    destination.tables["orders_copy"].rows.pop()  # lost behind the engine's back
+    upsert = await verified(source(), "upsert", 2)  # a new definition: it reads everything
+    assert upsert.verdict is Verdict.MATCH
+    destination.tables["orders_copy"].rows.pop()
+    assert (await verified(source(), "upsert", 3)).verdict is Verdict.MISMATCH

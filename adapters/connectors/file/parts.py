@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -27,7 +27,8 @@ from thedata.adapters.connectors.file.records import (
 from thedata.adapters.connectors.file.storage import StreamFolder, write_all
 from thedata.adapters.connectors.file.streams import FORMATS
 from thedata.adapters.connectors.file.values import JSON_DECODER, csv_text, json_line
-from thedata.application.ports.streams import Batch, FrameFormat, Shape, StreamFailed
+from thedata.application.fingerprint import FingerprintBuilder
+from thedata.application.ports.streams import Batch, Fingerprint, FrameFormat, Shape, StreamFailed
 
 WRITE_BYTES = 256 * 1024
 READ_BYTES = 1024 * 1024
@@ -134,6 +135,14 @@ def records(descriptor: int, file_format: str) -> Iterator[bytes]:
             header = False
             continue
         yield record
+
+
+def csv_fingerprint(records: Iterable[bytes]) -> Fingerprint:
+    """The fingerprint of CSV records holding PostgreSQL's text forms."""
+    builder = FingerprintBuilder()
+    for record in records:
+        builder.add(None if f is None else f.decode("utf-8") for f in csv_fields(record))
+    return builder.result()
 
 
 def record_key(record: bytes, file_format: str, key: Sequence[tuple[int, str]]) -> tuple[Any, ...]:

@@ -33,7 +33,7 @@ from thedata.adapters.connectors.file.config import FileConfig
 from thedata.adapters.connectors.file.file_errors import translated
 from thedata.adapters.connectors.file.folders import Folder, open_folder
 from thedata.adapters.connectors.file.manifest import MANIFEST, load
-from thedata.adapters.connectors.file.parts import READ_BYTES, SUFFIX
+from thedata.adapters.connectors.file.parts import READ_BYTES, SUFFIX, csv_fingerprint
 from thedata.adapters.connectors.file.records import (
     CsvRecords,
     Lines,
@@ -78,6 +78,8 @@ class Snapshot:
     """(descriptor, size) of each file, in order."""
     estimate: int | None = None
     """Rows: the manifest's count, or a plain file's size over its sample's bytes per row."""
+    published: bool = False
+    """Whether the engine published these files (their values are PostgreSQL's text forms)."""
 
 
 class FolderStreamReader:
@@ -147,7 +149,7 @@ class FolderStreamReader:
                 stack.callback(os.close, descriptor)
                 fcntl.flock(descriptor, fcntl.LOCK_SH)  # the sweep leaves it while read
                 files.append((descriptor, os.fstat(descriptor).st_size))
-        return Snapshot(manifest.shape, tuple(files), manifest.rows)
+        return Snapshot(manifest.shape, tuple(files), manifest.rows, published=True)
 
     def _plain(self, stack: ExitStack, folder: Folder, stream: str) -> Snapshot:
         name = stream + SUFFIX[self._format]
@@ -181,6 +183,7 @@ class FolderStreamReader:
         while first or records.more():
             first = False
             yield Batch(plan.format, self._frames(snapshot, plan, (records, plan.batch_rows)))
+        await self._fingerprint(snapshot, plan)
 
     def _cuts(self, snapshot: Snapshot, plan: ReadPlan) -> Cuts:
         """The first pass: the rows after the position and where batches may end."""
@@ -225,8 +228,6 @@ class FolderStreamReader:
         if cuts.records is not None:
             records = iter(cuts.records)
         else:
-            for file, _ in snapshot.files:
-                os.lseek(file, 0, os.SEEK_SET)
             picker = _Picker(snapshot.shape, plan, self._format)
             records = (r for r in self._records(snapshot) if picker.after(picker.key(r)))
         before = 0
@@ -234,6 +235,15 @@ class FolderStreamReader:
             frames = self._frames(snapshot, plan, (records, rows - before), exact=True)
             yield Batch(plan.format, frames, end)
             before = rows
+        await self._fingerprint(snapshot, plan)
+
+    async def _fingerprint(self, snapshot: Snapshot, plan: ReadPlan) -> None:
+        """Tell the plan the stream's fingerprint, when it asks and the files hold PostgreSQL's
+        text forms (a CSV stream the engine published; a file from elsewhere spells values
+        its own way: ``007``, ``true``)."""
+        if plan.fingerprint is None or not snapshot.published or self._format != "csv":
+            return
+        plan.fingerprint(await asyncio.to_thread(csv_fingerprint, self._records(snapshot)))
 
     def _records(self, snapshot: Snapshot) -> Iterator[bytes]:
         """Every record of every file, up to each file's size at the snapshot."""
@@ -386,13 +396,13 @@ class _Peekable(Iterator[bytes]):
 
 
 def _chunks(descriptor: int, size: int) -> Iterator[bytes]:
-    """The file's bytes up to ``size``, in chunks."""
-    left = size
-    while left > 0:
-        chunk = os.read(descriptor, min(READ_BYTES, left))
+    """The file's bytes up to ``size``, in chunks, from its start (whoever read it before)."""
+    offset = 0
+    while offset < size:
+        chunk = os.pread(descriptor, min(READ_BYTES, size - offset), offset)
         if not chunk:
             return
-        left -= len(chunk)
+        offset += len(chunk)
         yield chunk
 
 

@@ -41,13 +41,22 @@ from thedata.adapters.connectors.file.manifest import (
     store,
     stored_position,
 )
-from thedata.adapters.connectors.file.parts import SUFFIX, Part, merge_upsert, sweep, widen
+from thedata.adapters.connectors.file.parts import (
+    SUFFIX,
+    Part,
+    csv_fingerprint,
+    merge_upsert,
+    records,
+    sweep,
+    widen,
+)
 from thedata.adapters.connectors.file.storage import StreamFolder
 from thedata.adapters.connectors.file.streams import FORMATS, stream_name
 from thedata.adapters.connectors.kind import Environment
 from thedata.adapters.connectors.postgres.names import checked_shape
 from thedata.application.ports.streams import (
     Batch,
+    Fingerprint,
     FrameFormat,
     Position,
     Shape,
@@ -215,6 +224,29 @@ class FolderStream:
             manifest, state = self._held()
             self._commit(manifest, state, (part.name,), part.rows, None, shape=self._shape)
         self._position = None
+
+    async def fingerprint(self) -> Fingerprint | None:
+        if self._format != "csv":
+            return None  # JSON Lines spell values otherwise than their text forms
+        with translated():
+            return await asyncio.to_thread(self._fingerprint)
+
+    def _fingerprint(self) -> Fingerprint:
+        with self._folder.locked(self._timeout):  # the files the manifest names stay
+            manifest = load(self._folder)
+            files = [] if manifest is None else list(manifest.files)
+            opened = [self._folder.open(name) for name in files]
+        try:
+            return csv_fingerprint(
+                record
+                for descriptor in opened
+                if descriptor is not None
+                for record in records(descriptor, "csv")
+            )
+        finally:
+            for descriptor in opened:
+                if descriptor is not None:
+                    os.close(descriptor)
 
     def close(self) -> None:
         """Let go of what was not published (the sweep takes it later)."""

@@ -22,7 +22,9 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import psycopg
-from psycopg.generators import copy_from
+from psycopg.generators import fetch_many
+from psycopg.pq import ExecStatus
+from psycopg.waiting import WAIT_R
 
 from thedata.adapters.connectors.postgres.stream_errors import translated
 from thedata.application.ports.streams import StreamFailed
@@ -36,6 +38,8 @@ EMPTY_PAYLOAD = SIGNATURE + bytes(8) + TRAILER
 """A binary COPY payload of no rows: the header (no flags, no extension) and the trailer."""
 _HEADER = len(SIGNATURE) + 8
 _LINE_FEED = ord("\n")
+
+COMMAND_OK = ExecStatus.COMMAND_OK
 
 UNEXPECTED = "the source sent a COPY stream this reader does not understand"
 
@@ -57,58 +61,91 @@ class _Rows:
 class _MessagesCopyOut(_Rows):
     """A ``COPY TO STDOUT`` started on ``connection`` whose every message is one row, handed
     out as payloads of a number of rows. Subclasses say what a message holds and how a
-    payload is framed."""
+    payload is framed.
+
+    Every row costs a turn of one loop (``_gather``), so it is kept tight: a message passes
+    when two of its bytes are the ones every row has (``_expect``: the positions and their
+    values); anything else goes to ``_odd``. Chunks are lists of the messages themselves,
+    joined once, so a row is copied once. When libpq has no complete message left, the
+    socket is read before waiting on it: the server is usually ahead, and a round of the
+    event loop per read of libpq's buffer (some 16 KiB) would cost more than the rows."""
 
     def __init__(self, connection: psycopg.AsyncConnection[Any]) -> None:
         super().__init__()
         self._connection, self._pgconn = connection, connection.pgconn
         self._ahead: memoryview | None = None
         self._sent: int | None = None  # rows the server says it sent, once it is done
+        self._expect = (0, -1, 0, -1)  # (position, byte, position, byte): none until set
 
-    def _row(self, message: memoryview) -> memoryview | None:
-        """The row in ``message`` (``None``: it holds none); ``StreamFailed`` if malformed."""
+    def _odd(self, message: memoryview) -> memoryview | None:
+        """The row in a message that does not look like a row (``None``: it holds none);
+        ``StreamFailed`` if it is malformed. May change ``_expect``."""
         raise NotImplementedError
 
-    def _framed(self, chunk: bytearray, rows: int, *, first: bool, last: bool) -> bytearray:
-        """``chunk`` (holding ``rows`` rows) as the payload's frame: what goes around it."""
+    def _framed(self, chunk: list[Any], rows: int, *, first: bool, last: bool) -> bytes:
+        """``chunk`` (the buffers of ``rows`` rows) as the payload's frame: what goes around
+        it, joined."""
         raise NotImplementedError
-
-    def _next_row(self) -> Any:  # a psycopg wait generator: the next row, or None at the end
-        if self._ahead is not None:
-            ahead, self._ahead = self._ahead, None
-            return ahead
-        while self._sent is None:
-            got = yield from copy_from(self._pgconn)
-            if not isinstance(got, memoryview):  # the final result (an error raised already)
-                self._sent = got.command_tuples or 0
-                break
-            row = self._row(got)
-            if row is not None:
-                return row
-        return None
 
     def _gather(self, wanted: int) -> Any:  # a psycopg wait generator: (chunk, rows in it)
-        chunk, rows = bytearray(), 0
-        while rows < wanted and len(chunk) < CHUNK_BYTES:
-            row = yield from self._next_row()
-            if row is None:
+        chunk: list[Any] = []
+        rows = size = 0
+        if self._ahead is not None:
+            chunk.append(self._ahead)
+            rows, size, self._ahead = 1, len(self._ahead), None
+        if self._sent is not None:
+            return chunk, rows
+        pgconn = self._pgconn
+        get, consume, append = pgconn.get_copy_data, pgconn.consume_input, chunk.append
+        at, byte, other, other_byte = self._expect
+        read_at = -1  # the rows gathered when the socket was last read
+        while rows < wanted and size < CHUNK_BYTES:
+            length, message = get(1)
+            if length > 0:
+                if message[at] == byte and message[other] == other_byte:
+                    append(message)
+                    rows += 1
+                    size += length
+                    continue
+                row = self._odd(message)
+                at, byte, other, other_byte = self._expect
+                if row is not None:
+                    append(row)
+                    rows += 1
+                    size += len(row)
+            elif length == 0:
+                if read_at == rows:  # the last read brought no row: wait for the socket
+                    while not (yield WAIT_R):
+                        continue
+                consume()
+                read_at = rows
+            else:
+                self._sent = yield from self._result()
                 break
-            chunk += row
-            rows += 1
         return chunk, rows
+
+    def _result(self) -> Any:  # a psycopg wait generator: the rows the server says it sent
+        # what psycopg's own ``copy_from`` does once the data ends
+        results = yield from fetch_many(self._pgconn)
+        if len(results) != 1:
+            raise psycopg.ProgrammingError("you cannot mix COPY with other operations")
+        if results[0].status != COMMAND_OK:
+            encoding = self._connection.info.encoding
+            raise psycopg.errors.error_from_result(results[0], encoding=encoding)
+        return results[0].command_tuples or 0
 
     async def exhausted(self) -> bool:
         """Whether every row was handed out (reads one row ahead to tell)."""
         self._start()
         try:
             with translated():
-                row = await self._connection.wait(self._next_row())
+                chunk, rows = await self._connection.wait(self._gather(1))
         finally:
             self._reading = False
-        self._ahead = row
-        if row is None and self._sent != self.handed:
+        self._ahead = chunk[0] if rows else None
+        if not rows and self._sent != self.handed:
             raise StreamFailed(UNEXPECTED)
-        return row is None
+        return not rows
 
     async def payload(self, rows: int, *, exact: bool = True) -> AsyncIterator[bytes]:
         """The next ``rows`` rows (at most, unless ``exact``) as one payload."""
@@ -123,10 +160,11 @@ class _MessagesCopyOut(_Rows):
                 done = left == 0 or (self._sent is not None and self._ahead is None)
                 if done and exact and left:
                     raise StreamFailed(f"{UNEXPECTED} (fewer rows than counted)")
-                chunk = self._framed(chunk, taken, first=first, last=done)
+                framed = self._framed(chunk, taken, first=first, last=done)
+                del chunk  # the rows' buffers go as soon as they are joined
                 first = False
-                if chunk:
-                    yield bytes(chunk)
+                if framed:
+                    yield framed
                 if done:
                     return
         finally:
@@ -147,9 +185,11 @@ class BinaryCopyOut(_MessagesCopyOut):
         extension = int.from_bytes(message[_HEADER - 4 : _HEADER], "big")
         # the flags and any extension are kept as they came: every payload repeats them
         self._header = bytes(message[: _HEADER + extension])
+        # from now on a row is a message that starts with the count of fields
+        self._expect = (0, self._fields[0], 1, self._fields[1])
         return message[_HEADER + extension :]
 
-    def _row(self, message: memoryview) -> memoryview | None:
+    def _odd(self, message: memoryview) -> memoryview | None:
         if self._header is None:
             message = self._strip_header(message)
         if not message or message == TRAILER:  # a header alone, or the end: the result follows
@@ -158,13 +198,13 @@ class BinaryCopyOut(_MessagesCopyOut):
             raise StreamFailed(UNEXPECTED)
         return message
 
-    def _framed(self, chunk: bytearray, rows: int, *, first: bool, last: bool) -> bytearray:
+    def _framed(self, chunk: list[Any], rows: int, *, first: bool, last: bool) -> bytes:
         if first:
             assert self._header is not None  # noqa: S101 - the first message sets it
-            chunk[:0] = self._header
+            chunk.insert(0, self._header)
         if last:
-            chunk += TRAILER
-        return chunk
+            chunk.append(TRAILER)
+        return b"".join(chunk)
 
 
 class TextCopyOut(_MessagesCopyOut):
@@ -176,16 +216,16 @@ class TextCopyOut(_MessagesCopyOut):
     def __init__(self, connection: psycopg.AsyncConnection[Any], *, lines: bool) -> None:
         super().__init__(connection)
         self._lines = lines
+        self._expect = (-1, _LINE_FEED, -1, _LINE_FEED)  # a row ends with a line feed
 
-    def _row(self, message: memoryview) -> memoryview | None:
-        if not message or message[-1] != _LINE_FEED:
-            raise StreamFailed(UNEXPECTED)
-        return message
+    def _odd(self, message: memoryview) -> memoryview | None:
+        raise StreamFailed(UNEXPECTED)
 
-    def _framed(self, chunk: bytearray, rows: int, *, first: bool, last: bool) -> bytearray:
-        if self._lines and chunk.count(b"\n") != rows:
+    def _framed(self, chunk: list[Any], rows: int, *, first: bool, last: bool) -> bytes:
+        joined = b"".join(chunk)
+        if self._lines and joined.count(b"\n") != rows:
             raise StreamFailed(f"{UNEXPECTED} (a JSON Lines row spans several lines)")
-        return chunk
+        return joined
 
 
 class RowsCopyOut(_Rows):

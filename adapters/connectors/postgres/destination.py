@@ -8,9 +8,17 @@ import psycopg
 from attrs import frozen
 
 from thedata.adapters.connectors.postgres.copying import RowEncoding
+from thedata.adapters.connectors.postgres.fingerprint import PINNED_OUTPUT, table_fingerprint
 from thedata.adapters.connectors.postgres.state import StreamState
+from thedata.adapters.connectors.postgres.stream_errors import translated
 from thedata.adapters.connectors.postgres.tables import FIRST_USER_OID, Table
-from thedata.application.ports.streams import Batch, FrameFormat, Shape, StreamFailed
+from thedata.application.ports.streams import (
+    Batch,
+    Fingerprint,
+    FrameFormat,
+    Shape,
+    StreamFailed,
+)
 
 
 @frozen
@@ -45,6 +53,13 @@ class Destination:
                 f"table {self.table.name!r} cannot take {batch.format.value} frames: a column "
                 "has a user-defined type, whose binary form differs between servers"
             )
+
+    async def fingerprint(self) -> Fingerprint:
+        """The published table's fingerprint over the shape's columns (after ``finish``)."""
+        with translated():
+            async with self.connection.transaction():
+                await self.connection.execute(PINNED_OUTPUT)
+                return await table_fingerprint(self.connection, self.table.sql, self.shape.names)
 
 
 async def drain(batch: Batch) -> None:

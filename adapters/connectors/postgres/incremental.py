@@ -23,6 +23,7 @@ from thedata.adapters.connectors.postgres.stream_errors import translated
 from thedata.adapters.connectors.postgres.tables import columns_sql, upsert_sql
 from thedata.application.ports.streams import (
     Batch,
+    Fingerprint,
     FrameFormat,
     Position,
     StreamFailed,
@@ -111,6 +112,9 @@ class IncrementalStream:
         """Whether the batch ends where the stream stands: its rows are in already (the answer
         to their commit was lost)."""
         return batch.end is not None and batch.end == committed
+
+    async def fingerprint(self) -> Fingerprint | None:
+        return await self._destination.fingerprint()
 
     async def finish(self) -> None:
         with translated():

@@ -26,6 +26,7 @@ from psycopg import sql
 from thedata.adapters.connectors.kind import Environment
 from thedata.adapters.connectors.postgres.config import PostgresConfig
 from thedata.adapters.connectors.postgres.cursor import HORIZON, Cuts, Horizon, IncrementalSql
+from thedata.adapters.connectors.postgres.fingerprint import PINNED_OUTPUT, table_fingerprint
 from thedata.adapters.connectors.postgres.names import identifier
 from thedata.adapters.connectors.postgres.read_formats import (
     Out,
@@ -74,9 +75,7 @@ STANDBY = (
 def _settings(lock_timeout: float) -> str:
     # utility statements: they take no snapshot, so the lock below still comes first
     return (
-        "SET LOCAL search_path = pg_catalog, pg_temp; SET LOCAL TimeZone = 'UTC';"
-        " SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres';"
-        " SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex';"
+        f"SET LOCAL search_path = pg_catalog, pg_temp; {PINNED_OUTPUT};"
         f" SET LOCAL lock_timeout = '{max(1, int(lock_timeout * 1000))}ms'"
     )
 
@@ -223,6 +222,7 @@ async def _full(
             while first or not await out.exhausted():
                 first = False
                 yield Batch(plan.format, out.payload(plan.batch_rows, exact=False))
+        await _fingerprint(connection, table, plan, complete=True)
 
 
 async def _incremental(
@@ -263,6 +263,18 @@ async def _incremental(
             # nothing new: only the snapshot moves on, so the next read looks back less far
             end = Position(after.cursor, after.key, horizon.snapshot)
             yield Batch(plan.format, empty(plan.format), end)
+        await _fingerprint(connection, table, plan, complete=horizon.quiet)
+
+
+async def _fingerprint(
+    connection: Connection, table: SourceTable, plan: ReadPlan, *, complete: bool
+) -> None:
+    """Tell the plan the whole table's fingerprint, in the read's snapshot, when it asks."""
+    if plan.fingerprint is not None:
+        source = sql.Identifier(table.schema, table.name)
+        plan.fingerprint(
+            await table_fingerprint(connection, source, plan.shape.names, complete=complete)
+        )
 
 
 async def _ended(out: Out) -> None:

@@ -39,6 +39,7 @@ from thedata.adapters.connectors.postgres.tables import (
 from thedata.application.ports.streams import (
     MAX_IDENTIFIER_BYTES,
     Batch,
+    Fingerprint,
     FrameFormat,
     Position,
     StreamFailed,
@@ -124,6 +125,9 @@ class ReplaceStream:
         if batch.end is not None:
             self._end = batch.end
         return written
+
+    async def fingerprint(self) -> Fingerprint | None:
+        return await self._destination.fingerprint()
 
     async def finish(self) -> None:
         destination = self._destination
