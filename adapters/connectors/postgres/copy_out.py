@@ -65,15 +65,16 @@ class _MessagesCopyOut(_Rows):
 
     Every row costs a turn of one loop (``_gather``), so it is kept tight: a message passes
     when two of its bytes are the ones every row has (``_expect``: the positions and their
-    values); anything else goes to ``_odd``. Chunks are lists of the messages themselves,
-    joined once, so a row is copied once. When libpq has no complete message left, the
-    socket is read before waiting on it: the server is usually ahead, and a round of the
-    event loop per read of libpq's buffer (some 16 KiB) would cost more than the rows."""
+    values); anything else goes to ``_odd``. Rows are copied into the chunk as they come:
+    libpq's buffer of each is then freed while still in the cache (keeping the buffers and
+    joining them once costs more). When libpq holds no whole message, the socket is read
+    once before waiting on it: it often holds more already, and a round of the event loop
+    per read of libpq's buffer (some 16 KiB) costs more."""
 
     def __init__(self, connection: psycopg.AsyncConnection[Any]) -> None:
         super().__init__()
         self._connection, self._pgconn = connection, connection.pgconn
-        self._ahead: memoryview | None = None
+        self._ahead: bytearray | None = None  # a row read to tell whether one is left
         self._sent: int | None = None  # rows the server says it sent, once it is done
         self._expect = (0, -1, 0, -1)  # (position, byte, position, byte): none until set
 
@@ -82,37 +83,33 @@ class _MessagesCopyOut(_Rows):
         ``StreamFailed`` if it is malformed. May change ``_expect``."""
         raise NotImplementedError
 
-    def _framed(self, chunk: list[Any], rows: int, *, first: bool, last: bool) -> bytes:
-        """``chunk`` (the buffers of ``rows`` rows) as the payload's frame: what goes around
-        it, joined."""
+    def _framed(self, chunk: bytearray, rows: int, *, first: bool, last: bool) -> bytearray:
+        """``chunk`` (holding ``rows`` rows) as the payload's frame: what goes around it."""
         raise NotImplementedError
 
     def _gather(self, wanted: int) -> Any:  # a psycopg wait generator: (chunk, rows in it)
-        chunk: list[Any] = []
-        rows = size = 0
+        chunk, rows = bytearray(), 0
         if self._ahead is not None:
-            chunk.append(self._ahead)
-            rows, size, self._ahead = 1, len(self._ahead), None
+            chunk += self._ahead
+            rows, self._ahead = 1, None
         if self._sent is not None:
             return chunk, rows
         pgconn = self._pgconn
-        get, consume, append = pgconn.get_copy_data, pgconn.consume_input, chunk.append
+        get, consume = pgconn.get_copy_data, pgconn.consume_input
         at, byte, other, other_byte = self._expect
         read_at = -1  # the rows gathered when the socket was last read
-        while rows < wanted and size < CHUNK_BYTES:
+        while rows < wanted and len(chunk) < CHUNK_BYTES:
             length, message = get(1)
             if length > 0:
                 if message[at] == byte and message[other] == other_byte:
-                    append(message)
+                    chunk += message
                     rows += 1
-                    size += length
                     continue
                 row = self._odd(message)
                 at, byte, other, other_byte = self._expect
                 if row is not None:
-                    append(row)
+                    chunk += row
                     rows += 1
-                    size += len(row)
             elif length == 0:
                 if read_at == rows:  # the last read brought no row: wait for the socket
                     while not (yield WAIT_R):
@@ -142,7 +139,7 @@ class _MessagesCopyOut(_Rows):
                 chunk, rows = await self._connection.wait(self._gather(1))
         finally:
             self._reading = False
-        self._ahead = chunk[0] if rows else None
+        self._ahead = chunk if rows else None
         if not rows and self._sent != self.handed:
             raise StreamFailed(UNEXPECTED)
         return not rows
@@ -160,11 +157,10 @@ class _MessagesCopyOut(_Rows):
                 done = left == 0 or (self._sent is not None and self._ahead is None)
                 if done and exact and left:
                     raise StreamFailed(f"{UNEXPECTED} (fewer rows than counted)")
-                framed = self._framed(chunk, taken, first=first, last=done)
-                del chunk  # the rows' buffers go as soon as they are joined
+                chunk = self._framed(chunk, taken, first=first, last=done)
                 first = False
-                if framed:
-                    yield framed
+                if chunk:
+                    yield bytes(chunk)
                 if done:
                     return
         finally:
@@ -198,13 +194,13 @@ class BinaryCopyOut(_MessagesCopyOut):
             raise StreamFailed(UNEXPECTED)
         return message
 
-    def _framed(self, chunk: list[Any], rows: int, *, first: bool, last: bool) -> bytes:
+    def _framed(self, chunk: bytearray, rows: int, *, first: bool, last: bool) -> bytearray:
         if first:
             assert self._header is not None  # noqa: S101 - the first message sets it
-            chunk.insert(0, self._header)
+            chunk[:0] = self._header
         if last:
-            chunk.append(TRAILER)
-        return b"".join(chunk)
+            chunk += TRAILER
+        return chunk
 
 
 class TextCopyOut(_MessagesCopyOut):
@@ -221,11 +217,10 @@ class TextCopyOut(_MessagesCopyOut):
     def _odd(self, message: memoryview) -> memoryview | None:
         raise StreamFailed(UNEXPECTED)
 
-    def _framed(self, chunk: list[Any], rows: int, *, first: bool, last: bool) -> bytes:
-        joined = b"".join(chunk)
-        if self._lines and joined.count(b"\n") != rows:
+    def _framed(self, chunk: bytearray, rows: int, *, first: bool, last: bool) -> bytearray:
+        if self._lines and chunk.count(b"\n") != rows:
             raise StreamFailed(f"{UNEXPECTED} (a JSON Lines row spans several lines)")
-        return joined
+        return chunk
 
 
 class RowsCopyOut(_Rows):
