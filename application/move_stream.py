@@ -9,6 +9,7 @@ dies anywhere is finished by the next one from what the destination committed.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -144,9 +145,18 @@ async def move_stream(
     once the stream is published, and the outcome says what was found (never skipped
     silently: when a side cannot tell, it says so).
     """
-    source_shape = await reader.shape(stream.name)
-    shape, mode = destination_shape(stream, source_shape)
-    estimate = await reader.estimate(stream.name)
+    # side by side: each may open its own connection, and a run with nothing new is short
+    found_shape, found_estimate = await asyncio.gather(
+        reader.shape(stream.name), reader.estimate(stream.name), return_exceptions=True
+    )
+    if isinstance(found_shape, BaseException):
+        raise found_shape
+    if isinstance(found_estimate, StreamFailed):
+        found_estimate = None  # only a figure for progress: the read says what is wrong
+    elif isinstance(found_estimate, BaseException):
+        raise found_estimate
+    shape, mode = destination_shape(stream, found_shape)
+    estimate = found_estimate
     moved = Moved(0, 0, estimate)
 
     def advanced(written: Written) -> None:
