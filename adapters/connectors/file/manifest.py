@@ -12,6 +12,7 @@ is not data. ``revision`` counts publishes, for compare-and-set.
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal
 
 import msgspec
@@ -20,6 +21,9 @@ from thedata.adapters.connectors.file.storage import StreamFolder, durable_close
 from thedata.application.ports.streams import Column, Position, Shape, StreamFailed
 
 MANIFEST = "manifest.json"
+DATA_FILE = re.compile(r"\d+-[0-9a-f]{12}\.(?:csv|jsonl)")
+"""The names the engine gives data files: ``<epoch>-<token>.<format>``, nothing else."""
+DAMAGED = "a stream's manifest is damaged or not this service's"
 _MOST_BYTES = 64 * 1024 * 1024
 
 
@@ -109,9 +113,12 @@ def load(folder: StreamFolder) -> Manifest | None:
     finally:
         os.close(descriptor)
     try:
-        return msgspec.json.decode(data, type=Manifest)
+        manifest = msgspec.json.decode(data, type=Manifest)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        raise StreamFailed("a stream's manifest is damaged or not this service's") from None
+        raise StreamFailed(DAMAGED) from None
+    if not all(DATA_FILE.fullmatch(name) for name in manifest.files):
+        raise StreamFailed(DAMAGED)  # a name of ours never leads anywhere: nor may a forged one
+    return manifest
 
 
 def store(folder: StreamFolder, manifest: Manifest) -> None:

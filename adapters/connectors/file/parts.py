@@ -26,14 +26,14 @@ from thedata.adapters.connectors.file.records import (
 )
 from thedata.adapters.connectors.file.storage import StreamFolder, write_all
 from thedata.adapters.connectors.file.streams import FORMATS
-from thedata.adapters.connectors.file.values import JSON_DECODER, csv_text, json_line
+from thedata.adapters.connectors.file.values import csv_text, json_line, json_record
 from thedata.application.fingerprint import FingerprintBuilder
 from thedata.application.ports.streams import Batch, Fingerprint, FrameFormat, Shape, StreamFailed
 
 WRITE_BYTES = 256 * 1024
 READ_BYTES = 1024 * 1024
 SUFFIX = {"csv": ".csv", "jsonl": ".jsonl"}
-_SWEPT = re.compile(r"\d+-[0-9a-f]{12}\.(?:csv|jsonl)|\.(?:manifest|batch)-[0-9a-f]{12}\.tmp")
+_SWEPT = re.compile(r"\d+-[0-9a-f]{12}\.(?:csv|jsonl)|\.(?:manifest|batch|new)-[0-9a-f]{12}\.tmp")
 
 
 class Part:
@@ -41,8 +41,17 @@ class Part:
 
     def __init__(self, folder: StreamFolder, name: str, file_format: str, shape: Shape) -> None:
         self.name, self._format, self._shape = name, file_format, shape
-        self.descriptor = folder.create(name)
-        fcntl.flock(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else has it
+        # made under a name the sweep takes only unlocked, locked, and only then named: a sweep
+        # between the two steps unlinks the new file, and the rename then fails loudly
+        # (retryably) instead of a manifest naming a file that is gone
+        made = folder.new_name(".new", ".tmp")
+        self.descriptor = folder.create(made)
+        try:
+            fcntl.flock(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            folder.replace(made, name, durably=False)
+        except BaseException:
+            os.close(self.descriptor)
+            raise
         self.rows = 0
         self._buffer = bytearray()
         if file_format == "csv":
@@ -140,8 +149,11 @@ def records(descriptor: int, file_format: str) -> Iterator[bytes]:
 def csv_fingerprint(records: Iterable[bytes]) -> Fingerprint:
     """The fingerprint of CSV records holding PostgreSQL's text forms."""
     builder = FingerprintBuilder()
-    for record in records:
-        builder.add(None if f is None else f.decode("utf-8") for f in csv_fields(record))
+    try:
+        for record in records:
+            builder.add(None if f is None else f.decode("utf-8") for f in csv_fields(record))
+    except UnicodeDecodeError:
+        raise StreamFailed("a value is not UTF-8 text") from None
     return builder.result()
 
 
@@ -151,10 +163,8 @@ def record_key(record: bytes, file_format: str, key: Sequence[tuple[int, str]]) 
     if file_format == "csv":
         fields = csv_fields(record)
         return tuple(fields[index] if index < len(fields) else None for index, _ in key)
-    document = JSON_DECODER.decode(record)
-    if not isinstance(document, dict):
-        raise StreamFailed("a JSON Lines record is not an object")
-    return tuple(repr(document.get(name)) for _, name in key)
+    document = json_record(record)
+    return tuple(None if (v := document.get(name)) is None else repr(v) for _, name in key)
 
 
 def merge_upsert(
@@ -201,7 +211,9 @@ def sweep(folder: StreamFolder, keep: Sequence[str]) -> None:
             os.close(descriptor)
 
 
-def widen(folder: StreamFolder, manifest: Manifest, added: Sequence[ManifestColumn]) -> Manifest:
+def widen(
+    folder: StreamFolder, manifest: Manifest, added: Sequence[ManifestColumn], prefix: str
+) -> Manifest:
     """The table with ``added`` columns, NULL in every row it holds: JSON Lines records need
     nothing (a missing key is NULL); CSV files are written again with empty fields."""
     columns = (*manifest.columns, *added)
@@ -214,7 +226,7 @@ def widen(folder: StreamFolder, manifest: Manifest, added: Sequence[ManifestColu
         descriptor = folder.open(name)
         if descriptor is None:
             raise StreamFailed(f"the stream's data file {name!r} is missing")
-        part = Part(folder, folder.new_name(name.split("-", 1)[0], ".csv"), "csv", widened.shape)
+        part = Part(folder, folder.new_name(prefix, ".csv"), "csv", widened.shape)
         try:
             for record in records(descriptor, "csv"):
                 part.add(record.removesuffix(b"\n").removesuffix(b"\r") + nulls)

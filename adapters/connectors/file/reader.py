@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import math
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from attrs import frozen
@@ -44,14 +45,14 @@ from thedata.adapters.connectors.file.sampling import Limits, Reading, csv_strea
 from thedata.adapters.connectors.file.storage import StreamFolder
 from thedata.adapters.connectors.file.streams import FORMATS, stream_name
 from thedata.adapters.connectors.file.values import (
-    JSON_DECODER,
     SAMPLED_TYPES,
     CursorOrder,
     decoded,
+    json_record,
     text_form,
 )
 from thedata.adapters.connectors.kind import Environment
-from thedata.adapters.connectors.work import Budget
+from thedata.adapters.connectors.work import Budget, Stopped
 from thedata.application.ports.streams import (
     Batch,
     Column,
@@ -64,9 +65,12 @@ from thedata.application.ports.streams import (
 
 MOST_FILES = 1000
 """Data files one read opens at once (an append-only stream gains one per batch)."""
-SORT_BYTES = 32 * 1024 * 1024
-"""Rows of an incremental read that are not in cursor order are sorted in memory up to this
-size (then cut into batches); beyond it they go as one batch."""
+SORT_BYTES = 64 * 1024 * 1024
+HELD_ROW_BYTES = 250
+"""What a held row costs beyond its bytes (its key tuple, the values in it, list slots)."""
+"""Rows of an incremental read that are not in cursor order are sorted in memory while they
+take up to this much (their bytes and ``HELD_ROW_BYTES`` each); beyond it they go as one
+batch."""
 
 
 @frozen
@@ -111,27 +115,33 @@ class FolderStreamReader:
         if plan.batch_rows < 1:
             raise StreamFailed("a batch must hold at least one row")
         with translated(), ExitStack() as stack:
-            snapshot = await asyncio.to_thread(self._snapshot, stack, stream)
+            incremental = plan.cursor_field is not None
+            snapshot = await asyncio.to_thread(
+                self._snapshot, stack, stream, whole_lines=incremental
+            )
             _checked_plan(stream, snapshot.shape, plan)
-            if plan.cursor_field is None:
+            if not incremental:
                 yield self._full(snapshot, plan)
                 return
-            cuts = await asyncio.to_thread(self._cuts, snapshot, plan)
+            cuts = await _unbounded(lambda budget: self._cuts(snapshot, plan, budget))
             yield self._incremental(snapshot, plan, cuts)
 
-    def _snapshot(self, stack: ExitStack, stream: str) -> Snapshot:
-        """Open the stream's files (closed by ``stack``)."""
+    def _snapshot(self, stack: ExitStack, stream: str, *, whole_lines: bool = False) -> Snapshot:
+        """Open the stream's files (closed by ``stack``); ``whole_lines``: a plain file's last
+        line counts only once it ends (it may be being written)."""
         folder = stack.enter_context(open_folder(self._root, self._config.path))
         try:
             managed = stack.enter_context(
                 StreamFolder.opened(folder.descriptor, stream, create=False)
             )
         except FileNotFoundError:
-            return self._plain(stack, folder, stream)
+            return self._plain(stack, folder, stream, whole_lines)
         except StreamFailed:
-            return self._plain(stack, folder, stream)
-        if managed.open(MANIFEST) is None:
-            return self._plain(stack, folder, stream)
+            return self._plain(stack, folder, stream, whole_lines)
+        found = managed.open(MANIFEST)
+        if found is None:
+            return self._plain(stack, folder, stream, whole_lines)
+        os.close(found)
         with managed.locked(self._timeout):
             manifest = load(managed)
             if manifest is None or manifest.format != self._format:
@@ -151,17 +161,24 @@ class FolderStreamReader:
                 files.append((descriptor, os.fstat(descriptor).st_size))
         return Snapshot(manifest.shape, tuple(files), manifest.rows, published=True)
 
-    def _plain(self, stack: ExitStack, folder: Folder, stream: str) -> Snapshot:
+    def _plain(
+        self, stack: ExitStack, folder: Folder, stream: str, whole_lines: bool = False
+    ) -> Snapshot:
         name = stream + SUFFIX[self._format]
         descriptor = folder.open(name)
         if descriptor is None:
             raise _no_stream(stream)
         stack.callback(os.close, descriptor)
         size = os.fstat(descriptor).st_size
+        if whole_lines:
+            size = _after_last_line_break(descriptor, size)
         budget = Budget(self._timeout)
-        lines = Reading(Limits(), budget).head(descriptor, name)
+        try:
+            lines = Reading(Limits(), budget).head(descriptor, name)
+            sampled = (csv_stream if self._format == "csv" else jsonl_stream)(name, lines, budget)
+        except Stopped:
+            raise StreamFailed(f"{name!r} could not be sampled in time", retryable=True) from None
         os.lseek(descriptor, 0, os.SEEK_SET)
-        sampled = (csv_stream if self._format == "csv" else jsonl_stream)(name, lines, budget)
         if self._format == "csv" and lines:
             # the header as PostgreSQL's CSV reads it (quoted names may hold commas)
             names = header_names(lines[0] + b"\n")
@@ -185,9 +202,8 @@ class FolderStreamReader:
             yield Batch(plan.format, self._frames(snapshot, plan, (records, plan.batch_rows)))
         await self._fingerprint(snapshot, plan)
 
-    def _cuts(self, snapshot: Snapshot, plan: ReadPlan) -> Cuts:
+    def _cuts(self, snapshot: Snapshot, plan: ReadPlan, budget: Budget) -> Cuts:
         """The first pass: the rows after the position and where batches may end."""
-        budget = Budget(self._timeout)
         picker = _Picker(snapshot.shape, plan, self._format)
         ends: list[tuple[int, tuple[Any, ...]]] = []
         held: list[tuple[tuple[Any, ...], bytes]] | None = []
@@ -207,7 +223,7 @@ class FolderStreamReader:
             if picked % plan.batch_rows == 0:
                 ends.append((picked, key))
             if held is not None:
-                held_bytes += len(record)
+                held_bytes += len(record) + HELD_ROW_BYTES
                 held = held if held_bytes <= SORT_BYTES else None
                 if held is not None:
                     held.append((key, record))
@@ -330,9 +346,7 @@ class _Picker:
     def key(self, record: bytes) -> tuple[Any, ...]:
         """The record's (cursor, key...) as Python orders them."""
         if not self._csv:
-            document = JSON_DECODER.decode(record)
-            if not isinstance(document, dict):
-                raise StreamFailed("a JSON Lines record is not an object")
+            document = json_record(record)
             return self._order.key([document.get(name) for name in self._names])
         fields = csv_fields(record)
         return self._order.key(
@@ -369,9 +383,7 @@ class _RowDecoder:
                 decoded(fields[i] if i < len(fields) else None, t)
                 for i, t in zip(self._indexes, self._types, strict=True)
             )
-        document = JSON_DECODER.decode(record)
-        if not isinstance(document, dict):
-            raise StreamFailed("a JSON Lines record is not an object")
+        document = json_record(record)
         return tuple(document.get(name) for name in self._names)
 
 
@@ -393,6 +405,34 @@ class _Peekable(Iterator[bytes]):
             ahead, self._ahead = self._ahead, None
             return ahead
         return next(self._records)
+
+
+T = TypeVar("T")
+
+
+async def _unbounded(work: Callable[[Budget], T]) -> T:
+    """Run ``work`` in a thread with no deadline (a stream read takes as long as its rows),
+    telling it to stop when the awaiting task is cancelled."""
+    budget = Budget(math.inf)
+    try:
+        return await asyncio.to_thread(work, budget)
+    except asyncio.CancelledError:
+        budget.stop()
+        raise
+    except Stopped:
+        raise StreamFailed("the read was stopped; it may be retried", retryable=True) from None
+
+
+def _after_last_line_break(descriptor: int, size: int) -> int:
+    """``size`` cut back to just after the file's last line break (0 if it has none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - READ_BYTES)
+        found = os.pread(descriptor, end - start, start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
 
 
 def _chunks(descriptor: int, size: int) -> Iterator[bytes]:

@@ -20,6 +20,17 @@ _QUOTED = re.compile(rb'"[^"]*"')
 _RECORD = re.compile(rb'(?:[^"\n]++|"[^"]*+")*+\n')  # possessive: no backtracking
 _FIELD = re.compile(rb'"((?:[^"]|"")*)"(?=,|\r?\n|$)|([^,"\r\n]*)(?=,|\r?\n|$)')
 BOM = b"\xef\xbb\xbf"
+MOST_RECORD_BYTES = 64 * 1024 * 1024
+"""A record (or line) longer than this fails the stream rather than fill memory."""
+
+
+def _bounded(pending: bytes) -> bytes:
+    if len(pending) > MOST_RECORD_BYTES:
+        raise StreamFailed(
+            f"a record is longer than {MOST_RECORD_BYTES // (1024 * 1024)} MiB (a quote left "
+            "open, or no line breaks?)"
+        )
+    return pending
 
 
 class CsvRecordCounter:
@@ -63,12 +74,14 @@ class CsvRecords:
         """The records ``chunk`` completes."""
         data = self._pending + bytes(chunk)
         position = 0
-        for found in _RECORD.finditer(data):
-            if found.start() != position:
-                break  # a quote the record pattern cannot pair up: judged at ``end``
+        while True:
+            # anchored: a record the chunk does not finish is scanned once, not from every byte
+            found = _RECORD.match(data, position)
+            if found is None:
+                break  # incomplete (or a quote left open: judged at ``end``)
             yield found.group()
             position = found.end()
-        self._pending = data[position:]
+        self._pending = _bounded(data[position:])
 
     def end(self) -> Iterator[bytes]:
         """The last record, when the bytes do not end with a line break."""
@@ -136,7 +149,7 @@ class Lines:
         """The lines ``chunk`` completes, each ending in ``\\n``."""
         data = self._pending + bytes(chunk)
         end = data.rfind(b"\n") + 1
-        self._pending = data[end:]
+        self._pending = _bounded(data[end:])
         for line in data[:end].splitlines(keepends=True):
             if line.strip():
                 yield line if line.endswith(b"\n") else line + b"\n"

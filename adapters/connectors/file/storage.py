@@ -58,7 +58,7 @@ class StreamFolder:
 
     def create(self, name: str) -> int:
         """A new file ``name`` open for writing; never an existing file or a link."""
-        return os.open(name, _NEW, 0o640, dir_fd=self.descriptor)
+        return os.open(_plain(name), _NEW, 0o640, dir_fd=self.descriptor)
 
     def new_name(self, prefix: str, suffix: str) -> str:
         """A file name nobody else can have chosen (another attempt may write beside us)."""
@@ -67,7 +67,7 @@ class StreamFolder:
     def open(self, name: str) -> int | None:
         """The regular file ``name`` open for reading; ``None`` when there is none."""
         try:
-            descriptor = os.open(name, _READ, dir_fd=self.descriptor)
+            descriptor = os.open(_plain(name), _READ, dir_fd=self.descriptor)
         except FileNotFoundError:
             return None
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
@@ -75,10 +75,13 @@ class StreamFolder:
             raise StreamFailed(f"{name!r} in the stream's folder is not a regular file")
         return descriptor
 
-    def replace(self, source: str, target: str) -> None:
-        """Rename ``source`` over ``target`` atomically, durably."""
-        os.rename(source, target, src_dir_fd=self.descriptor, dst_dir_fd=self.descriptor)
-        os.fsync(self.descriptor)
+    def replace(self, source: str, target: str, *, durably: bool = True) -> None:
+        """Rename ``source`` over ``target`` atomically (and durably, unless told not to)."""
+        os.rename(
+            _plain(source), _plain(target), src_dir_fd=self.descriptor, dst_dir_fd=self.descriptor
+        )
+        if durably:
+            os.fsync(self.descriptor)
 
     def remove(self, name: str) -> None:
         """Delete ``name`` if it is there."""
@@ -120,6 +123,14 @@ class StreamFolder:
             yield
         finally:
             os.close(descriptor)  # closing drops the lock
+
+
+def _plain(name: str) -> str:
+    """``name`` if it names an entry of the folder itself: ``..`` or ``/`` would let a name
+    lead elsewhere (an absolute path even ignores the folder's descriptor)."""
+    if not name or "/" in name or name in (".", ".."):
+        raise StreamFailed("a file name of the stream's folder leads outside it")
+    return name
 
 
 def write_all(descriptor: int, data: bytes | bytearray | memoryview) -> None:

@@ -10,6 +10,7 @@ sample (``sampling``): whole numbers ``bigint``, other numbers ``numeric``,
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -41,9 +42,24 @@ JSON_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _JSON_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
+_MODIFIER = re.compile(r"\s*\(\s*\d+(?:\s*,\s*\d+)?\s*\)")
+
+
+def json_record(line: bytes) -> dict[str, Any]:
+    """A JSON Lines record as an object; ``StreamFailed`` when it is not one."""
+    try:
+        document = JSON_DECODER.decode(line)
+    except (msgspec.DecodeError, RecursionError):
+        raise StreamFailed("a JSON Lines record is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise StreamFailed("a JSON Lines record is not an object")
+    return document
+
+
 def base_type(type_name: str) -> str:
-    """The type without its modifier: ``numeric(12,2)`` is ``numeric``."""
-    return type_name.split("(", 1)[0].strip()
+    """The type without its modifier, wherever it stands: ``numeric(12,2)`` is ``numeric``,
+    ``timestamp(3) with time zone`` is ``timestamp with time zone``."""
+    return _MODIFIER.sub("", type_name).strip()
 
 
 def _boolean(value: Any) -> bool:
@@ -127,7 +143,10 @@ def decoded(text: bytes | None, type_name: str) -> Any:
     """A CSV field as the Python value rows carry (text forms for types without one)."""
     if text is None:
         return None
-    value = text.decode("utf-8")
+    try:
+        value = text.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StreamFailed("a value is not UTF-8 text") from None
     base = base_type(type_name)
     try:
         if base in _INTEGERS:

@@ -192,6 +192,7 @@ class FolderStream:
         new_state = StreamState(
             state.pipeline, state.stream, state.epoch, state.mode, state.key, stored_position(end)
         )
+        self._folder.sync()  # the data files' names are durable before a manifest names them
         store(
             self._folder,
             Manifest(
@@ -305,7 +306,7 @@ class FolderStreamWriter:
             if state is not None and state.epoch > epoch:
                 raise Superseded(_TAKEN)
             if manifest.files:
-                manifest = _fitted(folder, manifest, shape, self._config.format, mode)
+                manifest = _fitted(folder, manifest, shape, self._config.format, mode, epoch)
             same = (
                 state is not None
                 and state.mode == mode.value
@@ -333,7 +334,12 @@ class FolderStreamWriter:
 
 
 def _fitted(
-    folder: StreamFolder, manifest: Manifest, shape: Shape, file_format: str, mode: WriteMode
+    folder: StreamFolder,
+    manifest: Manifest,
+    shape: Shape,
+    file_format: str,
+    mode: WriteMode,
+    epoch: int,
 ) -> Manifest:
     """The table's manifest, its files widened with the columns the source gained;
     ``StreamFailed`` naming a column the source dropped or retyped (as in PostgreSQL, a
@@ -362,7 +368,7 @@ def _fitted(
         )
     if len(columns) == len(manifest.columns):
         return manifest
-    return widen(folder, manifest, columns[len(manifest.columns) :])
+    return widen(folder, manifest, columns[len(manifest.columns) :], str(epoch))
 
 
 def folder_writer(
