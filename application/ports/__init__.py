@@ -24,6 +24,7 @@ from thedata.application.ports.identity import (
     UserRepository,
 )
 from thedata.application.ports.ids import IdFactory
+from thedata.application.ports.runs import RunRepository
 from thedata.application.ports.secrets import (
     SecretKeyRotation,
     SecretStore,
@@ -79,6 +80,7 @@ __all__ = [
     "Progress",
     "ReadPlan",
     "Retrying",
+    "RunRepository",
     "SecretKeyRotation",
     "SecretStore",
     "SecretWriter",

@@ -1,0 +1,62 @@
+"""The run queue: runs of pipelines, stored where the product's state is (PostgreSQL).
+
+There is no second job table: a run's row is both what the API shows and what
+workers take. At most one run of a pipeline is queued or running at a time. A
+worker takes the oldest claimable run with ``next_claimable`` (which skips
+runs other units of work hold, so many workers never take one run twice),
+changes it through the domain (``Run.claim``...) and stores it with ``save``,
+a compare-and-set on the attempt and status it read: a worker whose attempt
+was taken over (its lease expired and the reaper re-queued the run, another
+worker claimed it) stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from thedata.domain.pagination import Page, PageRequest
+from thedata.domain.runs import Run, RunStatus
+
+
+class RunRepository(Protocol):
+    """Runs of organizations' pipelines."""
+
+    async def add(self, run: Run) -> None:
+        """Store a new queued run; ``RunAlreadyActive`` when its pipeline has a queued or
+        running run (checked by the store itself, so two concurrent triggers cannot both
+        succeed)."""
+        ...
+
+    async def get(self, organization_id: UUID, run_id: UUID, *, lock: bool = False) -> Run | None:
+        """The organization's run, if it exists; with ``lock``, held against concurrent
+        changes until the unit of work ends."""
+        ...
+
+    async def list(
+        self,
+        organization_id: UUID,
+        page: PageRequest,
+        *,
+        pipeline_id: UUID | None = None,
+        status: RunStatus | None = None,
+    ) -> Page[Run]:
+        """The organization's runs, newest first (one pipeline's, one status's)."""
+        ...
+
+    async def next_claimable(self, now: datetime) -> Run | None:
+        """The oldest queued run whose ``not_before`` has passed, locked for this unit of
+        work; runs other units of work hold are skipped, never waited for."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> Sequence[Run]:
+        """Up to ``limit`` running runs whose lease ended before ``now``, locked for this unit
+        of work (runs another unit holds are skipped: another reaper has them)."""
+        ...
+
+    async def save(self, run: Run, *, attempt: int, status: RunStatus) -> bool:
+        """Store ``run``'s changes if the stored run is still at ``attempt`` and ``status``
+        (what the caller read); ``False``, storing nothing, when it moved on meanwhile."""
+        ...

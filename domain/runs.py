@@ -1,0 +1,258 @@
+"""Runs: one execution of a pipeline, from queued to a finished status, across attempts.
+
+A run is queued, claimed by a worker (an attempt: ``attempt`` grows, a lease
+is taken and renewed), and ends ``succeeded``, ``failed`` or ``cancelled``.
+An attempt that fails retryably, or whose worker lost its lease (it died, or
+paused past it), goes back to the queue with a growing delay until
+``max_attempts`` are spent; handing a run back on shutdown spends none.
+Every change is a method returning the changed run, and every illegal one is
+``IllegalRunTransition``: the rules live here, the queue only stores them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from attrs import evolve, field, frozen
+
+from thedata.domain.errors import Conflict, NotFound
+
+
+class RunStatus(enum.Enum):
+    """Where a run stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """Whether nothing can change the run any more."""
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class RunTrigger(enum.Enum):
+    """What queued the run."""
+
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    RETRY = "retry"
+
+
+class RunNotFound(NotFound):
+    code = "run_not_found"
+
+
+class RunAlreadyActive(Conflict):
+    """The pipeline has a queued or running run already (at most one at a time)."""
+
+    code = "run_already_active"
+
+
+class RunFinished(Conflict):
+    """The run is finished: it cannot be cancelled or changed."""
+
+    code = "run_finished"
+
+
+class IllegalRunTransition(Conflict):
+    """A change the run's status does not allow (a bug or a lost race, never data)."""
+
+    code = "illegal_run_transition"
+
+
+@frozen
+class RunError:
+    """Why an attempt or the run failed, in words safe to show (never a secret)."""
+
+    type: str
+    message: str
+    retryable: bool = False
+
+
+LEASE_EXPIRED = "lease_expired"
+"""The ``RunError.type`` of an attempt whose worker stopped renewing its lease."""
+
+
+@frozen
+class StreamStats:
+    """How far one stream of the run has got."""
+
+    rows_read: int = 0
+    rows_written: int = 0
+    estimate: int | None = None
+
+
+@frozen
+class Backoff:
+    """How long a run waits before its next attempt: ``first``, doubling, at most ``most``."""
+
+    first: timedelta = timedelta(seconds=5)
+    most: timedelta = timedelta(minutes=5)
+
+    def after(self, attempt: int) -> timedelta:
+        """The wait after the ``attempt``-th attempt failed (1 for the first)."""
+        return min(self.most, self.first * 2 ** max(0, attempt - 1))
+
+
+@frozen
+class Run:
+    """One execution of a pipeline (see the module's docstring for its life)."""
+
+    id: UUID
+    organization_id: UUID
+    pipeline_id: UUID
+    trigger: RunTrigger
+    queued_at: datetime
+    max_attempts: int
+    status: RunStatus = RunStatus.QUEUED
+    attempt: int = 0
+    """Attempts started so far (the current one while running)."""
+    not_before: datetime | None = None
+    """A queued run is not claimed before this (a retry's backoff)."""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+    epoch: int | None = None
+    """The destination epoch the current attempt writes with (taken at its claim)."""
+    cancel_requested: bool = False
+    streams: Mapping[str, StreamStats] = field(factory=dict)
+    error: RunError | None = None
+
+    @classmethod
+    def queued(
+        cls,
+        run_id: UUID,
+        organization_id: UUID,
+        pipeline_id: UUID,
+        trigger: RunTrigger,
+        now: datetime,
+        max_attempts: int,
+    ) -> Run:
+        """A new run, waiting for a worker."""
+        if max_attempts < 1:
+            raise ValueError("a run needs at least one attempt")
+        return cls(run_id, organization_id, pipeline_id, trigger, now, max_attempts)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.rows_read for s in self.streams.values())
+
+    @property
+    def rows_written(self) -> int:
+        return sum(s.rows_written for s in self.streams.values())
+
+    def _expect(self, *statuses: RunStatus) -> None:
+        if self.status not in statuses:
+            if self.status.finished:
+                raise RunFinished(f"run {self.id} is {self.status.value}")
+            raise IllegalRunTransition(
+                f"run {self.id} is {self.status.value}, not "
+                + " or ".join(s.value for s in statuses)
+            )
+
+    def claimable(self, now: datetime) -> bool:
+        """Whether a worker may take it now."""
+        return self.status is RunStatus.QUEUED and (
+            self.not_before is None or self.not_before <= now
+        )
+
+    def claim(self, worker_id: str, now: datetime, lease: timedelta, epoch: int) -> Run:
+        """A worker starts the next attempt, holding the run until ``now + lease``."""
+        self._expect(RunStatus.QUEUED)
+        if not self.claimable(now):
+            raise IllegalRunTransition(f"run {self.id} waits until {self.not_before}")
+        return evolve(
+            self,
+            status=RunStatus.RUNNING,
+            attempt=self.attempt + 1,
+            started_at=now,
+            worker_id=worker_id,
+            lease_expires_at=now + lease,
+            epoch=epoch,
+            error=None,
+        )
+
+    def renew(self, now: datetime, lease: timedelta) -> Run:
+        """The worker is alive: the lease runs until ``now + lease``."""
+        self._expect(RunStatus.RUNNING)
+        return evolve(self, lease_expires_at=now + lease)
+
+    def progressed(self, stream: str, stats: StreamStats) -> Run:
+        """One stream's figures so far."""
+        self._expect(RunStatus.RUNNING)
+        return evolve(self, streams={**self.streams, stream: stats})
+
+    def succeeded(self, now: datetime) -> Run:
+        """Every stream is moved."""
+        self._expect(RunStatus.RUNNING)
+        return self._ended(RunStatus.SUCCEEDED, now, None)
+
+    def failed(self, now: datetime, error: RunError, backoff: Backoff) -> Run:
+        """The attempt failed: queued again after a wait when the error is retryable and
+        attempts are left, else the run fails."""
+        self._expect(RunStatus.RUNNING)
+        if error.retryable and self.attempt < self.max_attempts and not self.cancel_requested:
+            return self._requeued(now + backoff.after(self.attempt), error)
+        return self._ended(RunStatus.FAILED, now, error)
+
+    def lease_lost(self, now: datetime, backoff: Backoff) -> Run:
+        """The worker stopped renewing the lease (it died or paused past it): the attempt is
+        over, and the run goes back to the queue or fails with ``lease_expired``."""
+        self._expect(RunStatus.RUNNING)
+        if self.lease_expires_at is None or self.lease_expires_at > now:
+            raise IllegalRunTransition(f"run {self.id} is still leased")
+        error = RunError(LEASE_EXPIRED, "the worker running it stopped answering", True)
+        if self.cancel_requested:
+            return self._ended(RunStatus.CANCELLED, now, None)
+        return self.failed(now, error, backoff)
+
+    def handed_back(self) -> Run:
+        """The worker stops (shutdown) before finishing: queued again at once, and the attempt
+        it spent does not count."""
+        self._expect(RunStatus.RUNNING)
+        return evolve(
+            self._requeued(None, self.error),
+            attempt=self.attempt - 1,
+        )
+
+    def cancel(self, now: datetime) -> Run:
+        """Cancelled at once when queued; a running one is asked to stop at its next batch."""
+        self._expect(RunStatus.QUEUED, RunStatus.RUNNING)
+        if self.status is RunStatus.QUEUED:
+            return self._ended(RunStatus.CANCELLED, now, None)
+        return evolve(self, cancel_requested=True)
+
+    def cancelled(self, now: datetime) -> Run:
+        """The worker stopped the run as asked."""
+        self._expect(RunStatus.RUNNING)
+        if not self.cancel_requested:
+            raise IllegalRunTransition(f"run {self.id} was not asked to stop")
+        return self._ended(RunStatus.CANCELLED, now, None)
+
+    def _requeued(self, not_before: datetime | None, error: RunError | None) -> Run:
+        return evolve(
+            self,
+            status=RunStatus.QUEUED,
+            not_before=not_before,
+            worker_id=None,
+            lease_expires_at=None,
+            epoch=None,
+            error=error,
+        )
+
+    def _ended(self, status: RunStatus, now: datetime, error: RunError | None) -> Run:
+        return evolve(
+            self,
+            status=status,
+            finished_at=now,
+            worker_id=None,
+            lease_expires_at=None,
+            error=error,
+        )
