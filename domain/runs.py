@@ -97,7 +97,8 @@ class Backoff:
 
     def after(self, attempt: int) -> timedelta:
         """The wait after the ``attempt``-th attempt failed (1 for the first)."""
-        return min(self.most, self.first * 2 ** max(0, attempt - 1))
+        doubled: timedelta = self.first * (2 ** max(0, attempt - 1))
+        return min(self.most, doubled)
 
 
 @frozen
