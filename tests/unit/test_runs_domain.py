@@ -4,6 +4,7 @@ says about itself always holds (a hypothesis state machine with its own model)."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -86,10 +87,10 @@ class RunMachine(RuleBasedStateMachine):
         self.now = START
         self.epochs = 0
 
-    def attempt(self, change: object, legal: bool) -> None:
+    def attempt(self, change: Callable[[], Run], legal: bool) -> None:
         before = self.run
         try:
-            after = change()  # type: ignore[operator]
+            after = change()
         except Conflict:
             assert not legal, f"a legal change was refused from {before.status}"
             assert self.run == before
