@@ -69,11 +69,12 @@ def test_a_lost_lease_requeues_with_the_reason_and_a_hand_back_spends_no_attempt
 
 def test_a_finished_run_cannot_be_cancelled_or_changed() -> None:
     done = new_run().claim("w1", START, LEASE, epoch=1).succeeded(START)
-    for change in (
+    changes: tuple[Callable[[], Run], ...] = (
         lambda: done.cancel(START),
         lambda: done.renew(START, LEASE),
         lambda: done.claim("w2", START, LEASE, epoch=2),
-    ):
+    )
+    for change in changes:
         with pytest.raises(RunFinished):
             change()
 
