@@ -15,6 +15,7 @@ from thedata.adapters.memory.repositories import (
     InMemoryMembershipRepository,
     InMemoryOrganizationRepository,
     InMemoryPipelineRepository,
+    InMemoryRunRepository,
     InMemorySecretWriter,
     InMemoryUserRepository,
 )
@@ -42,6 +43,7 @@ class InMemoryUnitOfWork:
         self.idempotency = InMemoryIdempotencyStore(table)
         self.data_sources = InMemoryDataSourceRepository(table)
         self.pipelines = InMemoryPipelineRepository(table)
+        self.runs = InMemoryRunRepository(table)
         self.secrets = InMemorySecretWriter(table)
 
     @property

@@ -22,6 +22,7 @@ from thedata.adapters.postgres.repositories import (
     PostgresMembershipRepository,
     PostgresOrganizationRepository,
     PostgresPipelineRepository,
+    PostgresRunRepository,
     PostgresUserRepository,
 )
 from thedata.adapters.postgres.repositories.connection import ConnectionSource
@@ -90,6 +91,7 @@ class PostgresUnitOfWork:
         self.idempotency = PostgresIdempotencyStore(connection)
         self.data_sources = PostgresDataSourceRepository(connection)
         self.pipelines = PostgresPipelineRepository(connection)
+        self.runs = PostgresRunRepository(connection)
         # the secret store joins this transaction (or, for a file, the protocol around it)
         self.secrets: TransactionSecrets = secrets(connection) if secrets else _NoSecretStore()
 

@@ -16,6 +16,7 @@ from thedata.application.ports.identity import (
     OrganizationRepository,
     UserRepository,
 )
+from thedata.application.ports.runs import RunRepository
 from thedata.application.ports.secrets import SecretWriter
 
 
@@ -49,6 +50,8 @@ class UnitOfWork(Protocol):
     def data_sources(self) -> DataSourceRepository: ...
     @property
     def pipelines(self) -> PipelineRepository: ...
+    @property
+    def runs(self) -> RunRepository: ...
     @property
     def secrets(self) -> SecretWriter: ...
 

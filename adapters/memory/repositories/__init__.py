@@ -8,6 +8,7 @@ from thedata.adapters.memory.repositories.login_throttle import InMemoryLoginThr
 from thedata.adapters.memory.repositories.memberships import InMemoryMembershipRepository
 from thedata.adapters.memory.repositories.organizations import InMemoryOrganizationRepository
 from thedata.adapters.memory.repositories.pipelines import InMemoryPipelineRepository
+from thedata.adapters.memory.repositories.runs import InMemoryRunRepository
 from thedata.adapters.memory.repositories.secrets import InMemorySecretStore, InMemorySecretWriter
 from thedata.adapters.memory.repositories.users import InMemoryUserRepository
 
@@ -20,6 +21,7 @@ __all__ = [
     "InMemoryMembershipRepository",
     "InMemoryOrganizationRepository",
     "InMemoryPipelineRepository",
+    "InMemoryRunRepository",
     "InMemorySecretStore",
     "InMemorySecretWriter",
     "InMemoryUserRepository",

@@ -10,6 +10,7 @@ from thedata.adapters.postgres.repositories.organizations import (
     PostgresOrganizationRepository,
 )
 from thedata.adapters.postgres.repositories.pipelines import PostgresPipelineRepository
+from thedata.adapters.postgres.repositories.runs import PostgresRunRepository
 from thedata.adapters.postgres.repositories.users import PostgresUserRepository
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "PostgresMembershipRepository",
     "PostgresOrganizationRepository",
     "PostgresPipelineRepository",
+    "PostgresRunRepository",
     "PostgresUserRepository",
 ]

@@ -1,0 +1,178 @@
+"""Runs in PostgreSQL: the run queue and the runs the API shows, one table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import errors
+from psycopg.types.json import Jsonb
+
+from thedata.adapters.postgres.repositories.connection import ConnectionSource
+from thedata.application.errors import ReferenceConflict
+from thedata.domain.pagination import Page, PageRequest
+from thedata.domain.runs import Run, RunAlreadyActive, RunError, RunStatus, RunTrigger, StreamStats
+
+# the fixed columns first, then what a run's life changes, in the order _changes gives them
+_SELECT = (
+    "SELECT id, organization_id, pipeline_id, trigger, max_attempts, queued_at,"
+    " status, attempt, not_before, started_at, finished_at, worker_id, lease_expires_at, epoch,"
+    " cancel_requested, streams, error FROM runs"
+)
+_INSERT = (
+    "INSERT INTO runs (id, organization_id, pipeline_id, trigger, max_attempts, queued_at,"
+    " status, attempt, not_before, started_at, finished_at, worker_id, lease_expires_at, epoch,"
+    " cancel_requested, streams, error)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    # the partial unique index is the arbiter: a pipeline's second active run inserts nothing
+    # (a concurrent one waits for the first to commit or roll back) and the transaction
+    # stays usable, so the caller can still record its answer
+    " ON CONFLICT (pipeline_id) WHERE status IN ('queued', 'running') DO NOTHING"
+)
+_UPDATE = (
+    "UPDATE runs SET status = %s, attempt = %s, not_before = %s, started_at = %s,"
+    " finished_at = %s, worker_id = %s, lease_expires_at = %s, epoch = %s,"
+    " cancel_requested = %s, streams = %s, error = %s"
+    " WHERE organization_id = %s AND id = %s AND attempt = %s AND status = %s"
+)
+
+
+def _streams_json(streams: Mapping[str, StreamStats]) -> dict[str, Any]:
+    return {
+        name: {"rows_read": s.rows_read, "rows_written": s.rows_written, "estimate": s.estimate}
+        for name, s in streams.items()
+    }
+
+
+def _error_json(error: RunError | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {"type": error.type, "message": error.message, "retryable": error.retryable}
+
+
+def _changes(run: Run) -> tuple[Any, ...]:
+    error = _error_json(run.error)
+    return (
+        run.status.value,
+        run.attempt,
+        run.not_before,
+        run.started_at,
+        run.finished_at,
+        run.worker_id,
+        run.lease_expires_at,
+        run.epoch,
+        run.cancel_requested,
+        Jsonb(_streams_json(run.streams)),
+        Jsonb(error) if error is not None else None,
+    )
+
+
+def _run(row: tuple[Any, ...]) -> Run:
+    (id_, org, pipeline, trigger, max_attempts, queued_at, status, attempt, not_before) = row[:9]
+    (started, finished, worker, lease, epoch, cancel, streams, error) = row[9:]
+    return Run(
+        id=id_,
+        organization_id=org,
+        pipeline_id=pipeline,
+        trigger=RunTrigger(trigger),
+        queued_at=queued_at,
+        max_attempts=max_attempts,
+        status=RunStatus(status),
+        attempt=attempt,
+        not_before=not_before,
+        started_at=started,
+        finished_at=finished,
+        worker_id=worker,
+        lease_expires_at=lease,
+        epoch=epoch,
+        cancel_requested=cancel,
+        streams={
+            name: StreamStats(s["rows_read"], s["rows_written"], s.get("estimate"))
+            for name, s in streams.items()
+        },
+        error=RunError(error["type"], error["message"], error["retryable"]) if error else None,
+    )
+
+
+class PostgresRunRepository:
+    """The ``runs`` table; see ``0008_runs.sql`` for the indexes each query leans on."""
+
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    async def add(self, run: Run) -> None:
+        fixed = (
+            run.id,
+            run.organization_id,
+            run.pipeline_id,
+            run.trigger.value,
+            run.max_attempts,
+            run.queued_at,
+        )
+        try:
+            cursor = await self._connection().execute(_INSERT, (*fixed, *_changes(run)))
+        except errors.ForeignKeyViolation as error:
+            raise ReferenceConflict("the run's pipeline does not exist (any more)") from error
+        if cursor.rowcount == 0:
+            raise RunAlreadyActive(f"pipeline {run.pipeline_id} has a queued or running run")
+
+    async def get(self, organization_id: UUID, run_id: UUID, *, lock: bool = False) -> Run | None:
+        cursor = await self._connection().execute(
+            _SELECT + " WHERE organization_id = %s AND id = %s" + (" FOR UPDATE" if lock else ""),
+            (organization_id, run_id),
+        )
+        row = await cursor.fetchone()
+        return _run(row) if row else None
+
+    async def list(
+        self,
+        organization_id: UUID,
+        page: PageRequest,
+        *,
+        pipeline_id: UUID | None = None,
+        status: RunStatus | None = None,
+    ) -> Page[Run]:
+        # newest first: ``page.after`` is the last id seen, the next page holds older ids.
+        # Only the filters given are in the statement, so a prepared plan never has to
+        # serve both "all pipelines" and "this pipeline" (it would pick the index badly).
+        where = ["organization_id = %s"]
+        params: list[object] = [organization_id]
+        for condition, value in (
+            ("pipeline_id = %s", pipeline_id),
+            ("status = %s", status.value if status else None),
+            ("id < %s", page.after),
+        ):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        cursor = await self._connection().execute(
+            f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s",
+            (*params, page.limit + 1),
+        )
+        rows = [_run(row) for row in await cursor.fetchall()]
+        return Page.from_rows(rows, page, lambda run: run.id)
+
+    async def next_claimable(self, now: datetime) -> Run | None:
+        cursor = await self._connection().execute(
+            _SELECT + " WHERE status = 'queued' AND (not_before IS NULL OR not_before <= %s)"
+            " ORDER BY queued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            (now,),
+        )
+        row = await cursor.fetchone()
+        return _run(row) if row else None
+
+    async def expired(self, now: datetime, limit: int) -> Sequence[Run]:
+        cursor = await self._connection().execute(
+            _SELECT + " WHERE status = 'running' AND lease_expires_at < %s"
+            " ORDER BY lease_expires_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (now, limit),
+        )
+        return [_run(row) for row in await cursor.fetchall()]
+
+    async def save(self, run: Run, *, attempt: int, status: RunStatus) -> bool:
+        cursor = await self._connection().execute(
+            _UPDATE, (*_changes(run), run.organization_id, run.id, attempt, status.value)
+        )
+        return cursor.rowcount == 1
