@@ -324,6 +324,17 @@ class RunRepositoryContract(ABC):
         assert await self.changed(second, late)
         assert await self.stored(run) == late
 
+    async def test_a_workers_save_does_not_undo_a_cancel_request(self, pipeline: Pipeline) -> None:
+        """Progress saved from a copy read before the cancel request keeps the request."""
+        run = a_run(pipeline)
+        await self.given(run)
+        claimed = run.claim("w", T0, LEASE, 1)
+        assert await self.changed(run, claimed)
+        assert await self.changed(claimed, claimed.cancel(T0 + SECOND))
+        progress = claimed.progressed("orders", StreamStats(5, 5))
+        assert await self.changed(claimed, progress)
+        assert await self.stored(run) == evolve(progress, cancel_requested=True)
+
     async def test_save_of_an_unknown_run_stores_nothing(self, pipeline: Pipeline) -> None:
         """A run that was never added (or was deleted) is not created by save."""
         run = a_run(pipeline)

@@ -104,5 +104,7 @@ class InMemoryRunRepository:
             trigger=stored.trigger,
             max_attempts=stored.max_attempts,
             queued_at=stored.queued_at,
+            # never withdrawn: a worker's copy read before the request must not undo it
+            cancel_requested=stored.cancel_requested or run.cancel_requested,
         )
         return True

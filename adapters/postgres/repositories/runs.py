@@ -34,7 +34,10 @@ _INSERT = (
 _UPDATE = (
     "UPDATE runs SET status = %s, attempt = %s, not_before = %s, started_at = %s,"
     " finished_at = %s, worker_id = %s, lease_expires_at = %s, epoch = %s,"
-    " cancel_requested = %s, streams = %s, error = %s"
+    # a cancel request is never withdrawn: a worker saving progress from the copy it read
+    # before the request (same attempt, same status: the compare-and-set lets it through)
+    # must not undo it
+    " cancel_requested = cancel_requested OR %s, streams = %s, error = %s"
     " WHERE organization_id = %s AND id = %s AND attempt = %s AND status = %s"
 )
 
