@@ -2,6 +2,7 @@
 
 from thedata.application.use_cases.add_member import AddMember, NewMember
 from thedata.application.use_cases.authenticate import Authenticate
+from thedata.application.use_cases.cancel_run import CancelRun
 from thedata.application.use_cases.change_member_role import ChangeMemberRole
 from thedata.application.use_cases.check_data_source import (
     CheckDataSource,
@@ -23,6 +24,7 @@ from thedata.application.use_cases.get_current_user import GetCurrentUser, UserP
 from thedata.application.use_cases.get_data_source import GetDataSource, ListDataSources
 from thedata.application.use_cases.get_organization import GetOrganization
 from thedata.application.use_cases.get_pipeline import GetPipeline, ListPipelines
+from thedata.application.use_cases.get_run import GetRun, ListRuns
 from thedata.application.use_cases.issue_access_token import IssueAccessToken, IssuedToken
 from thedata.application.use_cases.list_api_keys import ListApiKeys
 from thedata.application.use_cases.list_members import ListMembers
@@ -33,7 +35,9 @@ from thedata.application.use_cases.revoke_access_token import RevokeAccessToken
 from thedata.application.use_cases.revoke_api_key import RevokeApiKey
 from thedata.application.use_cases.rotate_secret_key import RotateSecretKey, RotationReport
 from thedata.application.use_cases.run_pipeline import PipelineOutcome, RunPipeline
+from thedata.application.use_cases.run_queue import RunQueue
 from thedata.application.use_cases.sweep_orphan_secrets import SweepOrphanSecrets
+from thedata.application.use_cases.trigger_run import TriggerRun
 from thedata.application.use_cases.update_current_user import UpdateCurrentUser, UserChanges
 from thedata.application.use_cases.update_data_source import (
     DataSourceChanges,
@@ -49,6 +53,7 @@ __all__ = [
     "KEEP",
     "AddMember",
     "Authenticate",
+    "CancelRun",
     "ChangeMemberRole",
     "CheckDataSource",
     "CheckOutcome",
@@ -67,6 +72,7 @@ __all__ = [
     "GetDataSource",
     "GetOrganization",
     "GetPipeline",
+    "GetRun",
     "IssueAccessToken",
     "IssuedToken",
     "ListApiKeys",
@@ -74,6 +80,7 @@ __all__ = [
     "ListMembers",
     "ListOrganizations",
     "ListPipelines",
+    "ListRuns",
     "NewApiKey",
     "NewDataSource",
     "NewMember",
@@ -90,7 +97,9 @@ __all__ = [
     "RotateSecretKey",
     "RotationReport",
     "RunPipeline",
+    "RunQueue",
     "SweepOrphanSecrets",
+    "TriggerRun",
     "UpdateCurrentUser",
     "UpdateDataSource",
     "UpdateOrganization",

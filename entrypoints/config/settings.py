@@ -201,6 +201,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "cursor, so a crash loses at most one batch of work, never data."
         ),
     ] = 50_000
+    worker_lease_seconds: Annotated[
+        Annotated[int, Meta(ge=5, le=3600)],
+        Meta(
+            description="Seconds a worker holds a run it claimed; renewed every third of it. A "
+            "worker that stops renewing (it died, or paused past it) loses the run to the "
+            "reaper, and can no longer finish it nor write its destination."
+        ),
+    ] = 30
+    run_max_attempts: Annotated[
+        Annotated[int, Meta(ge=1, le=20)],
+        Meta(
+            description="Attempts a run gets: a retryable failure or a lost lease queues it "
+            "again (after 5 s, doubling, at most 5 minutes) until they are spent."
+        ),
+    ] = 3
     connector_timeout: Annotated[
         Annotated[float, Meta(gt=0, le=5)],
         Meta(

@@ -12,6 +12,7 @@ from thedata.adapters.connectors import (
 )
 from thedata.application.connector_guard import ConnectorGuard
 from thedata.application.use_cases import (
+    CancelRun,
     CheckDataSource,
     CreateDataSource,
     CreatePipeline,
@@ -20,16 +21,21 @@ from thedata.application.use_cases import (
     DiscoverStreams,
     GetDataSource,
     GetPipeline,
+    GetRun,
     ListDataSources,
     ListPipelines,
+    ListRuns,
     RunPipeline,
+    RunQueue,
     SweepOrphanSecrets,
+    TriggerRun,
     UpdateDataSource,
     UpdatePipeline,
 )
+from thedata.domain.runs import Backoff
 from thedata.entrypoints.container.identity import Identity
 from thedata.entrypoints.container.infrastructure import Infrastructure
-from thedata.entrypoints.container.resources import breaker_settings, data_root
+from thedata.entrypoints.container.resources import breaker_settings, data_root, lease_of
 
 
 class Catalog(Infrastructure):
@@ -108,6 +114,26 @@ class Catalog(Infrastructure):
         UpdatePipeline, uow=Infrastructure.unit_of_work_factory, clock=Infrastructure.clock
     )
     delete_pipeline = providers.Factory(DeletePipeline, uow=Infrastructure.unit_of_work_factory)
+    trigger_run = providers.Factory(
+        TriggerRun,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        ids=Infrastructure.ids,
+        policy=Identity.identity_policy,
+        max_attempts=Infrastructure.settings.provided.run_max_attempts,
+    )
+    list_runs = providers.Factory(ListRuns, uow=Infrastructure.unit_of_work_factory)
+    get_run = providers.Factory(GetRun, uow=Infrastructure.unit_of_work_factory)
+    cancel_run = providers.Factory(
+        CancelRun, uow=Infrastructure.unit_of_work_factory, clock=Infrastructure.clock
+    )
+    run_queue = providers.Factory(
+        RunQueue,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        lease=providers.Callable(lease_of, Infrastructure.settings),
+        backoff=providers.Object(Backoff()),
+    )
     stream_retrying = providers.Singleton(StaminaRetrying)
     run_pipeline = providers.Factory(
         RunPipeline,

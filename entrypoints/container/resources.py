@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
@@ -105,3 +106,8 @@ def breaker_settings(settings: Settings) -> BreakerSettings:
         wait_in_open=settings.breaker_open_seconds,
         permitted_calls_in_half_open=settings.breaker_half_open_calls,
     )
+
+
+def lease_of(settings: Settings) -> timedelta:
+    """How long a worker's claim or renewal holds a run."""
+    return timedelta(seconds=settings.worker_lease_seconds)

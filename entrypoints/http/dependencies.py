@@ -11,6 +11,7 @@ from litestar.di import Provide
 from thedata.application.use_cases import (
     AddMember,
     Authenticate,
+    CancelRun,
     ChangeMemberRole,
     CheckDataSource,
     CheckReadiness,
@@ -26,16 +27,19 @@ from thedata.application.use_cases import (
     GetDataSource,
     GetOrganization,
     GetPipeline,
+    GetRun,
     IssueAccessToken,
     ListApiKeys,
     ListDataSources,
     ListMembers,
     ListOrganizations,
     ListPipelines,
+    ListRuns,
     RegisterUser,
     RemoveMember,
     RevokeAccessToken,
     RevokeApiKey,
+    TriggerRun,
     UpdateCurrentUser,
     UpdateDataSource,
     UpdateOrganization,
@@ -98,6 +102,12 @@ class ServiceContainer(Protocol):
     def get_pipeline(self) -> GetPipeline: ...
     def update_pipeline(self) -> UpdatePipeline: ...
     def delete_pipeline(self) -> DeletePipeline: ...
+
+    # runs
+    def trigger_run(self) -> TriggerRun: ...
+    def list_runs(self) -> ListRuns: ...
+    def get_run(self) -> GetRun: ...
+    def cancel_run(self) -> CancelRun: ...
 
 
 def container_of(state: State) -> ServiceContainer:

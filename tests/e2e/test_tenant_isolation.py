@@ -38,6 +38,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "streams": [{"name": "a", "destination": "b", "mode": "full_refresh"}],
     },
     ("PATCH", "/v1/orgs/{org_id}/pipelines/{pipeline_id}"): {"enabled": False},
+    ("POST", "/v1/orgs/{org_id}/pipelines/{pipeline_id}/runs"): {},
+    ("POST", "/v1/orgs/{org_id}/runs/{run_id}/cancel"): {},
 }
 
 
@@ -89,12 +91,14 @@ async def test_other_organizations_get_404_and_change_nothing(
         ),
         headers=owner,
     )
+    run = await client.post(f"/v1/orgs/{org}/pipelines/{pipeline.json()['id']}/runs", headers=owner)
     values = {
         "org_id": org,
         "user_id": bob,
         "key_id": key_id,
         "data_source_id": data_source_id,
         "pipeline_id": pipeline.json()["id"],
+        "run_id": run.json()["id"],
     }
 
     stranger, _ = await register(client, "eve@x.io")

@@ -6,6 +6,7 @@ from thedata.entrypoints.http.controllers.data_sources import DataSourceControll
 from thedata.entrypoints.http.controllers.members import MemberController
 from thedata.entrypoints.http.controllers.organizations import OrganizationController
 from thedata.entrypoints.http.controllers.pipelines import PipelineController
+from thedata.entrypoints.http.controllers.runs import RunController
 from thedata.entrypoints.http.controllers.users import UserController
 
 CONTROLLERS = [
@@ -16,6 +17,7 @@ CONTROLLERS = [
     ApiKeyController,
     DataSourceController,
     PipelineController,
+    RunController,
 ]
 
 __all__ = ["CONTROLLERS"]

@@ -1,0 +1,125 @@
+"""The worker's side of the run queue: claim, renew, finish and reap, every step fenced.
+
+Every change is stored with a compare-and-set on the attempt and status the
+worker read (``RunRepository.save``): a worker whose attempt is over (the
+reaper re-queued the run after its lease expired, another worker claimed it)
+changes nothing, and learns it from a ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from thedata.application.ports import Clock, UnitOfWorkFactory
+from thedata.domain.runs import Backoff, Run, RunError, RunStatus
+
+Change = Callable[[Run], Run]
+
+
+class RunQueue:
+    """Claims runs for a worker and records what becomes of them."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, lease: timedelta, backoff: Backoff
+    ) -> None:
+        self._uow, self._clock, self._lease, self._backoff = uow, clock, lease, backoff
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim or a renewal holds a run."""
+        return self._lease
+
+    async def claim(self, worker_id: str) -> Run | None:
+        """The oldest claimable run, taken for a new attempt with the pipeline's next epoch
+        (``None``: nothing to do)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            run = await uow.runs.next_claimable(now)
+            if run is None:
+                return None
+            epoch = await uow.pipelines.next_epoch(run.organization_id, run.pipeline_id)
+            if epoch is None:  # the pipeline went with its runs since: nothing to take
+                return None
+            claimed = run.claim(worker_id, now, self._lease, epoch)
+            if not await uow.runs.save(claimed, attempt=run.attempt, status=run.status):
+                return None
+            await uow.commit()
+        return claimed
+
+    async def _change(self, run: Run, change: Change) -> Run | None:
+        """Apply ``change`` to the stored run if ``run``'s attempt still holds it."""
+        async with self._uow() as uow:
+            stored = await uow.runs.get(run.organization_id, run.id, lock=True)
+            if (
+                stored is None
+                or stored.status is not RunStatus.RUNNING
+                or stored.attempt != run.attempt
+                or stored.worker_id != run.worker_id
+            ):
+                return None
+            changed = change(stored)
+            if not await uow.runs.save(changed, attempt=stored.attempt, status=stored.status):
+                return None
+            await uow.commit()
+        return changed
+
+    async def renew(self, run: Run) -> Run | None:
+        """The attempt's lease runs on (``None``: the attempt lost the run). The answer
+        says whether a cancel was asked meanwhile."""
+        return await self._change(run, lambda r: r.renew(self._clock.now(), self._lease))
+
+    async def record(self, run: Run) -> Run | None:
+        """Store the attempt's progress (``run``'s streams) and renew its lease."""
+        streams = run.streams
+
+        def progressed(stored: Run) -> Run:
+            renewed = stored.renew(self._clock.now(), self._lease)
+            for name, stats in streams.items():
+                renewed = renewed.progressed(name, stats)
+            return renewed
+
+        return await self._change(run, progressed)
+
+    async def succeed(self, run: Run) -> Run | None:
+        """The attempt moved every stream."""
+        return await self.finish(run, lambda r: r.succeeded(self._clock.now()))
+
+    async def fail(self, run: Run, error: RunError) -> Run | None:
+        """The attempt failed: queued again after a wait when the error is retryable and
+        attempts are left, else the run fails."""
+        return await self.finish(run, lambda r: r.failed(self._clock.now(), error, self._backoff))
+
+    async def cancelled(self, run: Run) -> Run | None:
+        """The attempt stopped because a cancel was asked."""
+        return await self.finish(run, lambda r: r.cancelled(self._clock.now()))
+
+    async def hand_back(self, run: Run) -> Run | None:
+        """The worker stops before the attempt ends: queued again, no attempt spent."""
+        return await self.finish(run, lambda r: r.handed_back())
+
+    async def finish(self, run: Run, change: Change) -> Run | None:
+        """End the attempt with ``change`` (its final streams' figures kept)."""
+        streams = run.streams
+
+        def ended(stored: Run) -> Run:
+            with_figures = stored
+            for name, stats in streams.items():
+                with_figures = with_figures.progressed(name, stats)
+            return change(with_figures)
+
+        return await self._change(run, ended)
+
+    async def reap(self, limit: int = 100) -> Sequence[Run]:
+        """Runs whose lease expired, queued again (after a wait) or failed with
+        ``lease_expired`` once their attempts are spent. Safe to run in many workers at
+        once: each run is taken by one reaper (the others skip it)."""
+        now = self._clock.now()
+        reaped = []
+        async with self._uow() as uow:
+            for run in await uow.runs.expired(now, limit):
+                lost = run.lease_lost(now, self._backoff)
+                if await uow.runs.save(lost, attempt=run.attempt, status=run.status):
+                    reaped.append(lost)
+            await uow.commit()
+        return reaped

@@ -1,0 +1,52 @@
+"""Queue a run of a pipeline (members and up; viewers may not)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from thedata.application.authorization import authorize
+from thedata.application.idempotency import IdempotentRequest, creating
+from thedata.application.identity_policy import IdentityPolicy
+from thedata.application.ports import Clock, IdFactory, UnitOfWorkFactory
+from thedata.application.use_cases.get_pipeline import find_pipeline
+from thedata.domain.access import Action
+from thedata.domain.principal import Principal
+from thedata.domain.runs import Run, RunTrigger
+
+
+class TriggerRun:
+    """A queued run, written in the same transaction as its idempotency record, so a retried
+    trigger returns the first run and a rolled-back one leaves nothing queued.
+    ``RunAlreadyActive`` while the pipeline has a queued or running run."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdFactory,
+        policy: IdentityPolicy,
+        max_attempts: int,
+    ) -> None:
+        self._uow, self._clock, self._ids, self._policy = uow, clock, ids, policy
+        self._max_attempts = max_attempts
+
+    async def __call__(
+        self,
+        principal: Principal,
+        organization_id: UUID,
+        pipeline_id: UUID,
+        idempotency: IdempotentRequest[Run] | None = None,
+        trigger: RunTrigger = RunTrigger.MANUAL,
+    ) -> Run:
+        """The queued run."""
+        authorize(principal, organization_id, Action.WRITE)
+        now = self._clock.now()
+        run = Run.queued(
+            self._ids.new_id(), organization_id, pipeline_id, trigger, now, self._max_attempts
+        )
+        ttl = self._policy.idempotency_ttl
+        async with creating(self._uow, principal.scope, idempotency, now, ttl) as (uow, commit):
+            await find_pipeline(uow, organization_id, pipeline_id)
+            await uow.runs.add(run)
+            await commit(run)
+        return run

@@ -1,0 +1,117 @@
+"""Runs: ``/v1/orgs/{org_id}/pipelines/{id}/runs`` and ``/v1/orgs/{org_id}/runs``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from thedata.application.use_cases import CancelRun, GetRun, ListRuns, TriggerRun
+from thedata.domain.pagination import PageRequest
+from thedata.domain.principal import Principal
+from thedata.domain.runs import Run, RunStatus
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
+from thedata.entrypoints.http.dependencies import use_case
+from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
+from thedata.entrypoints.http.pagination import PAGINATION, page_body
+from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
+from thedata.entrypoints.http.schemas.runs import RunBody, RunPage, StatusName, run_body
+
+PROBLEMS = RESOURCE_PROBLEMS
+RUN = "/runs/{run_id:uuid}"
+TRIGGER: Creation[Run, RunBody] = Creation(run_body, status=202)
+StatusFilter = Annotated[
+    StatusName | None, QueryParameter(description="Only runs with this status.")
+]
+
+
+class RunController(Controller):
+    """Any member reads runs; members and up trigger and cancel them."""
+
+    path = "/v1/orgs/{org_id:uuid}"
+    tags = ["Pipelines and runs"]  # noqa: RUF012 - Litestar reads this class attribute
+    security = SECURITY
+    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
+        **PRINCIPAL,
+        "trigger_run": use_case(lambda c: c.trigger_run),
+        "list_runs": use_case(lambda c: c.list_runs),
+        "get_run": use_case(lambda c: c.get_run),
+        "cancel_run": use_case(lambda c: c.cancel_run),
+    }
+
+    @post("/pipelines/{pipeline_id:uuid}/runs", summary="Trigger a run", responses=PROBLEMS)
+    async def trigger_run(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        pipeline_id: FromPath[UUID],
+        trigger_run: NamedDependency[TriggerRun],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[RunBody]:
+        """Queue a run (202); 409 while one of the pipeline is queued or running."""
+        idempotency = await TRIGGER.request(request, idempotency_key)
+        return TRIGGER.respond(await trigger_run(principal, org_id, pipeline_id, idempotency))
+
+    @get(
+        "/pipelines/{pipeline_id:uuid}/runs",
+        dependencies=PAGINATION,
+        summary="List a pipeline's runs",
+        responses=PROBLEMS,
+    )
+    async def list_pipeline_runs(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        pipeline_id: FromPath[UUID],
+        page: NamedDependency[PageRequest],
+        list_runs: NamedDependency[ListRuns],
+        status: StatusFilter = None,
+    ) -> RunPage:
+        """The pipeline's runs, newest first."""
+        runs = await list_runs(
+            principal, org_id, page, pipeline_id=pipeline_id, status=_status(status)
+        )
+        return page_body(RunPage, runs, run_body)
+
+    @get("/runs", dependencies=PAGINATION, summary="List runs", responses=PROBLEMS)
+    async def list_runs(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        page: NamedDependency[PageRequest],
+        list_runs: NamedDependency[ListRuns],
+        status: StatusFilter = None,
+    ) -> RunPage:
+        """The organization's runs, newest first."""
+        runs = await list_runs(principal, org_id, page, status=_status(status))
+        return page_body(RunPage, runs, run_body)
+
+    @get(RUN, summary="Get a run", responses=PROBLEMS)
+    async def get_run(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        run_id: FromPath[UUID],
+        get_run: NamedDependency[GetRun],
+    ) -> RunBody:
+        """A run with its progress."""
+        return run_body(await get_run(principal, org_id, run_id))
+
+    @post(RUN + "/cancel", status_code=202, summary="Cancel a run", responses=PROBLEMS)
+    async def cancel_run(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: FromPath[UUID],
+        run_id: FromPath[UUID],
+        cancel_run: NamedDependency[CancelRun],
+    ) -> RunBody:
+        """Cancel a queued run at once, a running one at its next batch; 409 once finished."""
+        return run_body(await cancel_run(principal, org_id, run_id))
+
+
+def _status(name: str | None) -> RunStatus | None:
+    return None if name is None else RunStatus(name)

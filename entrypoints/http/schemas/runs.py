@@ -1,0 +1,96 @@
+"""Bodies of runs: status, attempts, progress and error, as API.md gives them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+
+from thedata.domain.runs import Run
+from thedata.entrypoints.http.schemas.common import utc
+
+StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TriggerName = Literal["manual", "schedule", "retry"]
+
+
+class StreamStatsOut(msgspec.Struct, frozen=True):
+    """One stream's figures so far; ``estimate`` is the source's guess of its rows."""
+
+    rows_read: int
+    rows_written: int
+    estimate: int | None
+
+
+class RunStatsOut(msgspec.Struct, frozen=True):
+    """The run's figures, in all and per stream."""
+
+    rows_read: int
+    rows_written: int
+    streams: dict[str, StreamStatsOut]
+
+
+class RunErrorOut(msgspec.Struct, frozen=True):
+    """Why the run (or its last attempt) failed; never a secret."""
+
+    type: str
+    message: str
+    retryable: bool
+
+
+class RunBody(msgspec.Struct, frozen=True):
+    """A run. ``not_before``: a queued run waits until then (a retry's backoff);
+    ``cancel_requested``: a running run was asked to stop at its next batch."""
+
+    id: UUID
+    pipeline_id: UUID
+    status: StatusName
+    trigger: TriggerName
+    attempt: int
+    max_attempts: int
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    not_before: datetime | None
+    cancel_requested: bool
+    stats: RunStatsOut
+    error: RunErrorOut | None
+
+
+class RunPage(msgspec.Struct, frozen=True):
+    """A page of runs, newest first."""
+
+    items: list[RunBody]
+    next_cursor: str | None
+
+
+def _moment(moment: datetime | None) -> datetime | None:
+    return None if moment is None else utc(moment)
+
+
+def run_body(run: Run) -> RunBody:
+    """The API's body of a run."""
+    error = run.error
+    return RunBody(
+        id=run.id,
+        pipeline_id=run.pipeline_id,
+        status=run.status.value,
+        trigger=run.trigger.value,
+        attempt=run.attempt,
+        max_attempts=run.max_attempts,
+        queued_at=utc(run.queued_at),
+        started_at=_moment(run.started_at),
+        finished_at=_moment(run.finished_at),
+        not_before=_moment(run.not_before),
+        cancel_requested=run.cancel_requested,
+        stats=RunStatsOut(
+            rows_read=run.rows_read,
+            rows_written=run.rows_written,
+            streams={
+                name: StreamStatsOut(s.rows_read, s.rows_written, s.estimate)
+                for name, s in sorted(run.streams.items())
+            },
+        ),
+        error=None if error is None else RunErrorOut(error.type, error.message, error.retryable),
+    )

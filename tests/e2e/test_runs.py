@@ -1,0 +1,110 @@
+"""``…/pipelines/{id}/runs`` and ``…/runs`` through HTTP (no worker runs them here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.api import Client, add_member, create_org, problem_type, register
+from tests.e2e.test_pipelines import pipeline
+
+
+@pytest.fixture
+async def setup(client: Client, tmp_path: Path) -> tuple[dict[str, str], str, str]:
+    """A user's headers, their organization and a pipeline between two folders."""
+    headers, _ = await register(client, "ada@x.io")
+    org = await create_org(client, headers)
+    ids = []
+    for name in ("in", "out"):
+        (tmp_path / "data" / org / name).mkdir(parents=True, exist_ok=True)
+        body = {"name": name, "kind": "file", "config": {"path": name, "format": "csv"}}
+        created = await client.post(f"/v1/orgs/{org}/data-sources", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    made = await client.post(
+        f"/v1/orgs/{org}/pipelines", json=pipeline(ids[0], ids[1]), headers=headers
+    )
+    assert made.status_code == 201, made.text
+    return headers, org, made.json()["id"]
+
+
+async def test_a_trigger_is_202_once_and_409_while_the_run_is_active(
+    client: Client, setup: tuple[dict[str, str], str, str]
+) -> None:
+    headers, org, pipeline_id = setup
+    runs = f"/v1/orgs/{org}/pipelines/{pipeline_id}/runs"
+    triggered = await client.post(runs, headers=headers)
+    assert triggered.status_code == 202, triggered.text
+    run = triggered.json()
+    assert run["status"] == "queued"
+    assert run["trigger"] == "manual"
+    assert run["pipeline_id"] == pipeline_id
+    assert run["attempt"] == 0
+    assert run["stats"] == {"rows_read": 0, "rows_written": 0, "streams": {}}
+    assert run["error"] is None
+    second = await client.post(runs, headers=headers)
+    assert second.status_code == 409
+    assert problem_type(second).endswith("run-already-active")
+    got = await client.get(f"/v1/orgs/{org}/runs/{run['id']}", headers=headers)
+    assert got.json() == run
+    listed = await client.get(runs, headers=headers)
+    assert [r["id"] for r in listed.json()["items"]] == [run["id"]]
+
+
+async def test_a_trigger_with_an_idempotency_key_is_answered_once(
+    client: Client, setup: tuple[dict[str, str], str, str]
+) -> None:
+    headers, org, pipeline_id = setup
+    runs = f"/v1/orgs/{org}/pipelines/{pipeline_id}/runs"
+    keyed = headers | {"Idempotency-Key": "trigger-1"}
+    first = await client.post(runs, headers=keyed)
+    again = await client.post(runs, headers=keyed)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+
+
+async def test_cancel_is_202_then_409_and_the_status_filter_is_checked(
+    client: Client, setup: tuple[dict[str, str], str, str]
+) -> None:
+    headers, org, pipeline_id = setup
+    runs = f"/v1/orgs/{org}/pipelines/{pipeline_id}/runs"
+    run = (await client.post(runs, headers=headers)).json()
+    cancel = f"/v1/orgs/{org}/runs/{run['id']}/cancel"
+    cancelled = await client.post(cancel, headers=headers)
+    assert cancelled.status_code == 202
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["finished_at"] is not None
+    again = await client.post(cancel, headers=headers)
+    assert again.status_code == 409
+    assert problem_type(again).endswith("run-finished")
+    only = await client.get(f"/v1/orgs/{org}/runs?status=cancelled", headers=headers)
+    assert [r["id"] for r in only.json()["items"]] == [run["id"]]
+    none = await client.get(f"/v1/orgs/{org}/runs?status=queued", headers=headers)
+    assert none.json()["items"] == []
+    bad = await client.get(f"/v1/orgs/{org}/runs?status=exploded", headers=headers)
+    assert bad.status_code == 400
+
+
+async def test_viewers_read_runs_but_get_403_on_trigger_and_cancel(
+    client: Client, setup: tuple[dict[str, str], str, str]
+) -> None:
+    headers, org, pipeline_id = setup
+    runs = f"/v1/orgs/{org}/pipelines/{pipeline_id}/runs"
+    run = (await client.post(runs, headers=headers)).json()
+    viewer, _ = await add_member(client, headers, org, "vi@x.io", "viewer")
+    assert (await client.get(f"/v1/orgs/{org}/runs/{run['id']}", headers=viewer)).status_code == 200
+    refused = await client.post(runs, headers=viewer)
+    assert refused.status_code == 403
+    cancel = await client.post(f"/v1/orgs/{org}/runs/{run['id']}/cancel", headers=viewer)
+    assert cancel.status_code == 403
+
+
+async def test_an_unknown_run_or_pipeline_is_404(
+    client: Client, setup: tuple[dict[str, str], str, str]
+) -> None:
+    headers, org, _ = setup
+    missing = "01900000-0000-7000-8000-000000000000"
+    assert (await client.get(f"/v1/orgs/{org}/runs/{missing}", headers=headers)).status_code == 404
+    trigger = await client.post(f"/v1/orgs/{org}/pipelines/{missing}/runs", headers=headers)
+    assert trigger.status_code == 404
