@@ -20,6 +20,7 @@ from thedata.application.use_cases.create_pipeline import CreatePipeline, NewPip
 from thedata.application.use_cases.delete_data_source import DeleteDataSource
 from thedata.application.use_cases.delete_organization import DeleteOrganization
 from thedata.application.use_cases.delete_pipeline import DeletePipeline
+from thedata.application.use_cases.execute_run import ExecuteRun
 from thedata.application.use_cases.get_current_user import GetCurrentUser, UserProfile
 from thedata.application.use_cases.get_data_source import GetDataSource, ListDataSources
 from thedata.application.use_cases.get_organization import GetOrganization
@@ -68,6 +69,7 @@ __all__ = [
     "DeleteOrganization",
     "DeletePipeline",
     "DiscoverStreams",
+    "ExecuteRun",
     "GetCurrentUser",
     "GetDataSource",
     "GetOrganization",

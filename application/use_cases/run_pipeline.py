@@ -15,11 +15,19 @@ from attrs import frozen
 
 from thedata.application.authorization import authorize
 from thedata.application.move_stream import StreamOutcome, move_stream
-from thedata.application.ports import ConnectorFactory, Moved, Retrying, UnitOfWorkFactory
+from thedata.application.ports import (
+    ConnectorFactory,
+    Moved,
+    Retrying,
+    StreamReader,
+    StreamWriter,
+    UnitOfWorkFactory,
+)
 from thedata.application.ports.secrets import SecretStore
 from thedata.application.use_cases.data_source_access import find_data_source, secrets_of
 from thedata.application.use_cases.get_pipeline import find_pipeline
 from thedata.domain.access import Action
+from thedata.domain.data_sources import DataSource
 from thedata.domain.pipelines import Pipeline, PipelineNotFound
 from thedata.domain.principal import Principal
 
@@ -75,15 +83,7 @@ class RunPipeline:
             if epoch is None:  # deleted since it was read
                 raise PipelineNotFound(f"pipeline {pipeline_id} not found")
             await uow.commit()
-        reader = self._connectors.reader(
-            organization_id, source.kind, source.config, await secrets_of(self._secrets, source)
-        )
-        writer = self._connectors.writer(
-            organization_id,
-            destination.kind,
-            destination.config,
-            await secrets_of(self._secrets, destination),
-        )
+        reader, writer = await ends(self._connectors, self._secrets, source, destination)
         outcomes: dict[str, StreamOutcome] = {}
         for stream in pipeline.streams:
             outcomes[stream.name] = await move_stream(
@@ -103,15 +103,38 @@ class RunPipeline:
     async def _mirror(
         self, pipeline: Pipeline, stream: str, outcome: StreamOutcome, epoch: int
     ) -> None:
-        position = outcome.position
-        state = {
-            "epoch": epoch,
-            "cursor": position.cursor if position else None,
-            "key": list(position.key) if position else None,
-        }
-        async with self._uow() as uow:
-            await uow.pipelines.record_state(pipeline.organization_id, pipeline.id, stream, state)
-            await uow.commit()
+        await mirror_state(self._uow, pipeline, stream, outcome, epoch)
+
+
+async def ends(
+    connectors: ConnectorFactory, secrets: SecretStore, source: DataSource, destination: DataSource
+) -> tuple[StreamReader, StreamWriter]:
+    """The pipeline's reader and writer, with their data sources' secrets."""
+    reader = connectors.reader(
+        source.organization_id, source.kind, source.config, await secrets_of(secrets, source)
+    )
+    writer = connectors.writer(
+        destination.organization_id,
+        destination.kind,
+        destination.config,
+        await secrets_of(secrets, destination),
+    )
+    return reader, writer
+
+
+async def mirror_state(
+    uow: UnitOfWorkFactory, pipeline: Pipeline, stream: str, outcome: StreamOutcome, epoch: int
+) -> None:
+    """Mirror a stream's committed position into the pipeline's ``state`` (for the API)."""
+    position = outcome.position
+    state = {
+        "epoch": epoch,
+        "cursor": position.cursor if position else None,
+        "key": list(position.key) if position else None,
+    }
+    async with uow() as work:
+        await work.pipelines.record_state(pipeline.organization_id, pipeline.id, stream, state)
+        await work.commit()
 
 
 def _for_stream(progress: StreamProgress | None, stream: str) -> Callable[[Moved], None] | None:

@@ -1,0 +1,156 @@
+"""One attempt of a claimed run: its streams moved, its lease kept, its progress shown.
+
+While the engine moves the streams (with the epoch the claim took, so an
+older attempt's late writes are refused by the destination itself), a
+heartbeat renews the lease and stores the streams' figures every
+``heartbeat`` seconds. Between batches the attempt stops when the heartbeat
+learnt that the run was cancelled (the destination keeps what committed), that
+the attempt lost the run (the reaper took it back after a missed lease), or
+that the worker is shutting down (the run is handed back without spending an
+attempt). Every outcome is stored through ``RunQueue``, fenced by the attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from thedata.application.errors import ConnectorMisconfigured, DependencyUnavailable
+from thedata.application.move_stream import move_stream
+from thedata.application.ports import ConnectorFactory, Moved, Retrying, UnitOfWorkFactory
+from thedata.application.ports.secrets import SecretStore
+from thedata.application.ports.streams import StreamFailed, Superseded
+from thedata.application.use_cases.data_source_access import find_data_source
+from thedata.application.use_cases.get_pipeline import find_pipeline
+from thedata.application.use_cases.run_pipeline import ends, mirror_state
+from thedata.application.use_cases.run_queue import RunQueue
+from thedata.domain.errors import DomainError
+from thedata.domain.runs import Run, RunError, StreamStats
+
+
+class _Stop(Exception):
+    """The attempt stops between batches; ``why`` says what to store."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class _Attempt:
+    """What the attempt knows of its run, kept current by the heartbeat and the engine."""
+
+    def __init__(self, run: Run, stopping: asyncio.Event) -> None:
+        self.run, self.stopping = run, stopping
+        self.why: str | None = None
+
+    def moved(self, stream: str, moved: Moved) -> None:
+        """The engine's progress callback: note the figures, and stop if asked to."""
+        stats = StreamStats(moved.rows, moved.rows, moved.estimate)
+        self.run = self.run.progressed(stream, stats)
+        if self.why is None and self.stopping.is_set():
+            self.why = "shutdown"
+        if self.why is not None:
+            raise _Stop(self.why)
+
+
+class ExecuteRun:
+    """Run a claimed run's attempt to its end; the stored run after it (``None``: the attempt
+    lost the run to another and stored nothing)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        connectors: ConnectorFactory,
+        secrets: SecretStore,
+        queue: RunQueue,
+        batch_rows: int,
+        retrying: Retrying | None = None,
+        heartbeat: float | None = None,
+    ) -> None:
+        self._uow, self._connectors, self._secrets = uow, connectors, secrets
+        self._queue, self._batch_rows, self._retrying = queue, batch_rows, retrying
+        lease = queue.lease.total_seconds()
+        self._heartbeat = heartbeat if heartbeat is not None else min(lease / 3, 2.0)
+
+    async def __call__(self, run: Run, stopping: asyncio.Event | None = None) -> Run | None:
+        """Move every stream of the run's pipeline, then store how it ended."""
+        attempt = _Attempt(run, stopping or asyncio.Event())
+        try:
+            async with self._heartbeats(attempt):
+                await self._move(attempt)
+        except _Stop as stop:
+            return await self._stopped(attempt, stop.why)
+        except Superseded:
+            return None  # a newer attempt holds the destination: this one is over
+        except DomainError as e:
+            return await self._queue.fail(attempt.run, RunError(e.code, str(e), _retryable(e)))
+        # a cancel asked after the last batch comes too late: the work is done
+        return await self._queue.succeed(attempt.run)
+
+    async def _stopped(self, attempt: _Attempt, why: str) -> Run | None:
+        if why == "cancelled":
+            return await self._queue.cancelled(attempt.run)
+        if why == "shutdown":
+            return await self._queue.hand_back(attempt.run)
+        return None  # "lost": the run is another attempt's now
+
+    async def _move(self, attempt: _Attempt) -> None:
+        run = attempt.run
+        async with self._uow() as uow:
+            pipeline = await find_pipeline(uow, run.organization_id, run.pipeline_id)
+            source = await find_data_source(uow, run.organization_id, pipeline.source_id)
+            destination = await find_data_source(uow, run.organization_id, pipeline.destination_id)
+        reader, writer = await ends(self._connectors, self._secrets, source, destination)
+        assert run.epoch is not None  # noqa: S101 - a claimed run holds its epoch
+        for stream in pipeline.streams:
+            outcome = await move_stream(
+                reader,
+                writer,
+                pipeline=str(pipeline.id),
+                stream=stream,
+                epoch=run.epoch,
+                batch_rows=self._batch_rows,
+                progress=_for(attempt, stream.name),
+                retrying=self._retrying,
+            )
+            await mirror_state(self._uow, pipeline, stream.name, outcome, run.epoch)
+
+    @contextlib.asynccontextmanager
+    async def _heartbeats(self, attempt: _Attempt) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._beat(attempt))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _beat(self, attempt: _Attempt) -> None:
+        """Renew the lease and store the figures until cancelled; note a cancel or a loss."""
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            try:
+                stored = await self._queue.record(attempt.run)
+            except DomainError:
+                continue  # the database is away for a moment: the lease has time left
+            if stored is None:
+                attempt.why = "lost"
+                return
+            if stored.cancel_requested and attempt.why is None:
+                attempt.why = "cancelled"
+
+
+def _retryable(error: DomainError) -> bool:
+    """Whether another attempt may succeed: a stream says so itself; an outage (a database,
+    a secret store, a data source) may pass; a misconfiguration, a missing pipeline or data
+    source, a refused permission will not."""
+    if isinstance(error, StreamFailed):
+        return error.retryable
+    if isinstance(error, ConnectorMisconfigured):
+        return False
+    return isinstance(error, DependencyUnavailable)
+
+
+def _for(attempt: _Attempt, stream: str) -> Callable[[Moved], None]:
+    return lambda moved: attempt.moved(stream, moved)

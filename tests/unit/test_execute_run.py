@@ -1,0 +1,154 @@
+"""A claimed run's attempt on memory adapters: moved and succeeded, cancelled, lost to the
+reaper, handed back on shutdown, failed; the heartbeat is what tells the attempt."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.catalog import Catalog
+from tests.unit.test_run_pipeline import a_pipeline, wired
+from tests.unit.test_run_use_cases import Runs
+from thedata.adapters.memory.streams import InMemoryStreamReader, InMemoryStreamWriter
+from thedata.application.ports import Batch, FrameFormat, ReadPlan, Shape, StreamFailed, Written
+from thedata.application.use_cases import ExecuteRun
+from thedata.domain.runs import Run, RunStatus
+
+LEASE = timedelta(seconds=30)
+
+
+class SlowReader:
+    """A memory reader whose batches take ``pause`` seconds each to arrive."""
+
+    def __init__(self, reader: InMemoryStreamReader, pause: float) -> None:
+        self._reader, self._pause = reader, pause
+        self.formats: Sequence[FrameFormat] = reader.formats
+
+    async def shape(self, stream: str) -> Shape:
+        return await self._reader.shape(stream)
+
+    async def estimate(self, stream: str) -> int | None:
+        return await self._reader.estimate(stream)
+
+    @asynccontextmanager
+    async def read(self, stream: str, plan: ReadPlan) -> AsyncIterator[AsyncIterator[Batch]]:
+        async with self._reader.read(stream, plan) as batches:
+            yield self._slowly(batches)
+
+    async def _slowly(self, batches: AsyncIterator[Batch]) -> AsyncIterator[Batch]:
+        async for batch in batches:
+            await asyncio.sleep(self._pause)
+            yield batch
+
+
+class FailingWriter(InMemoryStreamWriter):
+    """Fails every write with ``error``."""
+
+    def __init__(self, writer: InMemoryStreamWriter, error: Exception) -> None:
+        self.__dict__.update(writer.__dict__)
+        self._error = error
+
+    @asynccontextmanager
+    async def open(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async with super().open(*args, **kwargs) as sink:
+
+            async def write(batch: Batch) -> Written:
+                raise self._error
+
+            sink.write = write  # type: ignore[method-assign]
+            yield sink
+
+
+async def claimed(pause: float = 0.0) -> tuple[Catalog, Runs, ExecuteRun, Run, Any, Any]:
+    catalog = Catalog()
+    owner, org, pipeline = await a_pipeline(catalog)
+    source, destination, _ = wired(catalog)
+    catalog.connectors.stream_reader = SlowReader(InMemoryStreamReader(source), pause)
+    runs = Runs(catalog)
+    await runs.trigger(owner, org, pipeline.id)
+    run = await runs.queue.claim("w1")
+    assert run is not None
+    execute = ExecuteRun(
+        catalog.uow, catalog.connectors, catalog.secrets, runs.queue, 1, heartbeat=0.005
+    )
+    return catalog, runs, execute, run, source, destination
+
+
+async def test_an_attempt_moves_every_stream_and_the_run_succeeds_with_its_figures() -> None:
+    catalog, _, execute, run, source, destination = await claimed()
+    done = await execute(run)
+    assert done is not None
+    assert done.status is RunStatus.SUCCEEDED
+    assert destination.tables["orders_copy"].rows == source.tables["orders"].rows
+    assert done.streams["orders"].rows_written == 5
+    assert done.streams["orders"].estimate == 5
+    async with catalog.uow() as uow:
+        pipeline = await uow.pipelines.get(run.organization_id, run.pipeline_id)
+    assert pipeline is not None
+    assert pipeline.state["orders"]["epoch"] == run.epoch
+
+
+async def test_a_cancel_stops_the_attempt_at_its_next_batch() -> None:
+    catalog, runs, execute, run, _, destination = await claimed(pause=0.02)
+    owner_org = run.organization_id
+
+    async def cancel_soon() -> None:
+        await asyncio.sleep(0.03)
+        async with catalog.uow() as uow:
+            stored = await uow.runs.get(owner_org, run.id)
+            assert stored is not None
+            await uow.runs.save(stored.cancel(runs.clock.now()), attempt=1, status=stored.status)
+            await uow.commit()
+
+    canceller = asyncio.create_task(cancel_soon())
+    ended = await execute(run)
+    await canceller
+    assert ended is not None
+    assert ended.status is RunStatus.CANCELLED
+    assert len(destination.tables["orders_copy"].rows) < 5  # stopped between batches
+
+
+async def test_an_attempt_that_lost_its_lease_stops_and_stores_nothing() -> None:
+    catalog, runs, execute, run, _, _ = await claimed(pause=0.02)
+
+    async def reap_soon() -> None:
+        await asyncio.sleep(0.03)
+        runs.clock.advance(LEASE + timedelta(seconds=1))
+        assert [r.id for r in await runs.queue.reap()] == [run.id]
+
+    reaper = asyncio.create_task(reap_soon())
+    assert await execute(run) is None
+    await reaper
+    async with catalog.uow() as uow:
+        stored = await uow.runs.get(run.organization_id, run.id)
+    assert stored is not None
+    assert stored.status is RunStatus.QUEUED  # the reaper's, not this attempt's
+    assert stored.error is not None
+
+
+async def test_a_shutdown_hands_the_run_back_without_spending_an_attempt() -> None:
+    _, _, execute, run, _, _ = await claimed(pause=0.02)
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.03, stopping.set)
+    back = await execute(run, stopping)
+    assert back is not None
+    assert back.status is RunStatus.QUEUED
+    assert back.attempt == 0
+
+
+@pytest.mark.parametrize("retryable", [True, False])
+async def test_a_failed_stream_queues_the_run_again_or_fails_it(retryable: bool) -> None:
+    catalog, _, execute, run, _, destination = await claimed()
+    error = StreamFailed("the destination refused", retryable=retryable)
+    catalog.connectors.stream_writer = FailingWriter(InMemoryStreamWriter(destination), error)
+    ended = await execute(run)
+    assert ended is not None
+    assert ended.status is (RunStatus.QUEUED if retryable else RunStatus.FAILED)
+    assert ended.error is not None
+    assert ended.error.message == "the destination refused"
+    assert ended.error.retryable is retryable
