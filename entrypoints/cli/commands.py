@@ -16,6 +16,7 @@ import msgspec
 import uvicorn
 from psycopg.conninfo import conninfo_to_dict
 
+from thedata.domain.runs import Run
 from thedata.entrypoints.config import Settings, render_configuration_docs
 from thedata.entrypoints.container import (
     KEY_FILE_NAME,
@@ -28,6 +29,7 @@ from thedata.entrypoints.container import (
 from thedata.entrypoints.http import create_app
 from thedata.entrypoints.http.plugin import apply_pending_migrations
 from thedata.entrypoints.resolve import maybe_await, resolve
+from thedata.entrypoints.worker import Worker
 
 
 def print_config_docs() -> int:
@@ -78,8 +80,17 @@ async def _migrate(settings: Settings) -> list[str]:
         await maybe_await(container.shutdown_resources())
 
 
-def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
-    """Serve the API until SIGTERM or Ctrl-C, then drain requests and close everything."""
+def serve(
+    settings: Settings,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    with_worker: bool = True,
+) -> int:
+    """Serve the API until SIGTERM or Ctrl-C, then drain requests and close everything. With
+    one process, a worker runs beside the API unless ``with_worker`` is false (with several,
+    run ``thedata worker`` beside them)."""
     options: dict[str, Any] = {
         "host": host or settings.host,
         "port": port or settings.port,
@@ -89,11 +100,11 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     }
     with _stop_signals_end_cleanly():
         if workers == 1:
-            return asyncio.run(_serve_in_process(settings, options))
+            return asyncio.run(_serve_in_process(settings, options, with_worker))
         return _serve_workers(settings, workers, options)
 
 
-async def _serve_in_process(settings: Settings, options: dict[str, Any]) -> int:
+async def _serve_in_process(settings: Settings, options: dict[str, Any], with_worker: bool) -> int:
     # The command opens the container itself, rather than the app's lifespan, so
     # that a database that cannot be reached or migrated at start-up ends as one
     # readable line from the CLI instead of a lifespan traceback from the server.
@@ -101,8 +112,50 @@ async def _serve_in_process(settings: Settings, options: dict[str, Any]) -> int:
         await apply_pending_migrations(container)
         app = create_app(container, open_resources=False)
         server = uvicorn.Server(uvicorn.Config(app, **options))
-        await server.serve()
+        stopping = asyncio.Event()
+        worker = (
+            asyncio.create_task((await _worker(container, settings, 1)).run(stopping))
+            if with_worker
+            else None
+        )
+        try:
+            await server.serve()
+        finally:
+            stopping.set()  # the server stopped (SIGTERM): the worker hands its runs back
+            if worker is not None:
+                await worker
         return 0 if server.started else 1
+
+
+def work(settings: Settings, *, concurrency: int) -> int:
+    """Claim and execute runs until SIGTERM or Ctrl-C, then hand back what is held."""
+    return asyncio.run(_work(settings, concurrency))
+
+
+async def _work(settings: Settings, concurrency: int) -> int:
+    async with started(build_container(settings)) as container:
+        await apply_pending_migrations(container)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await (await _worker(container, settings, concurrency)).run(stopping)
+    return 0
+
+
+async def _worker(container: Any, settings: Settings, concurrency: int) -> Worker:
+    queue = await resolve(container.run_queue)
+    execute: Any = None
+
+    async def on_first_run(run: Run, stopping: asyncio.Event) -> Run | None:
+        # built when a run comes: connectors (and the data folder they make) only if needed
+        nonlocal execute
+        if execute is None:
+            execute = await resolve(container.execute_run)
+        ended: Run | None = await execute(run, stopping)
+        return ended
+
+    return Worker(queue, on_first_run, concurrency=concurrency, grace=settings.shutdown_timeout)
 
 
 @contextmanager

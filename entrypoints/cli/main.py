@@ -7,7 +7,13 @@ import sys
 from collections.abc import Sequence
 
 from thedata.application.errors import DependencyUnavailable
-from thedata.entrypoints.cli.commands import check_config, migrate, print_config_docs, serve
+from thedata.entrypoints.cli.commands import (
+    check_config,
+    migrate,
+    print_config_docs,
+    serve,
+    work,
+)
 from thedata.entrypoints.cli.secrets import (
     generate_key,
     rotate_key,
@@ -45,7 +51,18 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=_positive_int, help="port to listen on (default: THEDATA_PORT)"
     )
     serve_cmd.add_argument(
-        "--workers", type=_positive_int, default=1, help="worker processes (default: 1)"
+        "--workers", type=_positive_int, default=1, help="API processes (default: 1)"
+    )
+    serve_cmd.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not execute runs in this process (with --workers above 1 it never does: "
+        "run `thedata worker` beside it)",
+    )
+
+    worker_cmd = commands.add_parser("worker", help="claim and execute runs (no HTTP API)")
+    worker_cmd.add_argument(
+        "--concurrency", type=_positive_int, default=1, help="runs executed at once (default: 1)"
     )
 
     commands.add_parser("migrate", help="apply pending database migrations and exit")
@@ -115,7 +132,15 @@ def _run_with_database(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "secrets":
             actions = {"rotate-key": rotate_key, "sweep": sweep_secrets}
             return actions.get(args.action, secrets_status)(settings, args)
-        return serve(settings, host=args.host, port=args.port, workers=args.workers)
+        if args.command == "worker":
+            return work(settings, concurrency=args.concurrency)
+        return serve(
+            settings,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            with_worker=not args.no_worker,
+        )
     except (MigrationError, DependencyUnavailable, EmbeddedPostgresUnavailable) as e:
         print(f"thedata: {e}", file=sys.stderr)  # noqa: T201
         return EXIT_FAILURE

@@ -19,6 +19,7 @@ from thedata.application.use_cases import (
     DeleteDataSource,
     DeletePipeline,
     DiscoverStreams,
+    ExecuteRun,
     GetDataSource,
     GetPipeline,
     GetRun,
@@ -135,6 +136,15 @@ class Catalog(Infrastructure):
         backoff=providers.Object(Backoff()),
     )
     stream_retrying = providers.Singleton(StaminaRetrying)
+    execute_run = providers.Factory(
+        ExecuteRun,
+        uow=Infrastructure.unit_of_work_factory,
+        connectors=connectors,
+        secrets=Infrastructure.secret_store,
+        queue=run_queue,
+        batch_rows=Infrastructure.settings.provided.worker_batch_rows,
+        retrying=stream_retrying,
+    )
     run_pipeline = providers.Factory(
         RunPipeline,
         uow=Infrastructure.unit_of_work_factory,

@@ -1,0 +1,127 @@
+"""The worker loop: reap expired leases, claim runs up to the concurrency, execute them.
+
+It runs in ``thedata worker`` and, unless ``--no-worker``, beside the API in
+``thedata serve``. Any number of workers on any number of hosts share the
+queue: claims skip runs another holds, reaping is safe to run everywhere at
+once. On stop (SIGTERM), the loop claims nothing more and the attempts it
+holds hand their runs back at their next batch (no attempt spent); those
+still running after ``grace`` seconds are abandoned to their leases, which the
+reaper of any worker takes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from thedata.application.use_cases import RunQueue
+from thedata.domain.errors import DomainError
+from thedata.domain.runs import Run
+
+log = structlog.get_logger("thedata.worker")
+
+Execute = Callable[[Run, asyncio.Event], Awaitable[Run | None]]
+"""Runs one attempt of a claimed run (``ExecuteRun``), stopping when the event is set."""
+
+
+def worker_id() -> str:
+    """This worker's name in runs and logs: host, process, and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Claims and executes runs until told to stop."""
+
+    def __init__(
+        self,
+        queue: RunQueue,
+        execute: Execute,
+        *,
+        concurrency: int = 1,
+        name: str | None = None,
+        poll: float = 1.0,
+        reap_every: float = 5.0,
+        grace: float = 30.0,
+    ) -> None:
+        self._queue, self._execute = queue, execute
+        self._concurrency, self.name = concurrency, name or worker_id()
+        self._poll, self._reap_every, self._grace = poll, reap_every, grace
+        self._running: set[asyncio.Task[Run | None]] = set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Work until ``stopping`` is set, then hand back or finish what is held."""
+        log.info("worker started", worker=self.name, concurrency=self._concurrency)
+        loop = asyncio.get_running_loop()
+        next_reap = loop.time()
+        while not stopping.is_set():
+            if loop.time() >= next_reap:
+                await self._reap()
+                next_reap = loop.time() + self._reap_every
+            if len(self._running) < self._concurrency and await self._claim(stopping):
+                continue  # there may be more right away
+            await _sleep_or(stopping, self._poll)
+        await self._drain()
+        log.info("worker stopped", worker=self.name)
+
+    async def _reap(self) -> None:
+        try:
+            for run in await self._queue.reap():
+                log.warning(
+                    "run lease expired: re-queued"
+                    if not run.status.finished
+                    else "run lease expired: attempts spent, failed",
+                    run_id=str(run.id),
+                    attempt=run.attempt,
+                    status=run.status.value,
+                )
+        except DomainError as e:
+            log.warning("reaping failed; trying again later", error=str(e))
+
+    async def _claim(self, stopping: asyncio.Event) -> bool:
+        try:
+            run = await self._queue.claim(self.name)
+        except DomainError as e:
+            log.warning("claiming failed; trying again later", error=str(e))
+            return False
+        if run is None:
+            return False
+        log.info("run claimed", run_id=str(run.id), attempt=run.attempt, epoch=run.epoch)
+        task = asyncio.create_task(self._attempt(run, stopping))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return True
+
+    async def _attempt(self, run: Run, stopping: asyncio.Event) -> Run | None:
+        bound = log.bind(run_id=str(run.id), attempt=run.attempt)
+        try:
+            ended = await self._execute(run, stopping)
+        except Exception:
+            bound.exception("the attempt crashed; its lease will expire and the run be retried")
+            return None
+        if ended is None:
+            bound.warning("the attempt lost its run to another; it stored nothing")
+        else:
+            bound.info("run attempt ended", status=ended.status.value)
+        return ended
+
+    async def _drain(self) -> None:
+        if not self._running:
+            return
+        log.info("handing back held runs", worker=self.name, runs=len(self._running))
+        _, pending = await asyncio.wait(self._running, timeout=self._grace)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def _sleep_or(stopping: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
