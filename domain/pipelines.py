@@ -110,6 +110,10 @@ class Pipeline:
     state: Mapping[str, Any]
     created_at: datetime
     updated_at: datetime
+    last_scheduled_for: datetime | None = None
+    """The latest due time the scheduler has dealt with (queued a run for, or passed over
+    while a run was active); the next due time is counted from it, or from ``created_at``
+    before the first. Changed by the scheduler only."""
 
 
 class PipelineNotFound(NotFound):

@@ -125,6 +125,9 @@ class Run:
     cancel_requested: bool = False
     streams: Mapping[str, StreamStats] = field(factory=dict)
     error: RunError | None = None
+    scheduled_for: datetime | None = None
+    """The due time a scheduled run was queued for (at most one run per pipeline and due
+    time); ``None`` for a run not queued by the scheduler."""
 
     @classmethod
     def queued(
@@ -135,11 +138,21 @@ class Run:
         trigger: RunTrigger,
         now: datetime,
         max_attempts: int,
+        *,
+        scheduled_for: datetime | None = None,
     ) -> Run:
-        """A new run, waiting for a worker."""
+        """A new run, waiting for a worker (``scheduled_for``: the due time it was queued for)."""
         if max_attempts < 1:
             raise ValueError("a run needs at least one attempt")
-        return cls(run_id, organization_id, pipeline_id, trigger, now, max_attempts)
+        return cls(
+            run_id,
+            organization_id,
+            pipeline_id,
+            trigger,
+            now,
+            max_attempts,
+            scheduled_for=scheduled_for,
+        )
 
     @property
     def rows_read(self) -> int:

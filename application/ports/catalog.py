@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -87,4 +88,23 @@ class PipelineRepository(Protocol):
         self, organization_id: UUID, pipeline_id: UUID, stream: str, state: Mapping[str, Any]
     ) -> None:
         """Mirror one stream's state (its destination holds the truth) for the API."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Pipeline]:
+        """Up to ``limit`` enabled pipelines with a schedule that may be due at ``now`` (their
+        next due time has passed, or is not known yet: never scheduled, or rescheduled since),
+        the longest due first, locked for this unit of work. Pipelines another unit of work
+        holds are skipped, never waited for (another scheduler has them, or someone edits
+        them), and a pipeline another scheduler dealt with meanwhile is not due any more."""
+        ...
+
+    async def record_scheduled(
+        self,
+        organization_id: UUID,
+        pipeline_id: UUID,
+        last_scheduled_for: datetime | None,
+        next_due: datetime | None,
+    ) -> None:
+        """Store the latest due time the scheduler dealt with (it never moves back) and the
+        next one (``None``: the schedule never fires again), until the schedule changes."""
         ...

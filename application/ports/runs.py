@@ -30,6 +30,13 @@ class RunRepository(Protocol):
         succeed)."""
         ...
 
+    async def add_scheduled(self, run: Run) -> bool:
+        """Store a new queued run with its due time (``run.scheduled_for``); ``False``,
+        storing nothing, when its pipeline has a queued or running run, or already has a run
+        for that due time (the store keeps one per pipeline and due time, so two schedulers
+        cannot both queue it)."""
+        ...
+
     async def get(self, organization_id: UUID, run_id: UUID, *, lock: bool = False) -> Run | None:
         """The organization's run, if it exists; with ``lock``, held against concurrent
         changes until the unit of work ends."""

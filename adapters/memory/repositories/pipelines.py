@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,9 +14,16 @@ from thedata.application.errors import ReferenceConflict
 from thedata.domain.pagination import Page, PageRequest
 from thedata.domain.pipelines import Pipeline, PipelineNameTaken
 
+_NEVER = datetime.max.replace(tzinfo=UTC)
+"""The next due time of a schedule that never fires again (the database's 'infinity')."""
+
 
 class InMemoryPipelineRepository:
-    """Pipelines; names unique per organization."""
+    """Pipelines; names unique per organization.
+
+    Each pipeline's next due time, as the scheduler last computed it, is kept beside it
+    (the database's ``next_due_at`` column; the domain object does not carry it).
+    """
 
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
@@ -51,10 +59,16 @@ class InMemoryPipelineRepository:
         self._check_name(pipeline)
         key = (pipeline.organization_id, pipeline.id)
         if key in self._rows():
-            self._rows()[key] = evolve(pipeline, state=self._rows()[key].state)
+            stored = self._rows()[key]
+            if stored.schedule != pipeline.schedule:  # a new schedule: computed again
+                self._next_due().pop(key, None)
+            self._rows()[key] = evolve(
+                pipeline, state=stored.state, last_scheduled_for=stored.last_scheduled_for
+            )
 
     async def delete(self, organization_id: UUID, pipeline_id: UUID) -> None:
         self._rows().pop((organization_id, pipeline_id), None)
+        self._next_due().pop((organization_id, pipeline_id), None)
 
     async def list(self, organization_id: UUID, page: PageRequest) -> Page[Pipeline]:
         rows = [evolve(p) for (org, _), p in self._rows().items() if org == organization_id]
@@ -78,3 +92,34 @@ class InMemoryPipelineRepository:
         if key in self._rows():
             pipeline = self._rows()[key]
             self._rows()[key] = evolve(pipeline, state={**pipeline.state, stream: dict(state)})
+
+    def _next_due(self) -> dict[tuple[UUID, UUID], datetime]:
+        return self._tables("pipeline_next_due")
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Pipeline]:
+        # nothing to skip: a memory unit of work holds the whole store until it ends
+        next_due = self._next_due()
+        due = [
+            (next_due.get(key), p)
+            for key, p in self._rows().items()
+            if p.enabled and p.schedule is not None and next_due.get(key, now) <= now
+        ]
+        # unknown next due times first, as the database's NULLS FIRST
+        due.sort(key=lambda entry: (entry[0] is not None, entry[0] or now, entry[1].id))
+        return [evolve(p) for _, p in due[:limit]]
+
+    async def record_scheduled(
+        self,
+        organization_id: UUID,
+        pipeline_id: UUID,
+        last_scheduled_for: datetime | None,
+        next_due: datetime | None,
+    ) -> None:
+        key = (organization_id, pipeline_id)
+        pipeline = self._rows().get(key)
+        if pipeline is None:
+            return
+        last = pipeline.last_scheduled_for
+        if last_scheduled_for is not None and (last is None or last_scheduled_for > last):
+            self._rows()[key] = evolve(pipeline, last_scheduled_for=last_scheduled_for)
+        self._next_due()[key] = _NEVER if next_due is None else next_due

@@ -47,6 +47,19 @@ class InMemoryRunRepository:
             raise RunAlreadyActive(f"pipeline {run.pipeline_id} has a queued or running run")
         rows[(run.organization_id, run.id)] = evolve(run)
 
+    async def add_scheduled(self, run: Run) -> bool:
+        rows = self._rows()
+        if run.scheduled_for is not None and any(
+            r.pipeline_id == run.pipeline_id and r.scheduled_for == run.scheduled_for
+            for r in rows.values()
+        ):
+            return False
+        try:
+            await self.add(run)
+        except RunAlreadyActive:
+            return False
+        return True
+
     async def get(self, organization_id: UUID, run_id: UUID, *, lock: bool = False) -> Run | None:
         run = self._rows().get((organization_id, run_id))
         return evolve(run) if run else None
@@ -104,6 +117,7 @@ class InMemoryRunRepository:
             trigger=stored.trigger,
             max_attempts=stored.max_attempts,
             queued_at=stored.queued_at,
+            scheduled_for=stored.scheduled_for,
             # never withdrawn: a worker's copy read before the request must not undo it
             cancel_requested=stored.cancel_requested or run.cancel_requested,
         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from thedata.domain.schedules import Cron, EverySeconds, Schedule
 
 _SELECT = (
     "SELECT id, organization_id, name, source_id, destination_id, streams, schedule, enabled,"
-    " state, created_at, updated_at FROM pipelines"
+    " state, created_at, updated_at, last_scheduled_for FROM pipelines"
 )
 
 
@@ -58,7 +59,8 @@ def _schedule(data: dict[str, Any] | None) -> Schedule | None:
 
 
 def _pipeline(row: tuple[Any, ...]) -> Pipeline:
-    (id_, org, name, source, destination, streams, schedule, enabled, state, created, updated) = row
+    (id_, org, name, source, destination, streams, schedule, enabled, state) = row[:9]
+    (created, updated, last_scheduled_for) = row[9:]
     return Pipeline(
         id_,
         org,
@@ -71,6 +73,7 @@ def _pipeline(row: tuple[Any, ...]) -> Pipeline:
         state,
         created,
         updated,
+        last_scheduled_for,
     )
 
 
@@ -96,8 +99,9 @@ class PostgresPipelineRepository:
         try:
             await self._connection().execute(
                 "INSERT INTO pipelines (name, source_id, destination_id, streams, schedule,"
-                " enabled, id, organization_id, state, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " enabled, id, organization_id, state, created_at, updated_at,"
+                " last_scheduled_for)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     *_columns(p),
                     p.id,
@@ -105,6 +109,7 @@ class PostgresPipelineRepository:
                     Jsonb(dict(p.state)),
                     p.created_at,
                     p.updated_at,
+                    p.last_scheduled_for,
                 ),
             )
         except errors.UniqueViolation as error:
@@ -124,12 +129,17 @@ class PostgresPipelineRepository:
 
     async def update(self, pipeline: Pipeline) -> None:
         p = pipeline
+        columns = _columns(p)
         try:
             await self._connection().execute(
                 "UPDATE pipelines SET name = %s, source_id = %s, destination_id = %s,"
-                " streams = %s, schedule = %s, enabled = %s, updated_at = %s"
+                " streams = %s, schedule = %s, enabled = %s, updated_at = %s,"
+                # a new schedule has a new next due time: the scheduler computes it again
+                # (the right-hand side reads the row as it was)
+                " next_due_at = CASE WHEN schedule IS DISTINCT FROM %s::jsonb THEN NULL"
+                " ELSE next_due_at END"
                 " WHERE organization_id = %s AND id = %s",
-                (*_columns(p), p.updated_at, p.organization_id, p.id),
+                (*columns, p.updated_at, columns[4], p.organization_id, p.id),
             )
         except errors.UniqueViolation as error:
             raise PipelineNameTaken(f"a pipeline is named {p.name!r}") from error
@@ -176,6 +186,36 @@ class PostgresPipelineRepository:
         )
         row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Pipeline]:
+        # NO KEY UPDATE, not UPDATE: a trigger's insert of a run takes KEY SHARE on its
+        # pipeline (the foreign key) and must not wait for a scheduler that, in turn, waits
+        # for that uncommitted run (a deadlock); schedulers still exclude each other.
+        # A row another scheduler committed since this statement's snapshot is read again
+        # once locked and checked against the WHERE: its next due time moved on, so it drops.
+        cursor = await self._connection().execute(
+            _SELECT + " WHERE enabled AND schedule IS NOT NULL"
+            " AND (next_due_at IS NULL OR next_due_at <= %s)"
+            " ORDER BY next_due_at NULLS FIRST LIMIT %s FOR NO KEY UPDATE SKIP LOCKED",
+            (now, limit),
+        )
+        return [_pipeline(row) for row in await cursor.fetchall()]
+
+    async def record_scheduled(
+        self,
+        organization_id: UUID,
+        pipeline_id: UUID,
+        last_scheduled_for: datetime | None,
+        next_due: datetime | None,
+    ) -> None:
+        # GREATEST skips NULLs: a NULL keeps the stored time, and the time never moves back
+        await self._connection().execute(
+            "UPDATE pipelines"
+            " SET last_scheduled_for = GREATEST(last_scheduled_for, %s::timestamptz),"
+            " next_due_at = COALESCE(%s::timestamptz, 'infinity')"
+            " WHERE organization_id = %s AND id = %s",
+            (last_scheduled_for, next_due, organization_id, pipeline_id),
+        )
 
 
 def _endpoint_gone() -> ReferenceConflict:

@@ -17,19 +17,30 @@ from thedata.domain.runs import Run, RunAlreadyActive, RunError, RunStatus, RunT
 
 # the fixed columns first, then what a run's life changes, in the order _changes gives them
 _SELECT = (
-    "SELECT id, organization_id, pipeline_id, trigger, max_attempts, queued_at,"
+    "SELECT id, organization_id, pipeline_id, trigger, max_attempts, queued_at, scheduled_for,"
     " status, attempt, not_before, started_at, finished_at, worker_id, lease_expires_at, epoch,"
     " cancel_requested, streams, error FROM runs"
 )
-_INSERT = (
+_INSERT_ROW = (
     "INSERT INTO runs (id, organization_id, pipeline_id, trigger, max_attempts, queued_at,"
-    " status, attempt, not_before, started_at, finished_at, worker_id, lease_expires_at, epoch,"
-    " cancel_requested, streams, error)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " scheduled_for, status, attempt, not_before, started_at, finished_at, worker_id,"
+    " lease_expires_at, epoch, cancel_requested, streams, error)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_INSERT = (
+    _INSERT_ROW
     # the partial unique index is the arbiter: a pipeline's second active run inserts nothing
     # (a concurrent one waits for the first to commit or roll back) and the transaction
     # stays usable, so the caller can still record its answer
-    " ON CONFLICT (pipeline_id) WHERE status IN ('queued', 'running') DO NOTHING"
+    + " ON CONFLICT (pipeline_id) WHERE status IN ('queued', 'running') DO NOTHING"
+)
+_INSERT_SCHEDULED = (
+    _INSERT_ROW
+    # no arbiter named: both the one-active-run index and the one-run-per-due-time index
+    # are arbiters (the primary key too, which a fresh id never hits), and either conflict
+    # inserts nothing (waiting, as above, for an uncommitted conflicting run to commit or
+    # roll back)
+    + " ON CONFLICT DO NOTHING"
 )
 _UPDATE = (
     "UPDATE runs SET status = %s, attempt = %s, not_before = %s, started_at = %s,"
@@ -73,8 +84,9 @@ def _changes(run: Run) -> tuple[Any, ...]:
 
 
 def _run(row: tuple[Any, ...]) -> Run:
-    (id_, org, pipeline, trigger, max_attempts, queued_at, status, attempt, not_before) = row[:9]
-    (started, finished, worker, lease, epoch, cancel, streams, error) = row[9:]
+    (id_, org, pipeline, trigger, max_attempts, queued_at, scheduled_for) = row[:7]
+    (status, attempt, not_before, started, finished, worker, lease, epoch) = row[7:15]
+    (cancel, streams, error) = row[15:]
     return Run(
         id=id_,
         organization_id=org,
@@ -96,7 +108,21 @@ def _run(row: tuple[Any, ...]) -> Run:
             for name, s in streams.items()
         },
         error=RunError(error["type"], error["message"], error["retryable"]) if error else None,
+        scheduled_for=scheduled_for,
     )
+
+
+def _row(run: Run) -> tuple[Any, ...]:
+    fixed = (
+        run.id,
+        run.organization_id,
+        run.pipeline_id,
+        run.trigger.value,
+        run.max_attempts,
+        run.queued_at,
+        run.scheduled_for,
+    )
+    return (*fixed, *_changes(run))
 
 
 class PostgresRunRepository:
@@ -106,20 +132,18 @@ class PostgresRunRepository:
         self._connection = connection
 
     async def add(self, run: Run) -> None:
-        fixed = (
-            run.id,
-            run.organization_id,
-            run.pipeline_id,
-            run.trigger.value,
-            run.max_attempts,
-            run.queued_at,
-        )
+        if not await self._insert(_INSERT, run):
+            raise RunAlreadyActive(f"pipeline {run.pipeline_id} has a queued or running run")
+
+    async def add_scheduled(self, run: Run) -> bool:
+        return await self._insert(_INSERT_SCHEDULED, run)
+
+    async def _insert(self, statement: str, run: Run) -> bool:
         try:
-            cursor = await self._connection().execute(_INSERT, (*fixed, *_changes(run)))
+            cursor = await self._connection().execute(statement, _row(run))
         except errors.ForeignKeyViolation as error:
             raise ReferenceConflict("the run's pipeline does not exist (any more)") from error
-        if cursor.rowcount == 0:
-            raise RunAlreadyActive(f"pipeline {run.pipeline_id} has a queued or running run")
+        return cursor.rowcount == 1
 
     async def get(self, organization_id: UUID, run_id: UUID, *, lock: bool = False) -> Run | None:
         cursor = await self._connection().execute(
