@@ -20,6 +20,7 @@ from thedata.application.use_cases.create_pipeline import CreatePipeline, NewPip
 from thedata.application.use_cases.delete_data_source import DeleteDataSource
 from thedata.application.use_cases.delete_organization import DeleteOrganization
 from thedata.application.use_cases.delete_pipeline import DeletePipeline
+from thedata.application.use_cases.enqueue_due_runs import EnqueueDueRuns
 from thedata.application.use_cases.execute_run import ExecuteRun
 from thedata.application.use_cases.get_current_user import GetCurrentUser, UserProfile
 from thedata.application.use_cases.get_data_source import GetDataSource, ListDataSources
@@ -69,6 +70,7 @@ __all__ = [
     "DeleteOrganization",
     "DeletePipeline",
     "DiscoverStreams",
+    "EnqueueDueRuns",
     "ExecuteRun",
     "GetCurrentUser",
     "GetDataSource",

@@ -1,5 +1,5 @@
 """One contract for what the scheduler needs from the pipeline and run repositories, on memory
-and on PostgreSQL."""
+and on PostgreSQL, and the scheduler racing itself on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from attrs import evolve
 from tests.conftest import pool_on
 from tests.contract.test_catalog_repositories import a_data_source, a_pipeline
 from tests.contract.test_identity_repositories import an_organization, ids
-from tests.identity import T0
+from tests.identity import T0, ManualClock
 from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from thedata.adapters.postgres import PostgresUnitOfWork
 from thedata.application.ports import UnitOfWork
+from thedata.application.use_cases import EnqueueDueRuns
 from thedata.domain.organizations import Organization
 from thedata.domain.pagination import PageRequest
 from thedata.domain.pipelines import Pipeline
@@ -264,3 +265,54 @@ class TestPostgresSchedules(ScheduleContract):
         async with self.new_uow() as uow:
             page = await uow.runs.list(self.org.id, PageRequest())
         assert [r.id for r in page.items] == [manual.id]
+
+    async def test_racing_schedulers_queue_each_due_run_exactly_once(self) -> None:
+        """Eight schedulers pass at once over 30 pipelines while a worker finishes the runs
+        as they come (so the one-active-run rule cannot hide a double), at three instants,
+        the last after a downtime: each pipeline gets one run per due time, for exactly the
+        due times an every-minute schedule has, the downtime's as one catch-up run."""
+        pipelines = [await self.a_pipeline_of(f"p{n}") for n in range(30)]
+        clock = ManualClock()
+        schedulers = [EnqueueDueRuns(self.new_uow, clock, ids, 3) for _ in range(8)]
+        queued: list[Run] = []
+        for now in (T0 + MINUTE, T0 + 2 * MINUTE + 5 * SECOND, T0 + 10 * MINUTE + 30 * SECOND):
+            clock.current = now
+            start, done = asyncio.Event(), asyncio.Event()
+
+            async def scheduler(s: EnqueueDueRuns, start: asyncio.Event = start) -> None:
+                await start.wait()
+                for _ in range(5):  # small batches, passes over and over: they interleave
+                    queued.extend(await s.enqueue(limit=4))
+
+            async def worker(now: datetime = now, done: asyncio.Event = done) -> None:
+                while not done.is_set():
+                    await self.finish_every_run(now)
+                    await asyncio.sleep(0)
+
+            finishing = asyncio.create_task(worker())
+            tasks = [asyncio.create_task(scheduler(s)) for s in schedulers]
+            await asyncio.sleep(0.05)
+            start.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+            done.set()
+            await finishing
+            await self.finish_every_run(now)
+        dues = (T0 + MINUTE, T0 + 2 * MINUTE, T0 + 10 * MINUTE)
+        expected = sorted((p.id, due) for p in pipelines for due in dues)
+        assert sorted((r.pipeline_id, r.scheduled_for) for r in queued) == expected
+        async with self.new_uow() as uow:
+            stored = await uow.runs.list(self.org.id, PageRequest(200))
+        assert sorted((r.pipeline_id, r.scheduled_for) for r in stored.items) == expected
+
+    async def finish_every_run(self, now: datetime) -> None:
+        """Every claimable run is claimed and succeeds, one unit of work each."""
+        while True:
+            async with self.new_uow() as uow:
+                run = await uow.runs.next_claimable(now)
+                if run is None:
+                    return
+                claimed = run.claim("w", now, LEASE, 1)
+                assert await uow.runs.save(claimed, attempt=0, status=RunStatus.QUEUED)
+                done = claimed.succeeded(now)
+                assert await uow.runs.save(done, attempt=1, status=RunStatus.RUNNING)
+                await uow.commit()
