@@ -236,6 +236,19 @@ class Run:
             attempt=self.attempt - 1,
         )
 
+    def deferred(
+        self, now: datetime, until: datetime, error: RunError, most: timedelta, backoff: Backoff
+    ) -> Run:
+        """A data source is known to be down (its circuit is open until ``until``): queued
+        again for then without spending the attempt, as long as the run has waited less than
+        ``most`` since it was queued; after that the attempt counts as failed with ``error``
+        (queued after ``backoff`` while attempts are left), so an outage ends runs in
+        bounded time."""
+        self._expect(RunStatus.RUNNING)
+        if now - self.queued_at >= most:
+            return self.failed(now, error, backoff)
+        return evolve(self._requeued(until, error), attempt=self.attempt - 1)
+
     def cancel(self, now: datetime) -> Run:
         """Cancelled at once when queued; a running one is asked to stop at its next batch."""
         self._expect(RunStatus.QUEUED, RunStatus.RUNNING)

@@ -15,8 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
-from thedata.application.errors import ConnectorMisconfigured, DependencyUnavailable
+from thedata.application.errors import (
+    CircuitOpen,
+    ConnectorMisconfigured,
+    DependencyUnavailable,
+)
 from thedata.application.move_stream import move_stream
 from thedata.application.ports import ConnectorFactory, Moved, Retrying, UnitOfWorkFactory
 from thedata.application.ports.secrets import SecretStore
@@ -35,6 +40,14 @@ class _Stop(Exception):
     def __init__(self, why: str) -> None:
         super().__init__(why)
         self.why = why
+
+
+class _Deferred(Exception):
+    """A data source's circuit is open: the run waits until ``until``."""
+
+    def __init__(self, until: datetime, error: RunError) -> None:
+        super().__init__(error.message)
+        self.until, self.error = until, error
 
 
 class _Attempt:
@@ -81,6 +94,8 @@ class ExecuteRun:
                 await self._move(attempt)
         except _Stop as stop:
             return await self._stopped(attempt, stop.why)
+        except _Deferred as deferred:
+            return await self._queue.defer(attempt.run, deferred.until, deferred.error)
         except Superseded:
             return None  # a newer attempt holds the destination: this one is over
         except DomainError as e:
@@ -101,6 +116,12 @@ class ExecuteRun:
             pipeline = await find_pipeline(uow, run.organization_id, run.pipeline_id)
             source = await find_data_source(uow, run.organization_id, pipeline.source_id)
             destination = await find_data_source(uow, run.organization_id, pipeline.destination_id)
+        now = self._queue.clock.now()
+        for data_source in (source, destination):
+            until = data_source.health.open_until
+            if until is not None and until > now:  # known down: no attempt burnt on it
+                message = f"the data source {data_source.name!r} is unreachable; retried then"
+                raise _Deferred(until, RunError(CircuitOpen.code, message, True))
         reader, writer = await ends(self._connectors, self._secrets, source, destination)
         assert run.epoch is not None  # noqa: S101 - a claimed run holds its epoch
         for stream in pipeline.streams:

@@ -9,26 +9,39 @@ changes nothing, and learns it from a ``None``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from thedata.application.ports import Clock, UnitOfWorkFactory
 from thedata.domain.runs import Backoff, Run, RunError, RunStatus
 
 Change = Callable[[Run], Run]
+DEFER_MOST = timedelta(minutes=2)
+"""How long a run waits for a data source whose circuit is open, before its attempts count."""
 
 
 class RunQueue:
     """Claims runs for a worker and records what becomes of them."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, lease: timedelta, backoff: Backoff
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        lease: timedelta,
+        backoff: Backoff,
+        defer_most: timedelta = DEFER_MOST,
     ) -> None:
         self._uow, self._clock, self._lease, self._backoff = uow, clock, lease, backoff
+        self._defer_most = defer_most
 
     @property
     def lease(self) -> timedelta:
         """How long a claim or a renewal holds a run."""
         return self._lease
+
+    @property
+    def clock(self) -> Clock:
+        """The queue's time."""
+        return self._clock
 
     async def claim(self, worker_id: str) -> Run | None:
         """The oldest claimable run, taken for a new attempt with the pipeline's next epoch
@@ -93,6 +106,15 @@ class RunQueue:
     async def cancelled(self, run: Run) -> Run | None:
         """The attempt stopped because a cancel was asked."""
         return await self.finish(run, lambda r: r.cancelled(self._clock.now()))
+
+    async def defer(self, run: Run, until: datetime, error: RunError) -> Run | None:
+        """A data source is down until ``until``: queued again for then, no attempt spent,
+        unless the run has been deferred for ``defer_most`` already (then it fails as any
+        retryable error does)."""
+        return await self.finish(
+            run,
+            lambda r: r.deferred(self._clock.now(), until, error, self._defer_most, self._backoff),
+        )
 
     async def hand_back(self, run: Run) -> Run | None:
         """The worker stops before the attempt ends: queued again, no attempt spent."""

@@ -17,6 +17,7 @@ from tests.unit.test_run_use_cases import Runs
 from thedata.adapters.memory.streams import InMemoryStreamReader, InMemoryStreamWriter
 from thedata.application.ports import Batch, FrameFormat, ReadPlan, Shape, StreamFailed, Written
 from thedata.application.use_cases import ExecuteRun
+from thedata.domain.data_sources import DataSourceHealth
 from thedata.domain.runs import Run, RunStatus
 
 LEASE = timedelta(seconds=30)
@@ -152,3 +153,41 @@ async def test_a_failed_stream_queues_the_run_again_or_fails_it(retryable: bool)
     assert ended.error is not None
     assert ended.error.message == "the destination refused"
     assert ended.error.retryable is retryable
+
+
+async def test_a_run_waits_out_an_open_circuit_then_fails_in_bounded_time() -> None:
+    """Deferred to the circuit's end without spending an attempt, for up to two minutes since
+    it was queued; then the outage counts as a retryable failure, and the attempts run out."""
+    catalog, runs, execute, run, _, _ = await claimed()
+    clock = runs.clock
+
+    async def source_down_for(seconds: int) -> None:
+        async with catalog.uow() as uow:
+            pipeline = await uow.pipelines.get(run.organization_id, run.pipeline_id)
+            assert pipeline is not None
+            until = clock.now() + timedelta(seconds=seconds)
+            health = DataSourceHealth("open", until, None, "unreachable")
+            await uow.data_sources.record_health(pipeline.source_id, health)
+            await uow.commit()
+
+    await source_down_for(60)
+    deferred = await execute(run)
+    assert deferred is not None
+    assert deferred.status is RunStatus.QUEUED
+    assert deferred.attempt == 0  # no attempt spent
+    assert deferred.error is not None
+    assert deferred.error.type == "circuit_open"
+    assert deferred.not_before == clock.now() + timedelta(seconds=60)
+    seen = []
+    for _ in range(6):
+        clock.advance(timedelta(seconds=61))
+        await source_down_for(60)
+        again = await runs.queue.claim("w1")
+        if again is None:
+            continue
+        ended = await execute(again)
+        assert ended is not None
+        seen.append((ended.status, ended.attempt))
+        if ended.status.finished:
+            break
+    assert seen[-1] == (RunStatus.FAILED, 2)  # within a few minutes, its 2 attempts spent

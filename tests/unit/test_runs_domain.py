@@ -146,6 +146,14 @@ class RunMachine(RuleBasedStateMachine):
         legal = self.run.status is RunStatus.RUNNING
         self.attempt(lambda: self.run.handed_back(), legal)
 
+    @rule(seconds=st.integers(1, 120))
+    def defer(self, seconds: int) -> None:
+        legal = self.run.status is RunStatus.RUNNING
+        until = self.now + timedelta(seconds=seconds)
+        error = RunError("circuit_open", "down", True)
+        most = timedelta(minutes=2)
+        self.attempt(lambda: self.run.deferred(self.now, until, error, most, BACKOFF), legal)
+
     @rule()
     def cancel(self) -> None:
         legal = self.run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
