@@ -19,6 +19,7 @@ from thedata.application.use_cases import (
     DeleteDataSource,
     DeletePipeline,
     DiscoverStreams,
+    EnqueueDueRuns,
     ExecuteRun,
     GetDataSource,
     GetPipeline,
@@ -121,6 +122,13 @@ class Catalog(Infrastructure):
         clock=Infrastructure.clock,
         ids=Infrastructure.ids,
         policy=Identity.identity_policy,
+        max_attempts=Infrastructure.settings.provided.run_max_attempts,
+    )
+    enqueue_due_runs = providers.Factory(
+        EnqueueDueRuns,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        ids=Infrastructure.ids,
         max_attempts=Infrastructure.settings.provided.run_max_attempts,
     )
     list_runs = providers.Factory(ListRuns, uow=Infrastructure.unit_of_work_factory)

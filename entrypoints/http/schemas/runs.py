@@ -40,7 +40,8 @@ class RunErrorOut(msgspec.Struct, frozen=True):
 
 
 class RunBody(msgspec.Struct, frozen=True):
-    """A run. ``not_before``: a queued run waits until then (a retry's backoff);
+    """A run. ``not_before``: a queued run waits until then (a retry's backoff, or a data
+    source's open circuit); ``scheduled_for``: the due time a scheduled run was queued for;
     ``cancel_requested``: a running run was asked to stop at its next batch."""
 
     id: UUID
@@ -53,6 +54,7 @@ class RunBody(msgspec.Struct, frozen=True):
     started_at: datetime | None
     finished_at: datetime | None
     not_before: datetime | None
+    scheduled_for: datetime | None
     cancel_requested: bool
     stats: RunStatsOut
     error: RunErrorOut | None
@@ -83,6 +85,7 @@ def run_body(run: Run) -> RunBody:
         started_at=_moment(run.started_at),
         finished_at=_moment(run.finished_at),
         not_before=_moment(run.not_before),
+        scheduled_for=_moment(run.scheduled_for),
         cancel_requested=run.cancel_requested,
         stats=RunStatsOut(
             rows_read=run.rows_read,
