@@ -133,6 +133,7 @@ async def move_stream(
     progress: Progress | None = None,
     retrying: Retrying | None = None,
     verify: bool = False,
+    before_batch: Callable[[], None] | None = None,
 ) -> StreamOutcome:
     """Move ``stream`` for the attempt with ``epoch``; what it moved.
 
@@ -141,6 +142,8 @@ async def move_stream(
     in stay, and the same epoch opens the stream again where they end. Raises ``Superseded``
     when a later attempt holds the destination (nothing more was committed by this one), and
     ``StreamFailed`` when the stream cannot be moved as defined or the retries ran out.
+    ``before_batch`` is called before each batch is written: it may raise to stop the attempt
+    there (a worker that lost its run writes nothing more).
     With ``verify``, the destination's fingerprint is compared with the source's snapshot
     once the stream is published, and the outcome says what was found (never skipped
     silently: when a side cannot tell, it says so).
@@ -170,7 +173,17 @@ async def move_stream(
             if mode is WriteMode.REPLACE:  # a load that failed is redone whole
                 moved = Moved(0, 0, estimate)
             frame_format, position, verification = await _move_once(
-                reader, writer, pipeline, stream, shape, mode, epoch, batch_rows, advanced, verify
+                reader,
+                writer,
+                pipeline,
+                stream,
+                shape,
+                mode,
+                epoch,
+                batch_rows,
+                advanced,
+                verify,
+                before_batch,
             )
     return StreamOutcome(
         moved.rows, moved.bytes, frame_format, mode, position, estimate, verification
@@ -188,6 +201,7 @@ async def _move_once(
     batch_rows: int,
     advanced: Callable[[Written], None],
     verify: bool,
+    before_batch: Callable[[], None] | None,
 ) -> tuple[FrameFormat, Position | None, Verification | None]:
     """One go at the stream, from the destination's committed position."""
     source_prints: list[Fingerprint] = []
@@ -204,6 +218,8 @@ async def _move_once(
         )
         async with reader.read(stream.name, plan) as batches:
             async for batch in batches:
+                if before_batch is not None:
+                    before_batch()
                 advanced(await sink.write(batch))
         await sink.finish()
         position = sink.position if mode is not WriteMode.REPLACE else None

@@ -227,10 +227,12 @@ class Run:
             return self._ended(RunStatus.CANCELLED, now, None)
         return self.failed(now, error, backoff)
 
-    def handed_back(self) -> Run:
+    def handed_back(self, now: datetime) -> Run:
         """The worker stops (shutdown) before finishing: queued again at once, and the attempt
-        it spent does not count."""
+        it spent does not count; a run asked to stop meanwhile is cancelled instead."""
         self._expect(RunStatus.RUNNING)
+        if self.cancel_requested:  # asked to stop, and it stopped: that is a cancel
+            return self._ended(RunStatus.CANCELLED, now, None)
         return evolve(
             self._requeued(None, self.error),
             attempt=self.attempt - 1,
@@ -245,6 +247,8 @@ class Run:
         (queued after ``backoff`` while attempts are left), so an outage ends runs in
         bounded time."""
         self._expect(RunStatus.RUNNING)
+        if self.cancel_requested:
+            return self._ended(RunStatus.CANCELLED, now, None)
         if now - self.queued_at >= most:
             return self.failed(now, error, backoff)
         return evolve(self._requeued(until, error), attempt=self.attempt - 1)

@@ -87,7 +87,8 @@ class PipelineRepository(Protocol):
     async def record_state(
         self, organization_id: UUID, pipeline_id: UUID, stream: str, state: Mapping[str, Any]
     ) -> None:
-        """Mirror one stream's state (its destination holds the truth) for the API."""
+        """Mirror one stream's state (its destination holds the truth) for the API, unless the
+        stored one comes from a later attempt (a larger ``epoch``)."""
         ...
 
     async def due(self, now: datetime, limit: int) -> Sequence[Pipeline]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 
 from thedata.application.errors import (
     CircuitOpen,
@@ -23,7 +23,13 @@ from thedata.application.errors import (
     DependencyUnavailable,
 )
 from thedata.application.move_stream import move_stream
-from thedata.application.ports import ConnectorFactory, Moved, Retrying, UnitOfWorkFactory
+from thedata.application.ports import (
+    Clock,
+    ConnectorFactory,
+    Moved,
+    Retrying,
+    UnitOfWorkFactory,
+)
 from thedata.application.ports.secrets import SecretStore
 from thedata.application.ports.streams import StreamFailed, Superseded
 from thedata.application.use_cases.data_source_access import find_data_source
@@ -32,6 +38,8 @@ from thedata.application.use_cases.run_pipeline import ends, mirror_state
 from thedata.application.use_cases.run_queue import RunQueue
 from thedata.domain.errors import DomainError
 from thedata.domain.runs import Run, RunError, StreamStats
+
+_STORE_PAUSE = timedelta(milliseconds=500)
 
 
 class _Stop(Exception):
@@ -53,16 +61,26 @@ class _Deferred(Exception):
 class _Attempt:
     """What the attempt knows of its run, kept current by the heartbeat and the engine."""
 
-    def __init__(self, run: Run, stopping: asyncio.Event) -> None:
-        self.run, self.stopping = run, stopping
+    def __init__(self, run: Run, stopping: asyncio.Event, clock: Clock) -> None:
+        self.run, self.stopping, self._clock = run, stopping, clock
         self.why: str | None = None
+        self.lease_until = run.lease_expires_at
+        """The lease's end as last renewed: past it, the run may be another attempt's."""
 
     def moved(self, stream: str, moved: Moved) -> None:
         """The engine's progress callback: note the figures, and stop if asked to."""
         stats = StreamStats(moved.rows, moved.rows, moved.estimate)
         self.run = self.run.progressed(stream, stats)
+        self.check()
+
+    def check(self) -> None:
+        """Before and after each batch: stop if asked to (cancel, shutdown), or if the lease
+        ran out before a renewal came back (a worker paused past it writes no more)."""
         if self.why is None and self.stopping.is_set():
             self.why = "shutdown"
+        lease_over = self.lease_until is not None and self._clock.now() >= self.lease_until
+        if self.why is None and lease_over:
+            self.why = "lost"
         if self.why is not None:
             raise _Stop(self.why)
 
@@ -88,27 +106,43 @@ class ExecuteRun:
 
     async def __call__(self, run: Run, stopping: asyncio.Event | None = None) -> Run | None:
         """Move every stream of the run's pipeline, then store how it ended."""
-        attempt = _Attempt(run, stopping or asyncio.Event())
+        attempt = _Attempt(run, stopping or asyncio.Event(), self._queue.clock)
         try:
             async with self._heartbeats(attempt):
                 await self._move(attempt)
         except _Stop as stop:
             return await self._stopped(attempt, stop.why)
         except _Deferred as deferred:
-            return await self._queue.defer(attempt.run, deferred.until, deferred.error)
+            until, why = deferred.until, deferred.error
+            return await self._store(attempt, lambda: self._queue.defer(attempt.run, until, why))
         except Superseded:
             return None  # a newer attempt holds the destination: this one is over
         except DomainError as e:
-            return await self._queue.fail(attempt.run, RunError(e.code, str(e), _retryable(e)))
+            error = RunError(e.code, str(e), _retryable(e))
+            return await self._store(attempt, lambda: self._queue.fail(attempt.run, error))
         # a cancel asked after the last batch comes too late: the work is done
-        return await self._queue.succeed(attempt.run)
+        return await self._store(attempt, lambda: self._queue.succeed(attempt.run))
 
     async def _stopped(self, attempt: _Attempt, why: str) -> Run | None:
         if why == "cancelled":
-            return await self._queue.cancelled(attempt.run)
+            return await self._store(attempt, lambda: self._queue.cancelled(attempt.run))
         if why == "shutdown":
-            return await self._queue.hand_back(attempt.run)
+            return await self._store(attempt, lambda: self._queue.hand_back(attempt.run))
         return None  # "lost": the run is another attempt's now
+
+    async def _store(
+        self, attempt: _Attempt, outcome: Callable[[], Awaitable[Run | None]]
+    ) -> Run | None:
+        """Store the attempt's outcome, trying again while the control database is away and
+        the lease has time left (an attempt that moved every row is not lost to a blip)."""
+        while True:
+            try:
+                return await outcome()
+            except DependencyUnavailable:
+                until = attempt.lease_until
+                if until is None or self._queue.clock.now() + _STORE_PAUSE >= until:
+                    raise  # the lease ends: the reaper takes the run back
+                await asyncio.sleep(_STORE_PAUSE.total_seconds())
 
     async def _move(self, attempt: _Attempt) -> None:
         run = attempt.run
@@ -134,8 +168,12 @@ class ExecuteRun:
                 batch_rows=self._batch_rows,
                 progress=_for(attempt, stream.name),
                 retrying=self._retrying,
+                before_batch=attempt.check,
             )
-            await mirror_state(self._uow, pipeline, stream.name, outcome, run.epoch)
+            with contextlib.suppress(DependencyUnavailable):
+                # only the API's mirror: the destination holds the position, the next run
+                # mirrors it again
+                await mirror_state(self._uow, pipeline, stream.name, outcome, run.epoch)
 
     @contextlib.asynccontextmanager
     async def _heartbeats(self, attempt: _Attempt) -> AsyncIterator[None]:
@@ -158,6 +196,7 @@ class ExecuteRun:
             if stored is None:
                 attempt.why = "lost"
                 return
+            attempt.lease_until = stored.lease_expires_at
             if stored.cancel_requested and attempt.why is None:
                 attempt.why = "cancelled"
 

@@ -118,7 +118,7 @@ class RunQueue:
 
     async def hand_back(self, run: Run) -> Run | None:
         """The worker stops before the attempt ends: queued again, no attempt spent."""
-        return await self.finish(run, lambda r: r.handed_back())
+        return await self.finish(run, lambda r: r.handed_back(self._clock.now()))
 
     async def finish(self, run: Run, change: Change) -> Run | None:
         """End the attempt with ``change`` (its final streams' figures kept)."""

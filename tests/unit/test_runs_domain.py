@@ -62,7 +62,7 @@ def test_a_lost_lease_requeues_with_the_reason_and_a_hand_back_spends_no_attempt
     assert lost.status is RunStatus.QUEUED
     assert lost.error is not None
     assert lost.error.type == LEASE_EXPIRED
-    handed = lost.claim("w2", START + timedelta(minutes=5), LEASE, epoch=2).handed_back()
+    handed = lost.claim("w2", START + timedelta(minutes=5), LEASE, epoch=2).handed_back(START)
     assert handed.attempt == 1
     assert handed.claimable(START + timedelta(minutes=5))
 
@@ -144,7 +144,7 @@ class RunMachine(RuleBasedStateMachine):
     @rule()
     def hand_back(self) -> None:
         legal = self.run.status is RunStatus.RUNNING
-        self.attempt(lambda: self.run.handed_back(), legal)
+        self.attempt(lambda: self.run.handed_back(self.now), legal)
 
     @rule(seconds=st.integers(1, 120))
     def defer(self, seconds: int) -> None:

@@ -91,6 +91,9 @@ class InMemoryPipelineRepository:
         key = (organization_id, pipeline_id)
         if key in self._rows():
             pipeline = self._rows()[key]
+            stored = pipeline.state.get(stream) or {}
+            if int(stored.get("epoch") or 0) > int(state.get("epoch") or 0):
+                return  # an older attempt (a zombie) never puts back its older position
             self._rows()[key] = evolve(pipeline, state={**pipeline.state, stream: dict(state)})
 
     def _next_due(self) -> dict[tuple[UUID, UUID], datetime]:

@@ -173,10 +173,19 @@ class PostgresPipelineRepository:
     async def record_state(
         self, organization_id: UUID, pipeline_id: UUID, stream: str, state: Mapping[str, Any]
     ) -> None:
+        # an older attempt (a zombie) never puts back its older position
         await self._connection().execute(
             "UPDATE pipelines SET state = jsonb_set(state, ARRAY[%s], %s)"
-            " WHERE organization_id = %s AND id = %s",
-            (stream, Jsonb(dict(state)), organization_id, pipeline_id),
+            " WHERE organization_id = %s AND id = %s"
+            " AND coalesce((state -> %s ->> 'epoch')::bigint, 0) <= %s",
+            (
+                stream,
+                Jsonb(dict(state)),
+                organization_id,
+                pipeline_id,
+                stream,
+                int(state.get("epoch") or 0),
+            ),
         )
 
     async def using(self, data_source_id: UUID) -> int:
