@@ -53,6 +53,9 @@ class Worker:
         self._concurrency, self.name = concurrency, name or worker_id()
         self._poll, self._reap_every, self._grace = poll, reap_every, grace
         self._running: set[asyncio.Task[Run | None]] = set()
+        # set when an attempt ends: a worker at its concurrency claims again at once, rather
+        # than after the rest of a poll (which held a busy worker to one run per poll)
+        self._freed = asyncio.Event()
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until ``stopping`` is set, then hand back or finish what is held."""
@@ -63,9 +66,10 @@ class Worker:
             if loop.time() >= next_reap:
                 await self._reap()
                 next_reap = loop.time() + self._reap_every
+            self._freed.clear()  # before the count: an attempt ending after it wakes the sleep
             if len(self._running) < self._concurrency and await self._claim(stopping):
                 continue  # there may be more right away
-            await _sleep_or(stopping, self._poll)
+            await _sleep_or(self._poll, stopping, self._freed)
         await self._drain()
         log.info("worker stopped", worker=self.name)
 
@@ -94,8 +98,12 @@ class Worker:
         log.info("run claimed", run_id=str(run.id), attempt=run.attempt, epoch=run.epoch)
         task = asyncio.create_task(self._attempt(run, stopping))
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task.add_done_callback(self._ended)
         return True
+
+    def _ended(self, task: asyncio.Task[Run | None]) -> None:
+        self._running.discard(task)
+        self._freed.set()
 
     async def _attempt(self, run: Run, stopping: asyncio.Event) -> Run | None:
         bound = log.bind(run_id=str(run.id), attempt=run.attempt)
@@ -122,6 +130,11 @@ class Worker:
                 await task
 
 
-async def _sleep_or(stopping: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stopping.wait(), seconds)
+async def _sleep_or(seconds: float, *events: asyncio.Event) -> None:
+    """Sleep ``seconds``, or less if one of ``events`` is set meanwhile."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
