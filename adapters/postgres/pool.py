@@ -46,7 +46,13 @@ async def open_pool(
         kwargs={
             # libpq takes whole seconds and treats values under 2 as 2
             "connect_timeout": max(2, math.ceil(connect_timeout)),
-            "options": f"-c statement_timeout={round(statement_timeout * 1000)}",
+            # a process paused inside a transaction (SIGSTOP, a frozen VM) releases its row
+            # locks (a run the reaper must take back, a pipeline a claim must update) when the
+            # server ends its session: never later than a statement could have run
+            "options": (
+                f"-c statement_timeout={round(statement_timeout * 1000)}"
+                f" -c idle_in_transaction_session_timeout={round(statement_timeout * 2000)}"
+            ),
             "application_name": "thedata",
         },
     )

@@ -155,7 +155,14 @@ async def _worker(container: Any, settings: Settings, concurrency: int) -> Worke
         ended: Run | None = await execute(run, stopping)
         return ended
 
-    return Worker(queue, on_first_run, concurrency=concurrency, grace=settings.shutdown_timeout)
+    schedule = await resolve(container.enqueue_due_runs)
+    return Worker(
+        queue,
+        on_first_run,
+        schedule,
+        concurrency=concurrency,
+        grace=settings.shutdown_timeout,
+    )
 
 
 @contextmanager

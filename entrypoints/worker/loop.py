@@ -1,7 +1,9 @@
 """The worker loop: reap expired leases, claim runs up to the concurrency, execute them.
 
 It runs in ``thedata worker`` and, unless ``--no-worker``, beside the API in
-``thedata serve``. Any number of workers on any number of hosts share the
+``thedata serve``. Every few seconds it also reaps runs whose lease expired and
+queues the runs of due schedules (``EnqueueDueRuns``: exactly once per due
+time, however many workers do it at once). Any number of workers on any number of hosts share the
 queue: claims skip runs another holds, reaping is safe to run everywhere at
 once. On stop (SIGTERM), the loop claims nothing more and the attempts it
 holds hand their runs back at their next batch (no attempt spent); those
@@ -20,7 +22,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from thedata.application.use_cases import RunQueue
+from thedata.application.use_cases import EnqueueDueRuns, RunQueue
 from thedata.domain.errors import DomainError
 from thedata.domain.runs import Run
 
@@ -42,6 +44,7 @@ class Worker:
         self,
         queue: RunQueue,
         execute: Execute,
+        schedule: EnqueueDueRuns | None = None,
         *,
         concurrency: int = 1,
         name: str | None = None,
@@ -49,7 +52,7 @@ class Worker:
         reap_every: float = 5.0,
         grace: float = 30.0,
     ) -> None:
-        self._queue, self._execute = queue, execute
+        self._queue, self._execute, self._schedule = queue, execute, schedule
         self._concurrency, self.name = concurrency, name or worker_id()
         self._poll, self._reap_every, self._grace = poll, reap_every, grace
         self._running: set[asyncio.Task[Run | None]] = set()
@@ -63,8 +66,9 @@ class Worker:
         loop = asyncio.get_running_loop()
         next_reap = loop.time()
         while not stopping.is_set():
-            if loop.time() >= next_reap:
+            if loop.time() >= next_reap:  # housekeeping of the queue, every few seconds
                 await self._reap()
+                await self._enqueue_due()
                 next_reap = loop.time() + self._reap_every
             self._freed.clear()  # before the count: an attempt ending after it wakes the sleep
             if len(self._running) < self._concurrency and await self._claim(stopping):
@@ -86,6 +90,20 @@ class Worker:
                 )
         except DomainError as e:
             log.warning("reaping failed; trying again later", error=str(e))
+
+    async def _enqueue_due(self) -> None:
+        if self._schedule is None:
+            return
+        try:
+            for run in await self._schedule.enqueue():
+                log.info(
+                    "scheduled run queued",
+                    run_id=str(run.id),
+                    pipeline_id=str(run.pipeline_id),
+                    due=run.scheduled_for.isoformat() if run.scheduled_for else None,
+                )
+        except DomainError as e:
+            log.warning("scheduling failed; trying again later", error=str(e))
 
     async def _claim(self, stopping: asyncio.Event) -> bool:
         try:
