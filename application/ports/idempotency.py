@@ -34,3 +34,7 @@ class IdempotencyStore(Protocol):
     async def save(self, scope: str, key: str, response: StoredResponse) -> None:
         """Store the response of the request that claimed ``key``."""
         ...
+
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` records expired by ``now``; how many went."""
+        ...

@@ -63,6 +63,10 @@ class RunRepository(Protocol):
         of work (runs another unit holds are skipped: another reaper has them)."""
         ...
 
+    async def purge_finished(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` runs that finished before ``before``; how many went."""
+        ...
+
     async def save(self, run: Run, *, attempt: int, status: RunStatus) -> bool:
         """Store ``run``'s changes if the stored run is still at ``attempt`` and ``status``
         (what the caller read); ``False``, storing nothing, when it moved on meanwhile."""

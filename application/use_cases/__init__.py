@@ -27,6 +27,7 @@ from thedata.application.use_cases.get_data_source import GetDataSource, ListDat
 from thedata.application.use_cases.get_organization import GetOrganization
 from thedata.application.use_cases.get_pipeline import GetPipeline, ListPipelines
 from thedata.application.use_cases.get_run import GetRun, ListRuns
+from thedata.application.use_cases.housekeeping import Housekeeping, Purged
 from thedata.application.use_cases.issue_access_token import IssueAccessToken, IssuedToken
 from thedata.application.use_cases.list_api_keys import ListApiKeys
 from thedata.application.use_cases.list_members import ListMembers
@@ -77,6 +78,7 @@ __all__ = [
     "GetOrganization",
     "GetPipeline",
     "GetRun",
+    "Housekeeping",
     "IssueAccessToken",
     "IssuedToken",
     "ListApiKeys",
@@ -93,6 +95,7 @@ __all__ = [
     "OrganizationChanges",
     "PipelineChanges",
     "PipelineOutcome",
+    "Purged",
     "RegisterUser",
     "Registration",
     "RemoveMember",

@@ -156,10 +156,12 @@ async def _worker(container: Any, settings: Settings, concurrency: int) -> Worke
         return ended
 
     schedule = await resolve(container.enqueue_due_runs)
+    housekeeping = await resolve(container.housekeeping)
     return Worker(
         queue,
         on_first_run,
         schedule,
+        housekeeping,
         concurrency=concurrency,
         grace=settings.shutdown_timeout,
     )

@@ -209,6 +209,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "reaper, and can no longer finish it nor write its destination."
         ),
     ] = 30
+    run_retention_days: Annotated[
+        Annotated[int, Meta(ge=1, le=3650)],
+        Meta(
+            description="Days a finished run is kept (shown in the API) before the workers' "
+            "housekeeping deletes it."
+        ),
+    ] = 30
     run_max_attempts: Annotated[
         Annotated[int, Meta(ge=1, le=20)],
         Meta(

@@ -24,6 +24,7 @@ from thedata.application.use_cases import (
     GetDataSource,
     GetPipeline,
     GetRun,
+    Housekeeping,
     ListDataSources,
     ListPipelines,
     ListRuns,
@@ -37,7 +38,12 @@ from thedata.application.use_cases import (
 from thedata.domain.runs import Backoff
 from thedata.entrypoints.container.identity import Identity
 from thedata.entrypoints.container.infrastructure import Infrastructure
-from thedata.entrypoints.container.resources import breaker_settings, data_root, lease_of
+from thedata.entrypoints.container.resources import (
+    breaker_settings,
+    data_root,
+    lease_of,
+    run_retention_of,
+)
 
 
 class Catalog(Infrastructure):
@@ -130,6 +136,12 @@ class Catalog(Infrastructure):
         clock=Infrastructure.clock,
         ids=Infrastructure.ids,
         max_attempts=Infrastructure.settings.provided.run_max_attempts,
+    )
+    housekeeping = providers.Factory(
+        Housekeeping,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        run_retention=providers.Callable(run_retention_of, Infrastructure.settings),
     )
     list_runs = providers.Factory(ListRuns, uow=Infrastructure.unit_of_work_factory)
     get_run = providers.Factory(GetRun, uow=Infrastructure.unit_of_work_factory)

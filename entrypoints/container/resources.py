@@ -111,3 +111,8 @@ def breaker_settings(settings: Settings) -> BreakerSettings:
 def lease_of(settings: Settings) -> timedelta:
     """How long a worker's claim or renewal holds a run."""
     return timedelta(seconds=settings.worker_lease_seconds)
+
+
+def run_retention_of(settings: Settings) -> timedelta:
+    """How long finished runs are kept."""
+    return timedelta(days=settings.run_retention_days)

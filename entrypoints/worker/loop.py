@@ -3,12 +3,13 @@
 It runs in ``thedata worker`` and, unless ``--no-worker``, beside the API in
 ``thedata serve``. Every few seconds it also reaps runs whose lease expired and
 queues the runs of due schedules (``EnqueueDueRuns``: exactly once per due
-time, however many workers do it at once). Any number of workers on any number of hosts share the
-queue: claims skip runs another holds, reaping is safe to run everywhere at
-once. On stop (SIGTERM), the loop claims nothing more and the attempts it
-holds hand their runs back at their next batch (no attempt spent); those
-still running after ``grace`` seconds are abandoned to their leases, which the
-reaper of any worker takes back.
+time, however many workers do it at once), and every minute purges a batch of
+expired idempotency records and of runs past their retention. Any number of
+workers on any number of hosts share the queue: claims skip runs another holds,
+reaping is safe to run everywhere at once. On stop (SIGTERM), the loop claims
+nothing more and the attempts it holds hand their runs back at their next batch
+(no attempt spent); those still running after ``grace`` seconds are abandoned
+to their leases, which the reaper of any worker takes back.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from thedata.application.use_cases import EnqueueDueRuns, RunQueue
+from thedata.application.use_cases import EnqueueDueRuns, Housekeeping, RunQueue
 from thedata.domain.errors import DomainError
 from thedata.domain.runs import Run
 
 log = structlog.get_logger("thedata.worker")
+SWEEP_EVERY = 60.0
+"""Seconds between housekeeping passes (each deletes a batch of what expired)."""
 
 Execute = Callable[[Run, asyncio.Event], Awaitable[Run | None]]
 """Runs one attempt of a claimed run (``ExecuteRun``), stopping when the event is set."""
@@ -45,6 +48,7 @@ class Worker:
         queue: RunQueue,
         execute: Execute,
         schedule: EnqueueDueRuns | None = None,
+        housekeeping: Housekeeping | None = None,
         *,
         concurrency: int = 1,
         name: str | None = None,
@@ -53,6 +57,7 @@ class Worker:
         grace: float = 30.0,
     ) -> None:
         self._queue, self._execute, self._schedule = queue, execute, schedule
+        self._housekeeping = housekeeping
         self._concurrency, self.name = concurrency, name or worker_id()
         self._poll, self._reap_every, self._grace = poll, reap_every, grace
         self._running: set[asyncio.Task[Run | None]] = set()
@@ -64,8 +69,11 @@ class Worker:
         """Work until ``stopping`` is set, then hand back or finish what is held."""
         log.info("worker started", worker=self.name, concurrency=self._concurrency)
         loop = asyncio.get_running_loop()
-        next_reap = loop.time()
+        next_reap = next_sweep = loop.time()
         while not stopping.is_set():
+            if loop.time() >= next_sweep:
+                await self._sweep()
+                next_sweep = loop.time() + SWEEP_EVERY
             if loop.time() >= next_reap:  # housekeeping of the queue, every few seconds
                 await self._reap()
                 await self._enqueue_due()
@@ -90,6 +98,21 @@ class Worker:
                 )
         except DomainError as e:
             log.warning("reaping failed; trying again later", error=str(e))
+
+    async def _sweep(self) -> None:
+        if self._housekeeping is None:
+            return
+        try:
+            purged = await self._housekeeping.sweep()
+        except DomainError as e:
+            log.warning("housekeeping failed; trying again later", error=str(e))
+            return
+        if purged.idempotency_records or purged.runs:
+            log.info(
+                "housekeeping",
+                idempotency_records=purged.idempotency_records,
+                runs=purged.runs,
+            )
 
     async def _enqueue_due(self) -> None:
         if self._schedule is None:

@@ -18,7 +18,7 @@ from tests.identity import T0
 from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from thedata.adapters.postgres import PostgresUnitOfWork
 from thedata.application.errors import ReferenceConflict
-from thedata.application.ports import UnitOfWork
+from thedata.application.ports import StoredResponse, UnitOfWork
 from thedata.domain.organizations import Organization
 from thedata.domain.pagination import PageRequest
 from thedata.domain.pipelines import Pipeline
@@ -87,6 +87,46 @@ class RunRepositoryContract(ABC):
     @pytest.fixture
     async def pipeline(self) -> Pipeline:
         return await self.a_pipeline_of(self.org)
+
+    async def test_purging_takes_finished_runs_before_the_date_only(
+        self, pipeline: Pipeline
+    ) -> None:
+        """Housekeeping: runs finished before the date go, in batches of ``limit``; a run
+        finished later, and an active one, stay."""
+
+        async def done(at: datetime) -> Run:
+            run = a_run(pipeline, at)
+            await self.given(run)  # one at a time: one active run per pipeline
+            return await self.finished(run, at)
+
+        old = [await done(T0 + n * SECOND) for n in range(3)]
+        recent = await done(T0 + 100 * SECOND)
+        active = a_run(pipeline, T0 + 200 * SECOND)
+        await self.given(active)
+        cutoff = T0 + 50 * SECOND
+        async with self.new_uow() as uow:
+            assert await uow.runs.purge_finished(cutoff, 2) == 2
+            assert await uow.runs.purge_finished(cutoff, 2) == 1
+            assert await uow.runs.purge_finished(cutoff, 2) == 0
+            await uow.commit()
+        assert [await self.stored(run) for run in old] == [None, None, None]
+        assert await self.stored(recent) == recent
+        assert await self.stored(active) == active
+
+    async def test_expired_idempotency_records_are_purged_and_live_ones_kept(self) -> None:
+        expires = T0 + 10 * SECOND
+        async with self.new_uow() as uow:
+            for n in range(3):
+                claimed = await uow.idempotency.claim("s", f"k{n}", "f", T0, expires + n * SECOND)
+                assert claimed is None
+                await uow.idempotency.save("s", f"k{n}", StoredResponse(201, b"{}"))
+            await uow.commit()
+        async with self.new_uow() as uow:
+            assert await uow.idempotency.purge_expired(expires + SECOND, 10) == 2
+            await uow.commit()
+        async with self.new_uow() as uow:
+            kept = await uow.idempotency.claim("s", "k2", "other", T0, expires)
+            assert kept == ("f", StoredResponse(201, b"{}"))  # still live: a replay
 
     async def test_a_queued_run_round_trips(self, pipeline: Pipeline) -> None:
         """What add stored, get gives back whole."""

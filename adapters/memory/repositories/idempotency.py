@@ -34,3 +34,9 @@ class InMemoryIdempotencyStore:
     async def save(self, scope: str, key: str, response: StoredResponse) -> None:
         fingerprint, expires_at, _ = self._rows()[(scope, key)]
         self._rows()[(scope, key)] = (fingerprint, expires_at, response)
+
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        expired = [key for key, record in self._rows().items() if record[1] <= now][:limit]
+        for key in expired:
+            del self._rows()[key]
+        return len(expired)

@@ -104,6 +104,17 @@ class InMemoryRunRepository:
         expired.sort(key=lambda r: (r.lease_expires_at, r.id))
         return [evolve(r) for r in expired[:limit]]
 
+    async def purge_finished(self, before: datetime, limit: int) -> int:
+        rows = self._rows()
+        old = [
+            key
+            for key, run in rows.items()
+            if run.finished_at is not None and run.finished_at < before
+        ][:limit]
+        for key in old:
+            del rows[key]
+        return len(old)
+
     async def save(self, run: Run, *, attempt: int, status: RunStatus) -> bool:
         rows = self._rows()
         key = (run.organization_id, run.id)

@@ -55,3 +55,11 @@ class PostgresIdempotencyStore:
             "UPDATE idempotency_keys SET status = %s, body = %s WHERE scope = %s AND key = %s",
             (response.status, response.body, scope, key),
         )
+
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        cursor = await self._connection().execute(
+            "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys"
+            " WHERE expires_at <= %s LIMIT %s FOR UPDATE SKIP LOCKED)",
+            (now, limit),
+        )
+        return max(cursor.rowcount, 0)

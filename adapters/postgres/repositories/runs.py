@@ -198,6 +198,14 @@ class PostgresRunRepository:
         )
         return [_run(row) for row in await cursor.fetchall()]
 
+    async def purge_finished(self, before: datetime, limit: int) -> int:
+        cursor = await self._connection().execute(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < %s"
+            " AND status IN ('succeeded', 'failed', 'cancelled') LIMIT %s FOR UPDATE SKIP LOCKED)",
+            (before, limit),
+        )
+        return max(cursor.rowcount, 0)
+
     async def save(self, run: Run, *, attempt: int, status: RunStatus) -> bool:
         cursor = await self._connection().execute(
             _UPDATE, (*_changes(run), run.organization_id, run.id, attempt, status.value)
