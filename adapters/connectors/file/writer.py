@@ -53,7 +53,7 @@ from thedata.adapters.connectors.file.parts import (
 from thedata.adapters.connectors.file.storage import StreamFolder
 from thedata.adapters.connectors.file.streams import FORMATS, stream_name
 from thedata.adapters.connectors.kind import Environment
-from thedata.adapters.connectors.postgres.names import checked_shape
+from thedata.adapters.connectors.names import checked_shape
 from thedata.application.ports.streams import (
     Batch,
     Fingerprint,

@@ -24,10 +24,10 @@ import psycopg
 from psycopg import sql
 
 from thedata.adapters.connectors.kind import Environment
+from thedata.adapters.connectors.names import identifier
 from thedata.adapters.connectors.postgres.config import PostgresConfig
 from thedata.adapters.connectors.postgres.cursor import HORIZON, Cuts, Horizon, IncrementalSql
 from thedata.adapters.connectors.postgres.fingerprint import PINNED_OUTPUT, table_fingerprint
-from thedata.adapters.connectors.postgres.names import identifier
 from thedata.adapters.connectors.postgres.read_formats import (
     Out,
     Statements,

@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from attrs import frozen
 
+from thedata.adapters.connectors.names import identifier
 from thedata.adapters.connectors.postgres.errors import PRIVILEGE
-from thedata.adapters.connectors.postgres.names import identifier
 from thedata.application.ports.streams import Column, Shape, StreamFailed
 
 Connection = psycopg.AsyncConnection[Any]

@@ -16,7 +16,7 @@ import psycopg
 from attrs import frozen
 from psycopg import sql
 
-from thedata.adapters.connectors.postgres.names import type_spelling
+from thedata.adapters.connectors.names import type_spelling
 from thedata.application.ports.streams import Column, Shape, StreamFailed
 
 Connection = psycopg.AsyncConnection[Any]

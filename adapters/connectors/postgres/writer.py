@@ -22,11 +22,11 @@ from uuid import UUID
 from psycopg import sql
 
 from thedata.adapters.connectors.kind import Environment
+from thedata.adapters.connectors.names import checked_shape
 from thedata.adapters.connectors.postgres.config import PostgresConfig
 from thedata.adapters.connectors.postgres.copying import row_encoding
 from thedata.adapters.connectors.postgres.destination import Destination
 from thedata.adapters.connectors.postgres.incremental import IncrementalStream
-from thedata.adapters.connectors.postgres.names import checked_shape
 from thedata.adapters.connectors.postgres.replace import ReplaceStream
 from thedata.adapters.connectors.postgres.session import (
     SERVER_KEEPALIVES,

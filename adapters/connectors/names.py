@@ -1,4 +1,6 @@
-"""Names and type spellings that reach SQL: judged before use, never truncated, never split.
+"""Names and type spellings every kind judges alike: what may name a table or a column, and
+which type spellings are PostgreSQL's (the type vocabulary every kind's shapes speak).
+Judged before use, never truncated, never split.
 
 Table and column names are quoted whole with ``psycopg.sql.Identifier`` (a dot
 is part of the name). Type spellings come from another server or a file and
