@@ -126,24 +126,33 @@ class Part:
         os.close(self.descriptor)
 
 
-def records(descriptor: int, file_format: str) -> Iterator[bytes]:
-    """A data file's records, each ending in ``\\n`` (a CSV file's header skipped)."""
-    cutter: CsvRecords | Lines = CsvRecords() if file_format == "csv" else Lines()
-    header = file_format == "csv"
-    while True:
-        chunk = os.read(descriptor, READ_BYTES)
+def chunks(descriptor: int, size: int | None = None) -> Iterator[bytes]:
+    """A file's bytes from its start (whoever read it before), up to ``size`` (the end if
+    ``None``), in chunks."""
+    offset = 0
+    while size is None or offset < size:
+        wanted = READ_BYTES if size is None else min(READ_BYTES, size - offset)
+        chunk = os.pread(descriptor, wanted, offset)
         if not chunk:
-            break
-        for record in cutter.feed(chunk):
-            if header:
-                header = False
-                continue
-            yield record
-    for record in cutter.end():
-        if header:
-            header = False
-            continue
-        yield record
+            return
+        offset += len(chunk)
+        yield chunk
+
+
+def records(descriptor: int, file_format: str, size: int | None = None) -> Iterator[bytes]:
+    """A data file's records up to ``size`` bytes, each ending in ``\\n`` (a CSV file's
+    header skipped)."""
+    cutter: CsvRecords | Lines = CsvRecords() if file_format == "csv" else Lines()
+
+    def every() -> Iterator[bytes]:
+        for chunk in chunks(descriptor, size):
+            yield from cutter.feed(chunk)
+        yield from cutter.end()
+
+    found = every()
+    if file_format == "csv":
+        next(found, None)  # the header
+    yield from found
 
 
 def csv_fingerprint(records: Iterable[bytes]) -> Fingerprint:

@@ -35,9 +35,8 @@ from thedata.adapters.connectors.file.file_errors import translated
 from thedata.adapters.connectors.file.folders import Folder, open_folder
 from thedata.adapters.connectors.file.manifest import MANIFEST, load
 from thedata.adapters.connectors.file.parts import READ_BYTES, SUFFIX, csv_fingerprint
+from thedata.adapters.connectors.file.parts import records as file_records
 from thedata.adapters.connectors.file.records import (
-    CsvRecords,
-    Lines,
     csv_fields,
     header_names,
 )
@@ -264,18 +263,7 @@ class FolderStreamReader:
     def _records(self, snapshot: Snapshot) -> Iterator[bytes]:
         """Every record of every file, up to each file's size at the snapshot."""
         for descriptor, size in snapshot.files:
-            cutter: CsvRecords | Lines = CsvRecords() if self._format == "csv" else Lines()
-            header = self._format == "csv"
-            for chunk in _chunks(descriptor, size):
-                for record in cutter.feed(chunk):
-                    if header:
-                        header = False
-                    else:
-                        yield record
-            for record in cutter.end():
-                if not header:
-                    yield record
-                header = False
+            yield from file_records(descriptor, self._format, size)
 
     async def _frames(
         self,
@@ -433,17 +421,6 @@ def _after_last_line_break(descriptor: int, size: int) -> int:
             return start + found + 1
         end = start
     return 0
-
-
-def _chunks(descriptor: int, size: int) -> Iterator[bytes]:
-    """The file's bytes up to ``size``, in chunks, from its start (whoever read it before)."""
-    offset = 0
-    while offset < size:
-        chunk = os.pread(descriptor, min(READ_BYTES, size - offset), offset)
-        if not chunk:
-            return
-        offset += len(chunk)
-        yield chunk
 
 
 def _checked_plan(stream: str, shape: Shape, plan: ReadPlan) -> None:
