@@ -84,15 +84,7 @@ class RunQueue:
 
     async def record(self, run: Run) -> Run | None:
         """Store the attempt's progress (``run``'s streams) and renew its lease."""
-        streams = run.streams
-
-        def progressed(stored: Run) -> Run:
-            renewed = stored.renew(self._clock.now(), self._lease)
-            for name, stats in streams.items():
-                renewed = renewed.progressed(name, stats)
-            return renewed
-
-        return await self._change(run, progressed)
+        return await self.finish(run, lambda r: r.renew(self._clock.now(), self._lease))
 
     async def succeed(self, run: Run) -> Run | None:
         """The attempt moved every stream."""
@@ -121,16 +113,14 @@ class RunQueue:
         return await self.finish(run, lambda r: r.handed_back(self._clock.now()))
 
     async def finish(self, run: Run, change: Change) -> Run | None:
-        """End the attempt with ``change`` (its final streams' figures kept)."""
-        streams = run.streams
+        """Store ``run``'s streams' figures, then ``change`` (renew, or end the attempt)."""
 
-        def ended(stored: Run) -> Run:
-            with_figures = stored
-            for name, stats in streams.items():
-                with_figures = with_figures.progressed(name, stats)
-            return change(with_figures)
+        def with_figures(stored: Run) -> Run:
+            for name, stats in run.streams.items():
+                stored = stored.progressed(name, stats)
+            return change(stored)
 
-        return await self._change(run, ended)
+        return await self._change(run, with_figures)
 
     async def reap(self, limit: int = 100) -> Sequence[Run]:
         """Runs whose lease expired, queued again (after a wait) or failed with
