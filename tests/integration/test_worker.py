@@ -23,8 +23,9 @@ from psycopg import sql
 from tests.conftest import make_settings, tcp_endpoint
 from tests.e2e.conftest import CHEAP_HASHING
 from tests.integration.test_cli import THEDATA, clean_env
+from tests.integration.test_run_pipeline_folders import organization
 from tests.integration.test_run_pipeline_postgres import STREAMS, databases, table
-from thedata.application.use_cases import NewDataSource, NewOrganization, NewPipeline
+from thedata.application.use_cases import NewDataSource, NewPipeline
 from thedata.domain.data_sources import DataSourceKind
 from thedata.domain.pipelines import Stream, StreamMode
 from thedata.domain.runs import Run, RunStatus
@@ -40,15 +41,7 @@ async def a_pipeline(
     container: Container, source_url: str, destination_url: str, streams: list[Stream]
 ) -> tuple[Any, UUID, UUID]:
     """An owner, their organization, and a pipeline between the two databases (over TCP)."""
-    await (await resolve(container.migrator)).migrate()
-    user = await (await resolve(container.register_user))("a@x.io", "p" * 12, "A")
-    authenticate = await resolve(container.authenticate)
-    principal = await authenticate(user.access_token)
-    created = await (await resolve(container.create_organization))(
-        principal, NewOrganization("Acme")
-    )
-    org = created.organization.id
-    principal = await authenticate(user.access_token)
+    principal, org = await organization(container)
     create_source = await resolve(container.create_data_source)
     ids = []
     for name, url in (("source", source_url), ("destination", destination_url)):

@@ -17,7 +17,7 @@ from thedata.adapters.memory.streams import (
     InMemoryStreamWriter,
     InMemoryTable,
 )
-from thedata.application.move_stream import Verdict, Verification, move_stream
+from thedata.application.move_stream import StreamOutcome, Verdict, Verification, move_stream
 from thedata.application.ports import (
     Batch,
     Column,
@@ -74,6 +74,21 @@ def source() -> InMemoryDatabase:
     return InMemoryDatabase({"orders": InMemoryTable(SHAPE, list(ROWS))})
 
 
+async def move(writer: InMemoryStreamWriter, kind: str, **options: Any) -> StreamOutcome:
+    """The ``kind`` stream of ``source()`` moved through ``writer`` in batches of 2, retried
+    by stamina."""
+    return await move_stream(
+        InMemoryStreamReader(source()),
+        writer,
+        pipeline="p",
+        stream=STREAMS[kind],
+        epoch=1,
+        batch_rows=2,
+        retrying=StaminaRetrying(),
+        **options,
+    )
+
+
 @pytest.mark.parametrize("kind", ["full", "upsert", "append"])
 async def test_a_retryable_failure_mid_stream_is_tried_again_from_the_committed_batches(
     kind: str,
@@ -85,16 +100,7 @@ async def test_a_retryable_failure_mid_stream_is_tried_again_from_the_committed_
     failing = {0} if kind == "full" else {2}
     writer = FailingWriter(destination, failing, StreamFailed("connection lost", retryable=True))
     seen: list[Moved] = []
-    outcome = await move_stream(
-        InMemoryStreamReader(source()),
-        writer,
-        pipeline="p",
-        stream=STREAMS[kind],
-        epoch=1,
-        batch_rows=2,
-        progress=seen.append,
-        retrying=StaminaRetrying(),
-    )
+    outcome = await move(writer, kind, progress=seen.append)
     table = destination.tables[STREAMS[kind].destination].rows
     assert sorted(table) == sorted(ROWS)  # the append holds each row once
     assert outcome.rows == len(ROWS)
@@ -110,15 +116,7 @@ async def test_permanent_failures_and_takeovers_are_not_retried(error: Exception
     destination = InMemoryDatabase()
     writer = FailingWriter(destination, {1}, error)
     with pytest.raises(type(error)):
-        await move_stream(
-            InMemoryStreamReader(source()),
-            writer,
-            pipeline="p",
-            stream=STREAMS["upsert"],
-            epoch=1,
-            batch_rows=2,
-            retrying=StaminaRetrying(),
-        )
+        await move(writer, "upsert")
     assert writer.writes == 2
     assert len(destination.tables["orders_copy"].rows) == 2  # the first batch stays
 
@@ -127,15 +125,7 @@ async def test_retries_run_out_with_the_last_failure() -> None:
     destination = InMemoryDatabase()
     writer = FailingWriter(destination, set(range(100)), StreamFailed("busy", retryable=True))
     with pytest.raises(StreamFailed, match="busy"):
-        await move_stream(
-            InMemoryStreamReader(source()),
-            writer,
-            pipeline="p",
-            stream=STREAMS["append"],
-            epoch=1,
-            batch_rows=2,
-            retrying=StaminaRetrying(),
-        )
+        await move(writer, "append")
     assert writer.writes == 4
 
 
