@@ -174,6 +174,15 @@ def tcp_endpoint(database_url: str) -> Iterator[tuple[str, int, str, str]]:
     Connectors speak TCP only; the embedded test server listens on a Unix socket,
     so a relaying proxy stands in front of it (or of a TCP server alike).
     """
+    with proxied_endpoint(database_url) as (endpoint, _proxy):
+        yield endpoint
+
+
+@contextmanager
+def proxied_endpoint(
+    database_url: str,
+) -> Iterator[tuple[tuple[str, int, str, str], PartitionableProxy]]:
+    """``tcp_endpoint``, with the proxy in front of it for a test to partition or choke."""
     parts = conninfo_to_dict(database_url)
     host, port = str(parts.get("host") or "localhost"), int(parts.get("port") or 5432)
     if host.startswith("/"):
@@ -183,7 +192,13 @@ def tcp_endpoint(database_url: str) -> Iterator[tuple[str, int, str, str]]:
         proxy = PartitionableProxy(lambda: asyncio.open_connection(host, port))
     proxy.start()
     try:
-        yield "127.0.0.1", proxy.port, str(parts["dbname"]), str(parts.get("user") or "postgres")
+        endpoint = (
+            "127.0.0.1",
+            proxy.port,
+            str(parts["dbname"]),
+            str(parts.get("user") or "postgres"),
+        )
+        yield endpoint, proxy
     finally:
         proxy.stop()
 

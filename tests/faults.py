@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -12,10 +13,12 @@ Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWrite
 
 
 class PartitionableProxy:
-    """Relays local TCP connections to the database until ``partition`` is called.
+    """Relays local TCP connections to the database until ``partition`` or ``choke`` is called.
 
     While partitioned, bytes are held, not dropped and not refused: to the
     client the database looks alive but silent, the worst case for timeouts.
+    Choked, each connection relays the database's first bytes only, then holds:
+    a read stalls in its middle whatever the speed of the machine.
     It runs its own event loop in a thread, independent of the code under test.
     """
 
@@ -24,6 +27,8 @@ class PartitionableProxy:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._healthy = asyncio.Event()
+        self._unchoked = asyncio.Event()
+        self._answers_allowed = math.inf
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -34,8 +39,22 @@ class PartitionableProxy:
     def partition(self) -> None:
         self._loop.call_soon_threadsafe(self._healthy.clear)
 
+    def choke(self, after_bytes: int) -> None:
+        """From now on, each connection relays at most ``after_bytes`` of the database's
+        answers (counted from its start), then holds the rest until ``heal``."""
+        self._loop.call_soon_threadsafe(self._choke, after_bytes)
+
     def heal(self) -> None:
-        self._loop.call_soon_threadsafe(self._healthy.set)
+        self._loop.call_soon_threadsafe(self._heal)
+
+    def _choke(self, after_bytes: int) -> None:
+        self._answers_allowed = after_bytes
+        self._unchoked.clear()
+
+    def _heal(self) -> None:
+        self._answers_allowed = math.inf
+        self._unchoked.set()
+        self._healthy.set()
 
     def stop(self) -> None:
         self._call(self._stop()).result(timeout=5)
@@ -46,7 +65,7 @@ class PartitionableProxy:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
 
     async def _start(self) -> None:
-        self._healthy.set()
+        self._heal()
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -64,15 +83,21 @@ class PartitionableProxy:
             upstream_reader, upstream_writer = await self._connect_upstream()
             await asyncio.gather(
                 self._pump(reader, upstream_writer),
-                self._pump(upstream_reader, writer),
+                self._pump(upstream_reader, writer, answers=True),
                 return_exceptions=True,
             )
             upstream_writer.close()
         writer.close()
 
-    async def _pump(self, source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, source: asyncio.StreamReader, target: asyncio.StreamWriter, answers: bool = False
+    ) -> None:
+        relayed = 0
         while data := await source.read(65536):
             await self._healthy.wait()
+            relayed += len(data)
+            if answers and relayed > self._answers_allowed:
+                await self._unchoked.wait()
             target.write(data)
             await target.drain()
         target.close()

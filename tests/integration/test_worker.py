@@ -1,5 +1,5 @@
-"""Workers executing runs from the queue on PostgreSQL: in-process, and as real
-``thedata worker`` processes, one of them killed with SIGKILL in the middle of a run.
+"""Workers executing runs from the queue on PostgreSQL, in-process (real processes, killed
+and stopped, are in ``test_worker_kill`` and ``test_worker_faults``).
 
 The oracle is the source database itself, read independently of the engine.
 """
@@ -7,8 +7,6 @@ The oracle is the source database itself, read independently of the engine.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,9 +14,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from tests.conftest import make_settings, tcp_endpoint
 from tests.e2e.conftest import CHEAP_HASHING
@@ -27,7 +23,7 @@ from tests.integration.test_run_pipeline_folders import organization
 from tests.integration.test_run_pipeline_postgres import STREAMS, databases, table
 from thedata.application.use_cases import NewDataSource, NewPipeline
 from thedata.domain.data_sources import DataSourceKind
-from thedata.domain.pipelines import Stream, StreamMode
+from thedata.domain.pipelines import Stream
 from thedata.domain.runs import Run, RunStatus
 from thedata.entrypoints.container import Container, build_container, started
 from thedata.entrypoints.resolve import resolve
@@ -110,73 +106,6 @@ async def test_an_in_process_worker_executes_a_triggered_run_to_success(
     assert ended.streams["orders"].rows_written == 500
     assert table(destination_url, "orders_upserted") == table(source_url, "orders")
     assert table(destination_url, "customers_copy") == table(source_url, "customers")
-
-
-BIG_ROWS = 200_000
-
-
-@pytest.mark.slow
-async def test_a_worker_killed_mid_run_is_replaced_and_the_run_ends_exact(
-    database_url: str, endpoints: tuple[str, str], tmp_path: Path
-) -> None:
-    """``thedata worker`` A is killed (SIGKILL) while it holds the run; worker B takes it
-    after A's lease expires and finishes it: the destination equals the source, and the run
-    took two attempts."""
-    source_url, destination_url = endpoints
-    with psycopg.connect(source_url, autocommit=True) as connection:
-        connection.execute(
-            "CREATE TABLE big (id bigint PRIMARY KEY, updated bigint NOT NULL, body text)"
-        )
-        connection.execute(
-            "INSERT INTO big SELECT n, n / 10, repeat('b', 100) FROM generate_series(1, %s) n",
-            (BIG_ROWS,),
-        )
-    streams = [Stream("big", "big_copy", StreamMode.INCREMENTAL, "updated", ("id",))]
-    variables = {
-        "THEDATA_DATABASE_URL": database_url,
-        "THEDATA_DATA_ROOT": str(tmp_path),
-        "THEDATA_WORKER_LEASE_SECONDS": "5",
-        "THEDATA_WORKER_BATCH_ROWS": "2000",
-        "THEDATA_CONNECTOR_ALLOW_PRIVATE_NETWORKS": "true",
-        "THEDATA_MIGRATE_ON_START": "false",
-    }
-    settings = make_settings(
-        database_url=database_url, data_root=str(tmp_path), worker_batch_rows=2000, **CHEAP_HASHING
-    )
-    async with started(build_container(settings)) as container:
-        principal, org, pipeline_id = await a_pipeline(
-            container, source_url, destination_url, streams
-        )
-        run = await (await resolve(container.trigger_run))(principal, org, pipeline_id)
-        first = _worker(variables, tmp_path)
-        try:
-            await wait_for(
-                container, principal, org, run.id, lambda r: r.rows_written > 0, within=120
-            )
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait(timeout=30)
-            killed_at = time.monotonic()
-            second = _worker(variables, tmp_path)
-            try:
-                ended = await wait_for(
-                    container, principal, org, run.id, lambda r: r.status.finished, within=120
-                )
-                recovered_in = time.monotonic() - killed_at
-            finally:
-                second.send_signal(signal.SIGTERM)
-                second.wait(timeout=60)
-        finally:
-            if first.poll() is None:
-                first.kill()
-    assert ended.status is RunStatus.SUCCEEDED, ended.error
-    assert ended.attempt == 2
-    copied = sql.SQL("SELECT * FROM {} ORDER BY id").format(sql.Identifier("big_copy"))
-    with psycopg.connect(destination_url) as connection:
-        rows = connection.execute(copied).fetchall()
-    with psycopg.connect(source_url) as connection:
-        expected = connection.execute("SELECT * FROM big ORDER BY id").fetchall()
-    assert rows == expected
-    print(f"recovered {recovered_in:.1f} s after the kill (lease 5 s, reaper every 5 s)")  # noqa: T201
 
 
 def _worker(variables: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
