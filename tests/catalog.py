@@ -44,6 +44,7 @@ class Catalog:
 
     def __attrs_post_init__(self) -> None:
         self.identity = Identity(self.uow)
+        self.store.clock = self.identity.clock  # the "database's" time is the test's clock
         self.secrets = InMemorySecretStore(self.store, self.identity.clock.now)
         settings = BreakerSettings(minimum_calls=2, window_size=4, wait_in_open=30)
         self.guard = ConnectorGuard(self.identity.clock, settings, timeout=1)

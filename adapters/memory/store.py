@@ -7,14 +7,20 @@ from typing import Any
 
 from attrs import Factory, define
 
+from thedata.adapters.system.clock import SystemClock
+from thedata.application.ports.clock import Clock
+
 
 @define
 class InMemoryStore:
     """Named tables of rows, plus the lock that makes units of work serializable.
 
     Repositories of the memory adapter keep their rows in ``tables[name]``;
-    a unit of work works on a copy and swaps it in on commit.
+    a unit of work works on a copy and swaps it in on commit. ``clock`` is the
+    store's own time, as a database server's ``now()`` is (leases are measured
+    with it).
     """
 
     tables: dict[str, dict[Any, Any]] = Factory(dict)
     lock: asyncio.Lock = Factory(asyncio.Lock)
+    clock: Clock = Factory(SystemClock)

@@ -43,7 +43,7 @@ class InMemoryUnitOfWork:
         self.idempotency = InMemoryIdempotencyStore(table)
         self.data_sources = InMemoryDataSourceRepository(table)
         self.pipelines = InMemoryPipelineRepository(table)
-        self.runs = InMemoryRunRepository(table)
+        self.runs = InMemoryRunRepository(table, store.clock)
         self.secrets = InMemorySecretWriter(table)
 
     @property

@@ -24,6 +24,11 @@ from thedata.domain.runs import Run, RunStatus
 class RunRepository(Protocol):
     """Runs of organizations' pipelines."""
 
+    async def now(self) -> datetime:
+        """The store's time, at the start of this unit of work: the one clock every worker's
+        leases are set and compared with, whatever each host's own clock says."""
+        ...
+
     async def add(self, run: Run) -> None:
         """Store a new queued run; ``RunAlreadyActive`` when its pipeline has a queued or
         running run (checked by the store itself, so two concurrent triggers cannot both

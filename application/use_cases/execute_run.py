@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from thedata.application.errors import (
     CircuitOpen,
@@ -39,7 +39,8 @@ from thedata.application.use_cases.run_queue import RunQueue
 from thedata.domain.errors import DomainError
 from thedata.domain.runs import Run, RunError, StreamStats
 
-_STORE_PAUSE = timedelta(milliseconds=500)
+_STORE_PAUSE = 0.5
+"""Seconds between tries to store an outcome while the control database is away."""
 
 
 class _Stop(Exception):
@@ -61,11 +62,22 @@ class _Deferred(Exception):
 class _Attempt:
     """What the attempt knows of its run, kept current by the heartbeat and the engine."""
 
-    def __init__(self, run: Run, stopping: asyncio.Event, clock: Clock) -> None:
-        self.run, self.stopping, self._clock = run, stopping, clock
+    def __init__(self, run: Run, stopping: asyncio.Event, clock: Clock, lease: float) -> None:
+        self.run, self.stopping, self._clock, self._lease = run, stopping, clock, lease
         self.why: str | None = None
-        self.lease_until = run.lease_expires_at
-        """The lease's end as last renewed: past it, the run may be another attempt's."""
+        self.lease_ends = clock.monotonic() + lease
+        """When the lease ends as last renewed, on this host's monotonic clock (measured from
+        before the renewal was sent, so never later than the store's): past it, the run may
+        be another attempt's. The host's wall clock plays no part, so a skewed or stepped
+        one cannot make a live attempt give up, nor a paused one write on."""
+
+    def renewed(self, sent_at: float) -> None:
+        """A renewal sent at ``sent_at`` (monotonic) was stored."""
+        self.lease_ends = sent_at + self._lease
+
+    def lease_left(self) -> float:
+        """Seconds until the lease ends (negative once it has)."""
+        return self.lease_ends - self._clock.monotonic()
 
     def moved(self, stream: str, moved: Moved) -> None:
         """The engine's progress callback: note the figures, and stop if asked to."""
@@ -78,8 +90,7 @@ class _Attempt:
         ran out before a renewal came back (a worker paused past it writes no more)."""
         if self.why is None and self.stopping.is_set():
             self.why = "shutdown"
-        lease_over = self.lease_until is not None and self._clock.now() >= self.lease_until
-        if self.why is None and lease_over:
+        if self.why is None and self.lease_left() <= 0:
             self.why = "lost"
         if self.why is not None:
             raise _Stop(self.why)
@@ -106,7 +117,8 @@ class ExecuteRun:
 
     async def __call__(self, run: Run, stopping: asyncio.Event | None = None) -> Run | None:
         """Move every stream of the run's pipeline, then store how it ended."""
-        attempt = _Attempt(run, stopping or asyncio.Event(), self._queue.clock)
+        lease = self._queue.lease.total_seconds()
+        attempt = _Attempt(run, stopping or asyncio.Event(), self._queue.clock, lease)
         try:
             async with self._heartbeats(attempt):
                 await self._move(attempt)
@@ -139,10 +151,9 @@ class ExecuteRun:
             try:
                 return await outcome()
             except DependencyUnavailable:
-                until = attempt.lease_until
-                if until is None or self._queue.clock.now() + _STORE_PAUSE >= until:
+                if attempt.lease_left() <= _STORE_PAUSE:
                     raise  # the lease ends: the reaper takes the run back
-                await asyncio.sleep(_STORE_PAUSE.total_seconds())
+                await asyncio.sleep(_STORE_PAUSE)
 
     async def _move(self, attempt: _Attempt) -> None:
         run = attempt.run
@@ -189,6 +200,7 @@ class ExecuteRun:
         """Renew the lease and store the figures until cancelled; note a cancel or a loss."""
         while True:
             await asyncio.sleep(self._heartbeat)
+            sent_at = self._queue.clock.monotonic()
             try:
                 stored = await self._queue.record(attempt.run)
             except DomainError:
@@ -196,7 +208,7 @@ class ExecuteRun:
             if stored is None:
                 attempt.why = "lost"
                 return
-            attempt.lease_until = stored.lease_expires_at
+            attempt.renewed(sent_at)
             if stored.cancel_requested and attempt.why is None:
                 attempt.why = "cancelled"
 

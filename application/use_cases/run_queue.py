@@ -4,6 +4,11 @@ Every change is stored with a compare-and-set on the attempt and status the
 worker read (``RunRepository.save``): a worker whose attempt is over (the
 reaper re-queued the run after its lease expired, another worker claimed it)
 changes nothing, and learns it from a ``None``.
+
+Time is the store's (``RunRepository.now``), never the worker's host clock: a
+lease written by one host and judged by another's reaper would otherwise be
+off by the hosts' skew, and a host whose clock is behind would lose every run
+it holds.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from datetime import datetime, timedelta
 from thedata.application.ports import Clock, UnitOfWorkFactory
 from thedata.domain.runs import Backoff, Run, RunError, RunStatus
 
-Change = Callable[[Run], Run]
+Change = Callable[[Run, datetime], Run]
+"""A run's transition, at the store's time."""
 DEFER_MOST = timedelta(minutes=2)
 """How long a run waits for a data source whose circuit is open, before its attempts count."""
 
@@ -40,14 +46,15 @@ class RunQueue:
 
     @property
     def clock(self) -> Clock:
-        """The queue's time."""
+        """The host's clock: for durations, and for what hosts alone decide (a data source's
+        circuit). Leases use the store's time."""
         return self._clock
 
     async def claim(self, worker_id: str) -> Run | None:
         """The oldest claimable run, taken for a new attempt with the pipeline's next epoch
         (``None``: nothing to do)."""
-        now = self._clock.now()
         async with self._uow() as uow:
+            now = await uow.runs.now()
             run = await uow.runs.next_claimable(now)
             if run is None:
                 return None
@@ -71,7 +78,7 @@ class RunQueue:
                 or stored.worker_id != run.worker_id
             ):
                 return None
-            changed = change(stored)
+            changed = change(stored, await uow.runs.now())
             if not await uow.runs.save(changed, attempt=stored.attempt, status=stored.status):
                 return None
             await uow.commit()
@@ -80,24 +87,24 @@ class RunQueue:
     async def renew(self, run: Run) -> Run | None:
         """The attempt's lease runs on (``None``: the attempt lost the run). The answer
         says whether a cancel was asked meanwhile."""
-        return await self._change(run, lambda r: r.renew(self._clock.now(), self._lease))
+        return await self._change(run, lambda r, now: r.renew(now, self._lease))
 
     async def record(self, run: Run) -> Run | None:
         """Store the attempt's progress (``run``'s streams) and renew its lease."""
-        return await self.finish(run, lambda r: r.renew(self._clock.now(), self._lease))
+        return await self.finish(run, lambda r, now: r.renew(now, self._lease))
 
     async def succeed(self, run: Run) -> Run | None:
         """The attempt moved every stream."""
-        return await self.finish(run, lambda r: r.succeeded(self._clock.now()))
+        return await self.finish(run, lambda r, now: r.succeeded(now))
 
     async def fail(self, run: Run, error: RunError) -> Run | None:
         """The attempt failed: queued again after a wait when the error is retryable and
         attempts are left, else the run fails."""
-        return await self.finish(run, lambda r: r.failed(self._clock.now(), error, self._backoff))
+        return await self.finish(run, lambda r, now: r.failed(now, error, self._backoff))
 
     async def cancelled(self, run: Run) -> Run | None:
         """The attempt stopped because a cancel was asked."""
-        return await self.finish(run, lambda r: r.cancelled(self._clock.now()))
+        return await self.finish(run, lambda r, now: r.cancelled(now))
 
     async def defer(self, run: Run, until: datetime, error: RunError) -> Run | None:
         """A data source is down until ``until``: queued again for then, no attempt spent,
@@ -105,20 +112,20 @@ class RunQueue:
         retryable error does)."""
         return await self.finish(
             run,
-            lambda r: r.deferred(self._clock.now(), until, error, self._defer_most, self._backoff),
+            lambda r, now: r.deferred(now, until, error, self._defer_most, self._backoff),
         )
 
     async def hand_back(self, run: Run) -> Run | None:
         """The worker stops before the attempt ends: queued again, no attempt spent."""
-        return await self.finish(run, lambda r: r.handed_back(self._clock.now()))
+        return await self.finish(run, lambda r, now: r.handed_back(now))
 
     async def finish(self, run: Run, change: Change) -> Run | None:
         """Store ``run``'s streams' figures, then ``change`` (renew, or end the attempt)."""
 
-        def with_figures(stored: Run) -> Run:
+        def with_figures(stored: Run, now: datetime) -> Run:
             for name, stats in run.streams.items():
                 stored = stored.progressed(name, stats)
-            return change(stored)
+            return change(stored, now)
 
         return await self._change(run, with_figures)
 
@@ -126,9 +133,9 @@ class RunQueue:
         """Runs whose lease expired, queued again (after a wait) or failed with
         ``lease_expired`` once their attempts are spent. Safe to run in many workers at
         once: each run is taken by one reaper (the others skip it)."""
-        now = self._clock.now()
         reaped = []
         async with self._uow() as uow:
+            now = await uow.runs.now()
             for run in await uow.runs.expired(now, limit):
                 lost = run.lease_lost(now, self._backoff)
                 if await uow.runs.save(lost, attempt=run.attempt, status=run.status):

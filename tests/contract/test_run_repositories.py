@@ -128,6 +128,16 @@ class RunRepositoryContract(ABC):
             kept = await uow.idempotency.claim("s", "k2", "other", T0, expires)
             assert kept == ("f", StoredResponse(201, b"{}"))  # still live: a replay
 
+    async def test_the_store_tells_one_time_that_never_goes_back(self) -> None:
+        """``now`` is the store's clock, UTC and timezone-aware, and a later unit of work
+        never sees an earlier time: what leases are measured with on every host."""
+        seen = []
+        for _ in range(3):
+            async with self.new_uow() as uow:
+                seen.append(await uow.runs.now())
+        assert all(t.utcoffset() == timedelta(0) for t in seen)
+        assert seen == sorted(seen)
+
     async def test_a_queued_run_round_trips(self, pipeline: Pipeline) -> None:
         """What add stored, get gives back whole."""
         run = a_run(pipeline, trigger=RunTrigger.SCHEDULE)

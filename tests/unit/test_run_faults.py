@@ -175,14 +175,18 @@ async def test_a_control_database_blip_at_the_end_does_not_lose_a_successful_att
     assert (await _stored(catalog, run)).status is RunStatus.SUCCEEDED
 
 
-# --- leases are measured with each worker's own clock --------------------------------------
+# --- leases are measured with the store's clock, not each host's ---------------------------
 
 
 class SkewedClock:
-    """A host whose clock runs ``behind`` the others."""
+    """A host whose wall clock runs ``behind`` the others (its monotonic clock is sound)."""
 
     def __init__(self, clock: Any, behind: timedelta) -> None:
         self._clock, self._behind = clock, behind
+
+    def step(self, ahead: timedelta) -> None:
+        """The wall clock jumps."""
+        self._behind -= ahead
 
     def now(self) -> datetime:
         return self._clock.now() - self._behind  # type: ignore[no-any-return]
@@ -191,26 +195,50 @@ class SkewedClock:
         return self._clock.monotonic()  # type: ignore[no-any-return]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="leases are set and compared with each host's clock; the database's now() would "
-    "make them agree (issue 11, next session)",
+@pytest.mark.parametrize(
+    ("skew_a", "skew_b"),
+    [(timedelta(seconds=40), timedelta(0)), (timedelta(0), timedelta(seconds=-40))],
+    ids=["A's clock behind", "B's clock ahead"],
 )
-async def test_a_live_worker_on_a_host_with_a_slow_clock_keeps_its_run() -> None:
-    """Workers on many hosts: host A's clock is 40 s behind (NTP broken). A claims a run and
-    has just renewed its lease; the reaper on host B finds the lease 'expired' (A's lease end
-    is written with A's clock, compared with B's) and re-queues the run at once, every
-    heartbeat of A: the run never finishes on A and burns its attempts."""
+async def test_a_live_worker_keeps_its_run_whatever_the_hosts_clocks_say(
+    skew_a: timedelta, skew_b: timedelta
+) -> None:
+    """Workers on many hosts, one clock 40 s off the other (NTP broken). A claims a run and
+    has just renewed its lease; the reaper on host B must not find the lease 'expired' (were
+    A's lease end written with A's clock and compared with B's, the run would be re-queued at
+    every heartbeat of A, never finish and burn its attempts)."""
     catalog = Catalog()
     owner, org, pipeline = await a_pipeline(catalog)
     wired(catalog)
     runs = Runs(catalog)
-    host_a = RunQueue(catalog.uow, SkewedClock(runs.clock, timedelta(seconds=40)), LEASE, BACKOFF)
+    host_a = RunQueue(catalog.uow, SkewedClock(runs.clock, skew_a), LEASE, BACKOFF)
+    host_b = RunQueue(catalog.uow, SkewedClock(runs.clock, skew_b), LEASE, BACKOFF)
     await runs.trigger(owner, org, pipeline.id)
     held = await host_a.claim("a")
     assert held is not None
     assert await host_a.renew(held) is not None  # A is alive and says so
-    assert await runs.queue.reap() == []  # host B's reaper, a moment later
+    assert await host_b.reap() == []  # host B's reaper, a moment later
+    runs.clock.advance(LEASE + timedelta(seconds=1))  # A falls silent past its lease
+    assert [r.id for r in await host_b.reap()] == [held.id]
+
+
+async def test_an_attempt_outlives_a_step_of_its_hosts_wall_clock() -> None:
+    """The host's wall clock jumps an hour ahead mid-run (a manual fix, a VM resumed): the
+    attempt still holds its lease (measured on the monotonic clock) and finishes the run."""
+    catalog = Catalog()
+    owner, org, pipeline = await a_pipeline(catalog)
+    wired(catalog)
+    runs = Runs(catalog)
+    host = SkewedClock(runs.clock, timedelta(0))
+    queue = RunQueue(catalog.uow, host, LEASE, BACKOFF)
+    run = await runs.trigger(owner, org, pipeline.id)
+    claimed = await queue.claim("w1")
+    assert claimed is not None
+    host.step(timedelta(hours=1))
+    ended = await _execute(catalog, queue)(claimed)
+    assert ended is not None
+    assert ended.status is RunStatus.SUCCEEDED
+    assert (await _stored(catalog, run)).status is RunStatus.SUCCEEDED
 
 
 # --- a zombie's late mirror moves the pipeline's state back ----------------------------------

@@ -10,6 +10,7 @@ from attrs import evolve
 
 from thedata.adapters.memory.repositories.tables import Tables
 from thedata.application.errors import ReferenceConflict
+from thedata.application.ports.clock import Clock
 from thedata.domain.pagination import Page, PageRequest
 from thedata.domain.runs import Run, RunAlreadyActive, RunStatus
 
@@ -24,8 +25,11 @@ class InMemoryRunRepository:
     ``expired`` have nothing to skip (concurrent units queue up instead).
     """
 
-    def __init__(self, tables: Tables) -> None:
-        self._tables = tables
+    def __init__(self, tables: Tables, clock: Clock) -> None:
+        self._tables, self._clock = tables, clock
+
+    async def now(self) -> datetime:
+        return self._clock.now()
 
     def _rows(self) -> dict[tuple[UUID, UUID], Run]:
         runs: dict[tuple[UUID, UUID], Run] = self._tables("runs")

@@ -131,6 +131,14 @@ class PostgresRunRepository:
     def __init__(self, connection: ConnectionSource) -> None:
         self._connection = connection
 
+    async def now(self) -> datetime:
+        # the transaction's start: one instant for everything the unit of work decides
+        cursor = await self._connection().execute("SELECT now()")
+        row = await cursor.fetchone()
+        assert row is not None  # noqa: S101 - SELECT now() returns one row
+        stamp: datetime = row[0]
+        return stamp
+
     async def add(self, run: Run) -> None:
         if not await self._insert(_INSERT, run):
             raise RunAlreadyActive(f"pipeline {run.pipeline_id} has a queued or running run")
