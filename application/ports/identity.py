@@ -188,3 +188,12 @@ class LoginThrottle(Protocol):
     async def remember(self, key: str, until: datetime) -> None:
         """Know ``key`` until ``until`` (a later ``remember`` moves it)."""
         ...
+
+    async def purge_expired(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` keys whose window started at or before ``before``; how many went.
+
+        With ``before`` = now - window those windows are over: the next attempt
+        on such a key starts a new window whether its row is there or not, so
+        purging changes no decision. Rows another transaction holds are skipped.
+        """
+        ...

@@ -142,6 +142,8 @@ class Catalog(Infrastructure):
         uow=Infrastructure.unit_of_work_factory,
         clock=Infrastructure.clock,
         run_retention=providers.Callable(run_retention_of, Infrastructure.settings),
+        # the sign-in throttle's own window: a counter is purged only once it counts nothing
+        login_window=Identity.identity_policy.provided.login_window,
     )
     list_runs = providers.Factory(ListRuns, uow=Infrastructure.unit_of_work_factory)
     get_run = providers.Factory(GetRun, uow=Infrastructure.unit_of_work_factory)

@@ -107,11 +107,12 @@ class Worker:
         except DomainError as e:
             log.warning("housekeeping failed; trying again later", error=str(e))
             return
-        if purged.idempotency_records or purged.runs:
+        if purged.idempotency_records or purged.runs or purged.login_attempts:
             log.info(
                 "housekeeping",
                 idempotency_records=purged.idempotency_records,
                 runs=purged.runs,
+                login_attempts=purged.login_attempts,
             )
 
     async def _enqueue_due(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -47,6 +48,10 @@ class IdentityRepositoriesContract(ABC):
     @abstractmethod
     def new_uow(self) -> UnitOfWork:
         """A fresh unit of work on an empty store."""
+
+    @abstractmethod
+    async def login_attempt_keys(self) -> set[str]:
+        """The keys of the committed login attempt rows, read from the store itself."""
 
     async def given(
         self,
@@ -300,6 +305,38 @@ class IdentityRepositoriesContract(ABC):
             assert await throttle.register_attempt({"y": 9, "account": 4}, T0, window) == window
             assert await throttle.register_attempt({"x": 4}, T0, window) is None
 
+    async def test_counters_whose_window_is_over_are_purged_in_batches_live_ones_kept(
+        self,
+    ) -> None:
+        """Rows whose window started at or before the cut go, ``limit`` at a time; a live
+        row stays with its count, and a purged key is judged as a key never seen."""
+        window, minute = timedelta(minutes=15), timedelta(minutes=1)
+        async with self.new_uow() as uow:
+            throttle = uow.login_throttle
+            for key in ("old0", "old1", "old2"):
+                assert await throttle.register_attempt({key: 1}, T0, window) is None
+            assert await throttle.register_attempt({"old0": 1}, T0, window) == window  # closed
+            assert await throttle.register_attempt({"edge": 2}, T0 + minute, window) is None
+            assert await throttle.register_attempt({"live": 2}, T0 + 2 * minute, window) is None
+            await uow.commit()
+        now = T0 + window + minute  # "edge" started exactly one window ago: its window is over
+        async with self.new_uow() as uow:
+            purged = [await uow.login_throttle.purge_expired(now - window, 3) for _ in range(3)]
+            await uow.commit()
+        assert purged == [3, 1, 0]
+        assert await self.login_attempt_keys() == {"live"}
+        async with self.new_uow() as uow:
+            throttle = uow.login_throttle
+            # "live" still holds its attempt: one more passes, the next waits out its window
+            assert await throttle.register_attempt({"live": 2}, now, window) is None
+            assert await throttle.register_attempt({"live": 2}, now, window) == minute
+            # the closed "old0" is open again, exactly as a key never seen
+            decisions = {
+                key: [await throttle.register_attempt({key: 1}, now, window) for _ in range(2)]
+                for key in ("old0", "never-seen")
+            }
+        assert decisions["old0"] == decisions["never-seen"] == [None, window]
+
     async def test_a_known_client_is_known_until_its_time_and_a_later_remember_extends_it(
         self,
     ) -> None:
@@ -343,6 +380,9 @@ class TestInMemoryIdentityRepositories(IdentityRepositoriesContract):
     def new_uow(self) -> UnitOfWork:
         return InMemoryUnitOfWork(self.store)
 
+    async def login_attempt_keys(self) -> set[str]:
+        return set(self.store.tables.get("login_attempts", {}))
+
 
 @pytest.mark.postgres
 class TestPostgresIdentityRepositories(IdentityRepositoriesContract):
@@ -355,3 +395,27 @@ class TestPostgresIdentityRepositories(IdentityRepositoriesContract):
 
     def new_uow(self) -> UnitOfWork:
         return PostgresUnitOfWork(self.pool)
+
+    async def login_attempt_keys(self) -> set[str]:
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute("SELECT key FROM login_attempts")
+            return {key for (key,) in await cursor.fetchall()}
+
+    async def test_purging_skips_a_counter_an_open_attempt_holds(self) -> None:
+        """A sweep deletes around a row another transaction holds, without waiting for it; the
+        attempt that held it then counts in a window of its own."""
+        window = timedelta(minutes=15)
+        async with self.new_uow() as uow:
+            for key in ("held", "free"):
+                assert await uow.login_throttle.register_attempt({key: 5}, T0, window) is None
+            await uow.commit()
+        now = T0 + 2 * window
+        async with self.new_uow() as attempt, self.new_uow() as sweep:
+            assert await attempt.login_throttle.register_attempt({"held": 5}, now, window) is None
+            purge = sweep.login_throttle.purge_expired(now - window, 10)
+            assert await asyncio.wait_for(purge, 2) == 1
+            await sweep.commit()
+            await attempt.commit()
+        assert await self.login_attempt_keys() == {"held"}
+        async with self.new_uow() as uow:  # its one attempt, in a window started at ``now``
+            assert await uow.login_throttle.register_attempt({"held": 1}, now, window) == window

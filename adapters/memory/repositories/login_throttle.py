@@ -49,3 +49,10 @@ class InMemoryLoginThrottle:
     async def remember(self, key: str, until: datetime) -> None:
         known = self._tables("known_clients")
         known[key] = max(until, known.get(key, until))
+
+    async def purge_expired(self, before: datetime, limit: int) -> int:
+        rows = self._rows()
+        over = [key for key, (started, _) in rows.items() if started <= before][:limit]
+        for key in over:
+            del rows[key]
+        return len(over)

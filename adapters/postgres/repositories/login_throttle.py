@@ -74,3 +74,11 @@ class PostgresLoginThrottle:
             " ON CONFLICT (key) DO UPDATE SET until = greatest(k.until, EXCLUDED.until)",
             (key, until),
         )
+
+    async def purge_expired(self, before: datetime, limit: int) -> int:
+        cursor = await self._connection().execute(
+            "DELETE FROM login_attempts WHERE key IN (SELECT key FROM login_attempts"
+            " WHERE window_started_at <= %s LIMIT %s FOR UPDATE SKIP LOCKED)",
+            (before, limit),
+        )
+        return max(cursor.rowcount, 0)
