@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from attrs import Factory, define
 
-from thedata.adapters.system.clock import SystemClock
 from thedata.application.ports.clock import Clock
 
 
@@ -23,4 +23,8 @@ class InMemoryStore:
 
     tables: dict[str, dict[Any, Any]] = Factory(dict)
     lock: asyncio.Lock = Factory(asyncio.Lock)
-    clock: Clock = Factory(SystemClock)
+    clock: Clock | None = None
+
+    def now(self) -> datetime:
+        """The store's time: ``clock``'s, else the system's."""
+        return self.clock.now() if self.clock is not None else datetime.now(UTC)

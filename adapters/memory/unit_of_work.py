@@ -18,6 +18,7 @@ from thedata.adapters.memory.repositories import (
     InMemoryRunRepository,
     InMemorySecretWriter,
     InMemoryUserRepository,
+    InMemoryWorkerRegistry,
 )
 from thedata.adapters.memory.store import InMemoryStore
 
@@ -43,7 +44,8 @@ class InMemoryUnitOfWork:
         self.idempotency = InMemoryIdempotencyStore(table)
         self.data_sources = InMemoryDataSourceRepository(table)
         self.pipelines = InMemoryPipelineRepository(table)
-        self.runs = InMemoryRunRepository(table, store.clock)
+        self.runs = InMemoryRunRepository(table, store.now)
+        self.workers = InMemoryWorkerRegistry(table, store.now)
         self.secrets = InMemorySecretWriter(table)
 
     @property

@@ -24,6 +24,7 @@ from thedata.adapters.postgres.repositories import (
     PostgresPipelineRepository,
     PostgresRunRepository,
     PostgresUserRepository,
+    PostgresWorkerRegistry,
 )
 from thedata.adapters.postgres.repositories.connection import ConnectionSource
 from thedata.application.errors import DatabaseUnavailable
@@ -92,6 +93,7 @@ class PostgresUnitOfWork:
         self.data_sources = PostgresDataSourceRepository(connection)
         self.pipelines = PostgresPipelineRepository(connection)
         self.runs = PostgresRunRepository(connection)
+        self.workers = PostgresWorkerRegistry(connection)
         # the secret store joins this transaction (or, for a file, the protocol around it)
         self.secrets: TransactionSecrets = secrets(connection) if secrets else _NoSecretStore()
 

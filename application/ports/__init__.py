@@ -52,6 +52,7 @@ from thedata.application.ports.streams import (
     Written,
 )
 from thedata.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from thedata.application.ports.workers import WorkerRegistry
 
 __all__ = [
     "AccessTokenRepository",
@@ -96,6 +97,7 @@ __all__ = [
     "UnitOfWorkFactory",
     "UserRepository",
     "ValidatedConfig",
+    "WorkerRegistry",
     "WriteMode",
     "Written",
 ]

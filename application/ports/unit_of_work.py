@@ -18,6 +18,7 @@ from thedata.application.ports.identity import (
 )
 from thedata.application.ports.runs import RunRepository
 from thedata.application.ports.secrets import SecretWriter
+from thedata.application.ports.workers import WorkerRegistry
 
 
 class UnitOfWork(Protocol):
@@ -52,6 +53,8 @@ class UnitOfWork(Protocol):
     def pipelines(self) -> PipelineRepository: ...
     @property
     def runs(self) -> RunRepository: ...
+    @property
+    def workers(self) -> WorkerRegistry: ...
     @property
     def secrets(self) -> SecretWriter: ...
 

@@ -51,6 +51,11 @@ from thedata.application.use_cases.update_organization import (
     UpdateOrganization,
 )
 from thedata.application.use_cases.update_pipeline import KEEP, PipelineChanges, UpdatePipeline
+from thedata.application.use_cases.worker_presence import (
+    ListWorkers,
+    ReportWorkerPresence,
+    WorkersSeen,
+)
 
 __all__ = [
     "KEEP",
@@ -87,6 +92,7 @@ __all__ = [
     "ListOrganizations",
     "ListPipelines",
     "ListRuns",
+    "ListWorkers",
     "NewApiKey",
     "NewDataSource",
     "NewMember",
@@ -99,6 +105,7 @@ __all__ = [
     "RegisterUser",
     "Registration",
     "RemoveMember",
+    "ReportWorkerPresence",
     "RevokeAccessToken",
     "RevokeApiKey",
     "RotateSecretKey",
@@ -113,4 +120,5 @@ __all__ = [
     "UpdatePipeline",
     "UserChanges",
     "UserProfile",
+    "WorkersSeen",
 ]

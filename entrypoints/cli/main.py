@@ -20,6 +20,7 @@ from thedata.entrypoints.cli.secrets import (
     secrets_status,
     sweep_secrets,
 )
+from thedata.entrypoints.cli.workers import list_workers
 from thedata.entrypoints.config import ConfigurationError, Settings, load_settings
 from thedata.entrypoints.container import (
     EmbeddedPostgresUnavailable,
@@ -65,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=_positive_int, default=1, help="runs executed at once (default: 1)"
     )
 
+    commands.add_parser(
+        "workers", help="list the workers executing runs: host, runs held, last seen"
+    )
     commands.add_parser("migrate", help="apply pending database migrations and exit")
 
     config_cmd = commands.add_parser("config", help="validate or document the configuration")
@@ -134,6 +138,8 @@ def _run_with_database(args: argparse.Namespace, settings: Settings) -> int:
             return actions.get(args.action, secrets_status)(settings, args)
         if args.command == "worker":
             return work(settings, concurrency=args.concurrency)
+        if args.command == "workers":
+            return list_workers(settings)
         return serve(
             settings,
             host=args.host,

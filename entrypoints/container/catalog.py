@@ -28,6 +28,7 @@ from thedata.application.use_cases import (
     ListDataSources,
     ListPipelines,
     ListRuns,
+    ReportWorkerPresence,
     RunPipeline,
     RunQueue,
     SweepOrphanSecrets,
@@ -144,6 +145,9 @@ class Catalog(Infrastructure):
         run_retention=providers.Callable(run_retention_of, Infrastructure.settings),
         # the sign-in throttle's own window: a counter is purged only once it counts nothing
         login_window=Identity.identity_policy.provided.login_window,
+    )
+    report_worker_presence = providers.Factory(
+        ReportWorkerPresence, uow=Infrastructure.unit_of_work_factory
     )
     list_runs = providers.Factory(ListRuns, uow=Infrastructure.unit_of_work_factory)
     get_run = providers.Factory(GetRun, uow=Infrastructure.unit_of_work_factory)

@@ -17,7 +17,8 @@ from thedata.adapters.postgres import (
 from thedata.adapters.secrets import EncryptedFileSecretStore, PostgresSecretStore, SecretCipher
 from thedata.adapters.system import SystemClock, UuidV7IdFactory
 from thedata.application.secret_store_check import SecretStoreCheck
-from thedata.application.use_cases import CheckReadiness, RotateSecretKey
+from thedata.application.use_cases import CheckReadiness, ListWorkers, RotateSecretKey
+from thedata.application.workers_check import WorkersCheck
 from thedata.entrypoints.config import Settings
 from thedata.entrypoints.container.resources import database_url, load_key_ring, secret_file
 
@@ -75,9 +76,12 @@ class Infrastructure(containers.DeclarativeContainer):
         SecretStoreCheck, store=secret_store, rotation=secret_store, clock=clock
     )
 
+    list_workers = providers.Factory(ListWorkers, uow=unit_of_work_factory)
+    workers_health = providers.Factory(WorkersCheck, list_workers=list_workers, clock=clock)
+
     check_readiness = providers.Factory(
         CheckReadiness,
-        checks=providers.List(database_health, secrets_health),
+        checks=providers.List(database_health, secrets_health, workers_health),
         clock=clock,
         timeout=settings.provided.ready_timeout,
     )

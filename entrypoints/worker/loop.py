@@ -6,7 +6,8 @@ queues the runs of due schedules (``EnqueueDueRuns``: exactly once per due
 time, however many workers do it at once), and every minute purges a batch of
 expired idempotency records and of runs past their retention. Any number of
 workers on any number of hosts share the queue: claims skip runs another holds,
-reaping is safe to run everywhere at once. On stop (SIGTERM), the loop claims
+reaping is safe to run everywhere at once. With each reap the worker says it is
+alive, with the runs it holds (``thedata workers``, readiness). On stop (SIGTERM), the loop claims
 nothing more and the attempts it holds hand their runs back at their next batch
 (no attempt spent); those still running after ``grace`` seconds are abandoned
 to their leases, which the reaper of any worker takes back.
@@ -23,7 +24,12 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from thedata.application.use_cases import EnqueueDueRuns, Housekeeping, RunQueue
+from thedata.application.use_cases import (
+    EnqueueDueRuns,
+    Housekeeping,
+    ReportWorkerPresence,
+    RunQueue,
+)
 from thedata.domain.errors import DomainError
 from thedata.domain.runs import Run
 
@@ -49,6 +55,7 @@ class Worker:
         execute: Execute,
         schedule: EnqueueDueRuns | None = None,
         housekeeping: Housekeeping | None = None,
+        presence: ReportWorkerPresence | None = None,
         *,
         concurrency: int = 1,
         name: str | None = None,
@@ -57,7 +64,7 @@ class Worker:
         grace: float = 30.0,
     ) -> None:
         self._queue, self._execute, self._schedule = queue, execute, schedule
-        self._housekeeping = housekeeping
+        self._housekeeping, self._presence = housekeeping, presence
         self._concurrency, self.name = concurrency, name or worker_id()
         self._poll, self._reap_every, self._grace = poll, reap_every, grace
         self._running: set[asyncio.Task[Run | None]] = set()
@@ -75,6 +82,7 @@ class Worker:
                 await self._sweep()
                 next_sweep = loop.time() + SWEEP_EVERY
             if loop.time() >= next_reap:  # housekeeping of the queue, every few seconds
+                await self._beat()
                 await self._reap()
                 await self._enqueue_due()
                 next_reap = loop.time() + self._reap_every
@@ -83,7 +91,26 @@ class Worker:
                 continue  # there may be more right away
             await _sleep_or(self._poll, stopping, self._freed)
         await self._drain()
+        await self._gone()
         log.info("worker stopped", worker=self.name)
+
+    async def _beat(self) -> None:
+        if self._presence is None:
+            return
+        try:
+            await self._presence.beat(
+                self.name, socket.gethostname(), os.getpid(), self._concurrency, len(self._running)
+            )
+        except Exception as e:
+            log.warning("could not say this worker is alive; trying again later", error=str(e))
+
+    async def _gone(self) -> None:
+        if self._presence is None:
+            return
+        try:
+            await self._presence.gone(self.name)
+        except Exception as e:
+            log.warning("could not say this worker stopped", error=str(e))
 
     async def _reap(self) -> None:
         try:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
@@ -27,13 +28,26 @@ async def test_live_passes_without_touching_anything(client: Any) -> None:
     assert response.json() == {"status": "pass"}
 
 
-async def test_ready_passes_with_a_reachable_migrated_database(client: Any) -> None:
-    """Ready reports the database's connection latency and its migration state, both pass."""
+async def test_ready_passes_with_a_reachable_migrated_database(
+    client: Any, database_url: str
+) -> None:
+    """Ready reports the database's connection latency and its migration state, both pass,
+    and the workers heard of (none yet: a warning, still ready)."""
     response = await client.get("/health/ready")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/health+json"
     body = response.json()
+    assert body["status"] == "warn"
+    (workers,) = body["checks"]["workers"]
+    assert (workers["status"], workers["observedValue"]) == ("warn", 0)
+    assert "no worker heard of" in workers["output"]
+    with psycopg.connect(database_url, autocommit=True) as connection:  # a worker's beat
+        connection.execute("INSERT INTO workers VALUES ('w1', 'host-a', 7, 4, 1, now(), now())")
+    body = (await client.get("/health/ready")).json()
     assert body["status"] == "pass"
+    (workers,) = body["checks"]["workers"]
+    assert (workers["status"], workers["observedValue"]) == ("pass", 1)
+    assert workers["output"] == "1 live, holding 1 run"
     entries = {e["componentId"]: e for e in body["checks"]["database"]}
     assert entries["connection"]["status"] == "pass"
     assert entries["connection"]["observedUnit"] == "ms"

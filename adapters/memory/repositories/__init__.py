@@ -11,6 +11,7 @@ from thedata.adapters.memory.repositories.pipelines import InMemoryPipelineRepos
 from thedata.adapters.memory.repositories.runs import InMemoryRunRepository
 from thedata.adapters.memory.repositories.secrets import InMemorySecretStore, InMemorySecretWriter
 from thedata.adapters.memory.repositories.users import InMemoryUserRepository
+from thedata.adapters.memory.repositories.workers import InMemoryWorkerRegistry
 
 __all__ = [
     "InMemoryAccessTokenRepository",
@@ -25,4 +26,5 @@ __all__ = [
     "InMemorySecretStore",
     "InMemorySecretWriter",
     "InMemoryUserRepository",
+    "InMemoryWorkerRegistry",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -10,7 +10,6 @@ from attrs import evolve
 
 from thedata.adapters.memory.repositories.tables import Tables
 from thedata.application.errors import ReferenceConflict
-from thedata.application.ports.clock import Clock
 from thedata.domain.pagination import Page, PageRequest
 from thedata.domain.runs import Run, RunAlreadyActive, RunStatus
 
@@ -25,11 +24,11 @@ class InMemoryRunRepository:
     ``expired`` have nothing to skip (concurrent units queue up instead).
     """
 
-    def __init__(self, tables: Tables, clock: Clock) -> None:
-        self._tables, self._clock = tables, clock
+    def __init__(self, tables: Tables, now: Callable[[], datetime]) -> None:
+        self._tables, self._now = tables, now
 
     async def now(self) -> datetime:
-        return self._clock.now()
+        return self._now()
 
     def _rows(self) -> dict[tuple[UUID, UUID], Run]:
         runs: dict[tuple[UUID, UUID], Run] = self._tables("runs")

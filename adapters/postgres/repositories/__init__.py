@@ -12,6 +12,7 @@ from thedata.adapters.postgres.repositories.organizations import (
 from thedata.adapters.postgres.repositories.pipelines import PostgresPipelineRepository
 from thedata.adapters.postgres.repositories.runs import PostgresRunRepository
 from thedata.adapters.postgres.repositories.users import PostgresUserRepository
+from thedata.adapters.postgres.repositories.workers import PostgresWorkerRegistry
 
 __all__ = [
     "PostgresAccessTokenRepository",
@@ -24,4 +25,5 @@ __all__ = [
     "PostgresPipelineRepository",
     "PostgresRunRepository",
     "PostgresUserRepository",
+    "PostgresWorkerRegistry",
 ]
