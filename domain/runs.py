@@ -5,6 +5,8 @@ is taken and renewed), and ends ``succeeded``, ``failed`` or ``cancelled``.
 An attempt that fails retryably, or whose worker lost its lease (it died, or
 paused past it), goes back to the queue with a growing delay until
 ``max_attempts`` are spent; handing a run back on shutdown spends none.
+Each attempt that ends leaves an ``AttemptRecord`` (who ran it, when, how it
+ended, its figures), so the run's history survives its retries.
 Every change is a method returning the changed run, and every illegal one is
 ``IllegalRunTransition``: the rules live here, the queue only stores them.
 """
@@ -88,6 +90,40 @@ class StreamStats:
     estimate: int | None = None
 
 
+class AttemptOutcome(enum.Enum):
+    """How one attempt ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """It failed with ``error``; the run was queued again or failed."""
+    LEASE_EXPIRED = "lease_expired"
+    """Its worker stopped answering (killed, paused, partitioned)."""
+    HANDED_BACK = "handed_back"
+    """Its worker shut down and queued the run again; the attempt was not spent."""
+    DEFERRED = "deferred"
+    """A data source's circuit was open; queued again for then, the attempt not spent."""
+    CANCELLED = "cancelled"
+
+
+@frozen
+class AttemptRecord:
+    """One attempt of a run, once it ended."""
+
+    number: int
+    """The attempt's number (a handed back or deferred one's is used again by the next)."""
+    worker_id: str | None
+    started_at: datetime | None
+    ended_at: datetime
+    outcome: AttemptOutcome
+    error: RunError | None = None
+    streams: Mapping[str, StreamStats] = field(factory=dict)
+
+
+ATTEMPTS_KEPT = 20
+"""How many ended attempts a run keeps (the latest): hand-backs and deferrals spend no
+attempt, so without a bound a restart loop would grow a run without end."""
+
+
 @frozen
 class Backoff:
     """How long a run waits before its next attempt: ``first``, doubling, at most ``most``."""
@@ -128,6 +164,9 @@ class Run:
     scheduled_for: datetime | None = None
     """The due time a scheduled run was queued for (at most one run per pipeline and due
     time); ``None`` for a run not queued by the scheduler."""
+    attempts: tuple[AttemptRecord, ...] = ()
+    """The attempts that ended, oldest first (the latest ``ATTEMPTS_KEPT``); ``streams``
+    holds the current or last attempt's figures."""
 
     @classmethod
     def queued(
@@ -191,6 +230,7 @@ class Run:
             lease_expires_at=now + lease,
             epoch=epoch,
             error=None,
+            streams={},  # this attempt's figures; the last one's are in its record
         )
 
     def renew(self, now: datetime, lease: timedelta) -> Run:
@@ -206,12 +246,15 @@ class Run:
     def succeeded(self, now: datetime) -> Run:
         """Every stream is moved."""
         self._expect(RunStatus.RUNNING)
-        return self._ended(RunStatus.SUCCEEDED, now, None)
+        return self._closed(now, AttemptOutcome.SUCCEEDED)._ended(RunStatus.SUCCEEDED, now, None)
 
     def failed(self, now: datetime, error: RunError, backoff: Backoff) -> Run:
         """The attempt failed: queued again after a wait when the error is retryable and
         attempts are left, else the run fails."""
         self._expect(RunStatus.RUNNING)
+        return self._closed(now, AttemptOutcome.FAILED, error)._failed(now, error, backoff)
+
+    def _failed(self, now: datetime, error: RunError, backoff: Backoff) -> Run:
         if error.retryable and self.attempt < self.max_attempts and not self.cancel_requested:
             return self._requeued(now + backoff.after(self.attempt), error)
         return self._ended(RunStatus.FAILED, now, error)
@@ -223,20 +266,19 @@ class Run:
         if self.lease_expires_at is None or self.lease_expires_at > now:
             raise IllegalRunTransition(f"run {self.id} is still leased")
         error = RunError(LEASE_EXPIRED, "the worker running it stopped answering", True)
+        closed = self._closed(now, AttemptOutcome.LEASE_EXPIRED, error)
         if self.cancel_requested:
-            return self._ended(RunStatus.CANCELLED, now, None)
-        return self.failed(now, error, backoff)
+            return closed._ended(RunStatus.CANCELLED, now, None)
+        return closed._failed(now, error, backoff)
 
     def handed_back(self, now: datetime) -> Run:
         """The worker stops (shutdown) before finishing: queued again at once, and the attempt
         it spent does not count; a run asked to stop meanwhile is cancelled instead."""
         self._expect(RunStatus.RUNNING)
         if self.cancel_requested:  # asked to stop, and it stopped: that is a cancel
-            return self._ended(RunStatus.CANCELLED, now, None)
-        return evolve(
-            self._requeued(None, self.error),
-            attempt=self.attempt - 1,
-        )
+            return self.cancelled(now)
+        closed = self._closed(now, AttemptOutcome.HANDED_BACK)
+        return evolve(closed._requeued(None, self.error), attempt=self.attempt - 1)
 
     def deferred(
         self, now: datetime, until: datetime, error: RunError, most: timedelta, backoff: Backoff
@@ -248,10 +290,11 @@ class Run:
         bounded time."""
         self._expect(RunStatus.RUNNING)
         if self.cancel_requested:
-            return self._ended(RunStatus.CANCELLED, now, None)
+            return self.cancelled(now)
         if now - self.queued_at >= most:
             return self.failed(now, error, backoff)
-        return evolve(self._requeued(until, error), attempt=self.attempt - 1)
+        closed = self._closed(now, AttemptOutcome.DEFERRED, error)
+        return evolve(closed._requeued(until, error), attempt=self.attempt - 1)
 
     def cancel(self, now: datetime) -> Run:
         """Cancelled at once when queued; a running one is asked to stop at its next batch."""
@@ -265,7 +308,16 @@ class Run:
         self._expect(RunStatus.RUNNING)
         if not self.cancel_requested:
             raise IllegalRunTransition(f"run {self.id} was not asked to stop")
-        return self._ended(RunStatus.CANCELLED, now, None)
+        return self._closed(now, AttemptOutcome.CANCELLED)._ended(RunStatus.CANCELLED, now, None)
+
+    def _closed(
+        self, now: datetime, outcome: AttemptOutcome, error: RunError | None = None
+    ) -> Run:
+        """The current attempt recorded as ended with ``outcome``."""
+        record = AttemptRecord(
+            self.attempt, self.worker_id, self.started_at, now, outcome, error, self.streams
+        )
+        return evolve(self, attempts=(*self.attempts, record)[-ATTEMPTS_KEPT:])
 
     def _requeued(self, not_before: datetime | None, error: RunError | None) -> Run:
         return evolve(

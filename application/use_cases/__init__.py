@@ -8,6 +8,7 @@ from thedata.application.use_cases.check_data_source import (
     CheckDataSource,
     CheckOutcome,
     DiscoverStreams,
+    ProbeDataSource,
 )
 from thedata.application.use_cases.check_readiness import CheckReadiness
 from thedata.application.use_cases.create_api_key import CreateApiKey, CreatedApiKey, NewApiKey
@@ -101,6 +102,7 @@ __all__ = [
     "OrganizationChanges",
     "PipelineChanges",
     "PipelineOutcome",
+    "ProbeDataSource",
     "Purged",
     "RegisterUser",
     "Registration",

@@ -75,6 +75,23 @@ class _ConnectorCall:
                 await uow.data_sources.record_health(data_source.id, health)
                 await uow.commit()
 
+    async def _guarded_check(self, data_source: DataSource) -> None:
+        """Check through the breaker, record the health seen; raise what the check raised."""
+        error = None
+        try:
+            connector = await self._connector(data_source)
+            await self._guard.call(
+                data_source.id,
+                "check",
+                connector.check,
+                open_elsewhere_until=data_source.health.open_until,
+            )
+        except (ConnectorFailed, ConnectorMisconfigured) as e:
+            error = str(e)  # connectors' messages carry no secret and echo no config value
+            raise
+        finally:
+            await self._record(data_source, checked=True, error=error)
+
 
 class CheckDataSource(_ConnectorCall):
     """Connect and run the least possible, within the time limit, through the breaker."""
@@ -87,18 +104,22 @@ class CheckDataSource(_ConnectorCall):
         started = self._clock.monotonic()
         error = None
         try:
-            connector = await self._connector(data_source)
-            await self._guard.call(
-                data_source.id,
-                "check",
-                connector.check,
-                open_elsewhere_until=data_source.health.open_until,
-            )
+            await self._guarded_check(data_source)
         except (ConnectorFailed, ConnectorMisconfigured) as e:
-            error = str(e)  # connectors' messages carry no secret and echo no config value
+            error = str(e)
         latency_ms = round((self._clock.monotonic() - started) * 1000, 2)
-        await self._record(data_source, checked=True, error=error)
         return CheckOutcome(ok=error is None, latency_ms=latency_ms, error=error)
+
+
+class ProbeDataSource(_ConnectorCall):
+    """Before a run's attempt: does the data source answer? Through the same breaker as
+    every other call (an open circuit raises ``CircuitOpen`` at once, failures count towards
+    opening it), with the health recorded where the API and other workers see it."""
+
+    async def __call__(self, data_source: DataSource) -> None:
+        """Nothing when it answered; ``CircuitOpen``, ``ConnectorFailed`` or
+        ``ConnectorMisconfigured`` when not."""
+        await self._guarded_check(data_source)
 
 
 class DiscoverStreams(_ConnectorCall):

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from thedata.application.errors import (
     CircuitOpen,
+    ConnectorFailed,
     ConnectorMisconfigured,
     DependencyUnavailable,
 )
@@ -32,10 +33,12 @@ from thedata.application.ports import (
 )
 from thedata.application.ports.secrets import SecretStore
 from thedata.application.ports.streams import StreamFailed, Superseded
+from thedata.application.use_cases.check_data_source import ProbeDataSource
 from thedata.application.use_cases.data_source_access import find_data_source
 from thedata.application.use_cases.get_pipeline import find_pipeline
 from thedata.application.use_cases.run_pipeline import ends, mirror_state
 from thedata.application.use_cases.run_queue import RunQueue
+from thedata.domain.data_sources import DataSource
 from thedata.domain.errors import DomainError
 from thedata.domain.runs import Run, RunError, StreamStats
 
@@ -109,8 +112,10 @@ class ExecuteRun:
         batch_rows: int,
         retrying: Retrying | None = None,
         heartbeat: float | None = None,
+        probe: ProbeDataSource | None = None,
     ) -> None:
         self._uow, self._connectors, self._secrets = uow, connectors, secrets
+        self._probe = probe
         self._queue, self._batch_rows, self._retrying = queue, batch_rows, retrying
         lease = queue.lease.total_seconds()
         self._heartbeat = heartbeat if heartbeat is not None else min(lease / 3, 2.0)
@@ -167,6 +172,8 @@ class ExecuteRun:
             if until is not None and until > now:  # known down: no attempt burnt on it
                 message = f"the data source {data_source.name!r} is unreachable; retried then"
                 raise _Deferred(until, RunError(CircuitOpen.code, message, True))
+        if self._probe is not None:
+            await self._probed(source, destination)
         reader, writer = await ends(self._connectors, self._secrets, source, destination)
         assert run.epoch is not None  # noqa: S101 - a claimed run holds its epoch
         for stream in pipeline.streams:
@@ -185,6 +192,23 @@ class ExecuteRun:
                 # only the API's mirror: the destination holds the position, the next run
                 # mirrors it again
                 await mirror_state(self._uow, pipeline, stream.name, outcome, run.epoch)
+
+    async def _probed(self, *data_sources: DataSource) -> None:
+        """Both ends answer, through their breakers: an open circuit defers the run (no
+        attempt spent); a failure counts on the breaker and fails the attempt retryably."""
+        assert self._probe is not None  # noqa: S101 - called only with a probe
+        probe = self._probe
+        answers = await asyncio.gather(*(probe(d) for d in data_sources), return_exceptions=True)
+        for data_source, answer in zip(data_sources, answers, strict=True):
+            if isinstance(answer, CircuitOpen):
+                until = self._queue.clock.now() + timedelta(seconds=answer.retry_after)
+                message = f"the data source {data_source.name!r} is unreachable; retried then"
+                raise _Deferred(until, RunError(CircuitOpen.code, message, True))
+        for data_source, answer in zip(data_sources, answers, strict=True):
+            if isinstance(answer, ConnectorFailed):
+                raise ConnectorFailed(f"the data source {data_source.name!r}: {answer}")
+            if isinstance(answer, BaseException):
+                raise answer
 
     @contextlib.asynccontextmanager
     async def _heartbeats(self, attempt: _Attempt) -> AsyncIterator[None]:

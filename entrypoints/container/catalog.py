@@ -28,6 +28,7 @@ from thedata.application.use_cases import (
     ListDataSources,
     ListPipelines,
     ListRuns,
+    ProbeDataSource,
     ReportWorkerPresence,
     RunPipeline,
     RunQueue,
@@ -170,6 +171,14 @@ class Catalog(Infrastructure):
         queue=run_queue,
         batch_rows=Infrastructure.settings.provided.worker_batch_rows,
         retrying=stream_retrying,
+        probe=providers.Factory(
+            ProbeDataSource,
+            uow=Infrastructure.unit_of_work_factory,
+            clock=Infrastructure.clock,
+            connectors=connectors,
+            secrets=Infrastructure.secret_store,
+            guard=connector_guard,
+        ),
     )
     run_pipeline = providers.Factory(
         RunPipeline,

@@ -23,6 +23,7 @@ from thedata.domain.organizations import Organization
 from thedata.domain.pagination import PageRequest
 from thedata.domain.pipelines import Pipeline
 from thedata.domain.runs import (
+    AttemptOutcome,
     Backoff,
     Run,
     RunAlreadyActive,
@@ -161,6 +162,13 @@ class RunRepositoryContract(ABC):
         assert requeued.not_before is not None
         assert await self.changed(busy, requeued)
         assert await self.stored(run) == requeued
+        assert [a.outcome for a in requeued.attempts] == [AttemptOutcome.FAILED]
+        again = requeued.claim("worker-8", T0 + 9 * SECOND, LEASE, 42)
+        handed = again.progressed("orders", StreamStats(1, 1)).handed_back(T0 + 10 * SECOND)
+        assert await self.changed(requeued, again)
+        assert await self.changed(again, handed)
+        assert await self.stored(run) == handed  # the history, each attempt's figures too
+        requeued = handed
         assert await self.changed(requeued, requeued.cancel(T0 + 3 * SECOND))
         stored = await self.stored(run)
         assert stored is not None

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_settings
 from tests.e2e.api import Client, add_member, create_org, problem_type, register
 from tests.e2e.test_pipelines import pipeline
+from thedata.domain.runs import RunError, StreamStats
+from thedata.entrypoints.container import build_container, started
+from thedata.entrypoints.resolve import resolve
 
 
 @pytest.fixture
@@ -43,6 +47,7 @@ async def test_a_trigger_is_202_once_and_409_while_the_run_is_active(
     assert run["attempt"] == 0
     assert run["stats"] == {"rows_read": 0, "rows_written": 0, "streams": {}}
     assert run["error"] is None
+    assert run["attempts"] == []
     second = await client.post(runs, headers=headers)
     assert second.status_code == 409
     assert problem_type(second).endswith("run-already-active")
@@ -108,3 +113,40 @@ async def test_an_unknown_run_or_pipeline_is_404(
     assert (await client.get(f"/v1/orgs/{org}/runs/{missing}", headers=headers)).status_code == 404
     trigger = await client.post(f"/v1/orgs/{org}/pipelines/{missing}/runs", headers=headers)
     assert trigger.status_code == 404
+
+
+async def test_a_run_shows_each_ended_attempt_with_its_figures_and_no_worker_name(
+    client: Client, setup: tuple[dict[str, str], str, str], database_url: str
+) -> None:
+    """A worker (here the queue, driven by hand) takes the run, moves 7 rows and fails
+    retryably: the run is queued again, and its history says so through HTTP."""
+    headers, org, pipeline_id = setup
+    run = (
+        await client.post(f"/v1/orgs/{org}/pipelines/{pipeline_id}/runs", headers=headers)
+    ).json()
+    async with started(build_container(make_settings(database_url=database_url))) as worker_side:
+        queue = await resolve(worker_side.run_queue)
+        claimed = await queue.claim("host-secret:4242:abc")
+        assert claimed is not None
+        moved = claimed.progressed("orders", StreamStats(7, 7, 100))
+        error = RunError("stream_failed", "the source went away", retryable=True)
+        assert await queue.fail(moved, error) is not None
+    shown = await client.get(f"/v1/orgs/{org}/runs/{run['id']}", headers=headers)
+    body = shown.json()
+    assert (body["status"], body["attempt"]) == ("queued", 1)
+    (attempt,) = body["attempts"]
+    assert body["stats"] == attempt["stats"]  # the last attempt's, until the next one starts
+    assert attempt["number"] == 1
+    assert attempt["outcome"] == "failed"
+    assert attempt["error"] == {
+        "type": "stream_failed",
+        "message": "the source went away",
+        "retryable": True,
+    }
+    assert attempt["stats"]["streams"]["orders"] == {
+        "rows_read": 7,
+        "rows_written": 7,
+        "estimate": 100,
+    }
+    assert attempt["started_at"] <= attempt["ended_at"]
+    assert "host-secret" not in shown.text  # the infrastructure stays the operator's

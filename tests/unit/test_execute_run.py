@@ -15,8 +15,9 @@ from tests.catalog import Catalog
 from tests.unit.test_run_pipeline import a_pipeline, wired
 from tests.unit.test_run_use_cases import Runs
 from thedata.adapters.memory.streams import InMemoryStreamReader, InMemoryStreamWriter
+from thedata.application.errors import ConnectorFailed
 from thedata.application.ports import Batch, FrameFormat, ReadPlan, Shape, StreamFailed, Written
-from thedata.application.use_cases import ExecuteRun
+from thedata.application.use_cases import ExecuteRun, ProbeDataSource
 from thedata.domain.data_sources import DataSourceHealth
 from thedata.domain.runs import Run, RunStatus
 
@@ -191,3 +192,72 @@ async def test_a_run_waits_out_an_open_circuit_then_fails_in_bounded_time() -> N
         if ended.status.finished:
             break
     assert seen[-1] == (RunStatus.FAILED, 2)  # within a few minutes, its 2 attempts spent
+
+
+def probing(catalog: Catalog, runs: Runs) -> ExecuteRun:
+    """An attempt that first checks both data sources through the catalog's breakers."""
+    probe = ProbeDataSource(
+        catalog.uow, runs.clock, catalog.connectors, catalog.secrets, catalog.guard
+    )
+    return ExecuteRun(
+        catalog.uow,
+        catalog.connectors,
+        catalog.secrets,
+        runs.queue,
+        1,
+        heartbeat=0.005,
+        probe=probe,
+    )
+
+
+async def health_of(catalog: Catalog, run: Run) -> DataSourceHealth:
+    async with catalog.uow() as uow:
+        pipeline = await uow.pipelines.get(run.organization_id, run.pipeline_id)
+        assert pipeline is not None
+        source = await uow.data_sources.get(run.organization_id, pipeline.source_id)
+    assert source is not None
+    return source.health
+
+
+async def test_an_unanswering_data_source_spends_the_attempt_and_counts_on_its_breaker() -> None:
+    """The source refuses connections: the attempt fails retryably, naming the data source;
+    the failure is on its breaker and in its health (what ``GET data-source`` shows), and
+    not one row was read."""
+    catalog, runs, _, run, _, destination = await claimed()
+    catalog.connectors.connector_script.failure = ConnectorFailed("connection refused")
+    ended = await probing(catalog, runs)(run)
+    assert ended is not None
+    assert (ended.status, ended.attempt) == (RunStatus.QUEUED, 1)
+    assert ended.error is not None
+    assert ended.error.retryable
+    assert "'source'" in ended.error.message or "'destination'" in ended.error.message
+    assert "connection refused" in ended.error.message
+    assert (await health_of(catalog, run)).last_error == "connection refused"
+    assert destination.tables == {}
+
+
+async def test_a_circuit_opened_by_failures_defers_the_next_attempt_without_spending_it() -> None:
+    """After enough failed calls the source's breaker is open: the next attempt does not try
+    the source at all, and waits for the circuit's end with its attempt given back."""
+    catalog, runs, _, run, _, _ = await claimed()
+    catalog.connectors.connector_script.failure = ConnectorFailed("connection refused")
+    probe = ProbeDataSource(
+        catalog.uow, runs.clock, catalog.connectors, catalog.secrets, catalog.guard
+    )
+    async with catalog.uow() as uow:
+        pipeline = await uow.pipelines.get(run.organization_id, run.pipeline_id)
+        assert pipeline is not None
+        source = await uow.data_sources.get(run.organization_id, pipeline.source_id)
+    assert source is not None
+    for _ in range(2):  # checks that failed (minimum_calls=2 in the catalog's settings)
+        with pytest.raises(ConnectorFailed):
+            await probe(source)
+    calls = catalog.connectors.connector_script.calls
+    deferred = await probing(catalog, runs)(run)
+    assert deferred is not None
+    assert (deferred.status, deferred.attempt) == (RunStatus.QUEUED, 0)
+    assert deferred.error is not None
+    assert deferred.error.type == "circuit_open"
+    assert deferred.not_before == runs.clock.now() + timedelta(seconds=30)  # wait_in_open
+    assert catalog.connectors.connector_script.calls == calls  # known open: nothing tried
+    assert (await health_of(catalog, run)).circuit == "open"

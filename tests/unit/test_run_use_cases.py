@@ -19,6 +19,7 @@ from thedata.domain.pipelines import PipelineNotFound
 from thedata.domain.principal import Principal
 from thedata.domain.runs import (
     LEASE_EXPIRED,
+    AttemptOutcome,
     Backoff,
     RunAlreadyActive,
     RunError,
@@ -117,7 +118,7 @@ async def test_cancel_a_queued_run_at_once_a_running_one_at_its_next_step_not_a_
     assert stopped.status is RunStatus.CANCELLED
 
 
-async def test_each_claim_takes_a_larger_epoch_and_progress_is_kept() -> None:
+async def test_each_claim_takes_a_larger_epoch_and_each_attempt_keeps_its_figures() -> None:
     _, runs, owner, org, pipeline = await setup()
     await runs.trigger(owner, org, pipeline)
     first = await runs.queue.claim("w1")
@@ -137,7 +138,11 @@ async def test_each_claim_takes_a_larger_epoch_and_progress_is_kept() -> None:
     assert second.epoch is not None
     assert second.epoch > first.epoch
     shown = await runs.get(owner, org, second.id)
-    assert shown.streams["orders"] == StreamStats(5, 5, 10)
+    assert shown.streams == {}  # the second attempt's own figures, none yet
+    (ended,) = shown.attempts  # the first attempt's, in its record
+    assert (ended.number, ended.worker_id, ended.outcome) == (1, "w1", AttemptOutcome.FAILED)
+    assert ended.streams["orders"] == StreamStats(5, 5, 10)
+    assert ended.error == RunError("stream_failed", "busy", retryable=True)
 
 
 async def test_a_worker_that_lost_its_lease_can_neither_renew_record_nor_finish() -> None:

@@ -14,7 +14,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from thedata.domain.errors import Conflict
 from thedata.domain.runs import (
+    ATTEMPTS_KEPT,
     LEASE_EXPIRED,
+    AttemptOutcome,
     Backoff,
     IllegalRunTransition,
     Run,
@@ -26,6 +28,7 @@ from thedata.domain.runs import (
 )
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+NOT_SPENT = (AttemptOutcome.HANDED_BACK, AttemptOutcome.DEFERRED)
 LEASE = timedelta(seconds=30)
 BACKOFF = Backoff(timedelta(seconds=5), timedelta(seconds=60))
 
@@ -87,6 +90,9 @@ class RunMachine(RuleBasedStateMachine):
         self.run = new_run(max_attempts=3)
         self.now = START
         self.epochs = 0
+        self.claims = 0
+        self.ended_numbers: list[int] = []
+        """The model: the number of each attempt that ended, in order."""
 
     def attempt(self, change: Callable[[], Run], legal: bool) -> None:
         before = self.run
@@ -98,6 +104,10 @@ class RunMachine(RuleBasedStateMachine):
             return
         assert legal, f"an illegal change was accepted from {before.status}"
         assert isinstance(after, Run)
+        if before.status is not RunStatus.RUNNING and after.status is RunStatus.RUNNING:
+            self.claims += 1
+        if before.status is RunStatus.RUNNING and after.status is not RunStatus.RUNNING:
+            self.ended_numbers.append(before.attempt)
         self.run = after
 
     @rule(seconds=st.integers(0, 120))
@@ -180,6 +190,13 @@ class RunMachine(RuleBasedStateMachine):
             assert run.error is not None
         if run.status is RunStatus.SUCCEEDED:
             assert run.error is None
+        # every attempt that ended is in the history, and only those the run spent count
+        if self.claims <= ATTEMPTS_KEPT:
+            assert [a.number for a in run.attempts] == self.ended_numbers
+            spent = [a for a in run.attempts if a.outcome not in NOT_SPENT]
+            assert len(spent) == run.attempt - (1 if running else 0)
+        assert len(run.attempts) <= ATTEMPTS_KEPT
+        assert all(a.ended_at >= a.started_at for a in run.attempts if a.started_at)
 
 
 RunMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=40)

@@ -13,19 +13,28 @@ from psycopg.types.json import Jsonb
 from thedata.adapters.postgres.repositories.connection import ConnectionSource
 from thedata.application.errors import ReferenceConflict
 from thedata.domain.pagination import Page, PageRequest
-from thedata.domain.runs import Run, RunAlreadyActive, RunError, RunStatus, RunTrigger, StreamStats
+from thedata.domain.runs import (
+    AttemptOutcome,
+    AttemptRecord,
+    Run,
+    RunAlreadyActive,
+    RunError,
+    RunStatus,
+    RunTrigger,
+    StreamStats,
+)
 
 # the fixed columns first, then what a run's life changes, in the order _changes gives them
 _SELECT = (
     "SELECT id, organization_id, pipeline_id, trigger, max_attempts, queued_at, scheduled_for,"
     " status, attempt, not_before, started_at, finished_at, worker_id, lease_expires_at, epoch,"
-    " cancel_requested, streams, error FROM runs"
+    " cancel_requested, streams, error, attempts FROM runs"
 )
 _INSERT_ROW = (
     "INSERT INTO runs (id, organization_id, pipeline_id, trigger, max_attempts, queued_at,"
     " scheduled_for, status, attempt, not_before, started_at, finished_at, worker_id,"
-    " lease_expires_at, epoch, cancel_requested, streams, error)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " lease_expires_at, epoch, cancel_requested, streams, error, attempts)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _INSERT = (
     _INSERT_ROW
@@ -48,7 +57,7 @@ _UPDATE = (
     # a cancel request is never withdrawn: a worker saving progress from the copy it read
     # before the request (same attempt, same status: the compare-and-set lets it through)
     # must not undo it
-    " cancel_requested = cancel_requested OR %s, streams = %s, error = %s"
+    " cancel_requested = cancel_requested OR %s, streams = %s, error = %s, attempts = %s"
     " WHERE organization_id = %s AND id = %s AND attempt = %s AND status = %s"
 )
 
@@ -66,6 +75,51 @@ def _error_json(error: RunError | None) -> dict[str, Any] | None:
     return {"type": error.type, "message": error.message, "retryable": error.retryable}
 
 
+def _stats(streams: Mapping[str, Any]) -> dict[str, StreamStats]:
+    return {
+        name: StreamStats(s["rows_read"], s["rows_written"], s.get("estimate"))
+        for name, s in streams.items()
+    }
+
+
+def _error(error: Mapping[str, Any] | None) -> RunError | None:
+    return RunError(error["type"], error["message"], error["retryable"]) if error else None
+
+
+def _stamp(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _attempts_json(attempts: Sequence[AttemptRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": a.number,
+            "worker_id": a.worker_id,
+            "started_at": _stamp(a.started_at),
+            "ended_at": _stamp(a.ended_at),
+            "outcome": a.outcome.value,
+            "error": _error_json(a.error),
+            "streams": _streams_json(a.streams),
+        }
+        for a in attempts
+    ]
+
+
+def _attempts(attempts: Sequence[Mapping[str, Any]]) -> tuple[AttemptRecord, ...]:
+    return tuple(
+        AttemptRecord(
+            number=a["number"],
+            worker_id=a["worker_id"],
+            started_at=datetime.fromisoformat(a["started_at"]) if a["started_at"] else None,
+            ended_at=datetime.fromisoformat(a["ended_at"]),
+            outcome=AttemptOutcome(a["outcome"]),
+            error=_error(a["error"]),
+            streams=_stats(a["streams"]),
+        )
+        for a in attempts
+    )
+
+
 def _changes(run: Run) -> tuple[Any, ...]:
     error = _error_json(run.error)
     return (
@@ -80,13 +134,14 @@ def _changes(run: Run) -> tuple[Any, ...]:
         run.cancel_requested,
         Jsonb(_streams_json(run.streams)),
         Jsonb(error) if error is not None else None,
+        Jsonb(_attempts_json(run.attempts)),
     )
 
 
 def _run(row: tuple[Any, ...]) -> Run:
     (id_, org, pipeline, trigger, max_attempts, queued_at, scheduled_for) = row[:7]
     (status, attempt, not_before, started, finished, worker, lease, epoch) = row[7:15]
-    (cancel, streams, error) = row[15:]
+    (cancel, streams, error, attempts) = row[15:]
     return Run(
         id=id_,
         organization_id=org,
@@ -103,12 +158,10 @@ def _run(row: tuple[Any, ...]) -> Run:
         lease_expires_at=lease,
         epoch=epoch,
         cancel_requested=cancel,
-        streams={
-            name: StreamStats(s["rows_read"], s["rows_written"], s.get("estimate"))
-            for name, s in streams.items()
-        },
-        error=RunError(error["type"], error["message"], error["retryable"]) if error else None,
+        streams=_stats(streams),
+        error=_error(error),
         scheduled_for=scheduled_for,
+        attempts=_attempts(attempts),
     )
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
 import msgspec
 
-from thedata.domain.runs import Run
+from thedata.domain.runs import Run, RunError, StreamStats
 from thedata.entrypoints.http.schemas.common import utc
 
 StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+OutcomeName = Literal[
+    "succeeded", "failed", "lease_expired", "handed_back", "deferred", "cancelled"
+]
 TriggerName = Literal["manual", "schedule", "retry"]
 
 
@@ -39,10 +43,24 @@ class RunErrorOut(msgspec.Struct, frozen=True):
     retryable: bool
 
 
+class AttemptOut(msgspec.Struct, frozen=True):
+    """One attempt that ended: when, how (``handed_back`` and ``deferred`` spent no
+    attempt: the next one has the same number), why, and the figures it reached."""
+
+    number: int
+    started_at: datetime | None
+    ended_at: datetime
+    outcome: OutcomeName
+    error: RunErrorOut | None
+    stats: RunStatsOut
+
+
 class RunBody(msgspec.Struct, frozen=True):
     """A run. ``not_before``: a queued run waits until then (a retry's backoff, or a data
     source's open circuit); ``scheduled_for``: the due time a scheduled run was queued for;
-    ``cancel_requested``: a running run was asked to stop at its next batch."""
+    ``cancel_requested``: a running run was asked to stop at its next batch; ``stats``: the
+    current (or last) attempt's figures; ``attempts``: every attempt that ended, oldest first
+    (the latest 20), each with its own."""
 
     id: UUID
     pipeline_id: UUID
@@ -58,6 +76,7 @@ class RunBody(msgspec.Struct, frozen=True):
     cancel_requested: bool
     stats: RunStatsOut
     error: RunErrorOut | None
+    attempts: list[AttemptOut]
 
 
 class RunPage(msgspec.Struct, frozen=True):
@@ -73,7 +92,6 @@ def _moment(moment: datetime | None) -> datetime | None:
 
 def run_body(run: Run) -> RunBody:
     """The API's body of a run."""
-    error = run.error
     return RunBody(
         id=run.id,
         pipeline_id=run.pipeline_id,
@@ -87,13 +105,32 @@ def run_body(run: Run) -> RunBody:
         not_before=_moment(run.not_before),
         scheduled_for=_moment(run.scheduled_for),
         cancel_requested=run.cancel_requested,
-        stats=RunStatsOut(
-            rows_read=run.rows_read,
-            rows_written=run.rows_written,
-            streams={
-                name: StreamStatsOut(s.rows_read, s.rows_written, s.estimate)
-                for name, s in sorted(run.streams.items())
-            },
-        ),
-        error=None if error is None else RunErrorOut(error.type, error.message, error.retryable),
+        stats=_stats(run.streams),
+        error=_error(run.error),
+        attempts=[
+            AttemptOut(
+                number=a.number,
+                started_at=_moment(a.started_at),
+                ended_at=utc(a.ended_at),
+                outcome=a.outcome.value,
+                error=_error(a.error),
+                stats=_stats(a.streams),
+            )
+            for a in run.attempts
+        ],
     )
+
+
+def _stats(streams: Mapping[str, StreamStats]) -> RunStatsOut:
+    return RunStatsOut(
+        rows_read=sum(s.rows_read for s in streams.values()),
+        rows_written=sum(s.rows_written for s in streams.values()),
+        streams={
+            name: StreamStatsOut(s.rows_read, s.rows_written, s.estimate)
+            for name, s in sorted(streams.items())
+        },
+    )
+
+
+def _error(error: RunError | None) -> RunErrorOut | None:
+    return None if error is None else RunErrorOut(error.type, error.message, error.retryable)
