@@ -456,6 +456,44 @@ class TestPostgresRuns(RunRepositoryContract):
             assert await a.runs.expired(T0 + 2 * LEASE, 10) == [claimed]
             assert await asyncio.wait_for(b.runs.expired(T0 + 2 * LEASE, 10), 2) == []
 
+    @pytest.mark.parametrize("deleted", ["pipeline", "organization"])
+    async def test_a_delete_meeting_a_claim_waits_for_it_and_neither_deadlocks(
+        self, deleted: str
+    ) -> None:
+        """A worker has taken the pipeline's run and is about to take the pipeline's next
+        epoch when its owner deletes the pipeline (or the organization): the delete waits
+        for the claim, then takes the run along; neither is refused as a deadlock."""
+        org = an_organization(slug="doomed")
+        async with self.new_uow() as uow:
+            await uow.organizations.add(org)
+            await uow.commit()
+        pipeline = await self.a_pipeline_of(org)
+        run = a_run(pipeline)
+        await self.given(run)
+        async with self.new_uow() as claim:
+            assert await claim.runs.next_claimable(T0 + LEASE) == run
+
+            async def delete() -> None:
+                async with self.new_uow() as uow:
+                    if deleted == "pipeline":
+                        await uow.pipelines.delete(org.id, pipeline.id)
+                    else:
+                        await uow.organizations.delete(org.id)
+                    await uow.commit()
+
+            deleting = asyncio.create_task(delete())
+            await asyncio.sleep(0.3)  # the delete is waiting now, whatever it waits on
+            assert not deleting.done()
+            epoch = await asyncio.wait_for(claim.pipelines.next_epoch(org.id, pipeline.id), 5)
+            assert epoch is not None
+            claimed = run.claim("w", T0, LEASE, epoch)
+            assert await claim.runs.save(claimed, attempt=0, status=RunStatus.QUEUED)
+            await claim.commit()
+        await asyncio.wait_for(deleting, 5)
+        async with self.new_uow() as uow:
+            assert await uow.runs.get(org.id, run.id) is None
+            assert await uow.pipelines.get(org.id, pipeline.id) is None
+
     async def test_many_claimers_take_each_run_exactly_once(self) -> None:
         """Eight concurrent claim loops over 40 runs: every run claimed once, none twice."""
         pipelines = [await self.a_pipeline_of(self.org, f"p{n}") for n in range(40)]

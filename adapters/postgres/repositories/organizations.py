@@ -64,6 +64,11 @@ class PostgresOrganizationRepository:
             raise SlugTaken(f"the slug {o.slug!r} is taken") from error
 
     async def delete(self, organization_id: UUID) -> None:
+        # runs first, in the order a worker's claim takes them (a run, then its pipeline):
+        # the cascade alone would lock the pipelines first, and meet a claim in a deadlock
+        await self._connection().execute(
+            "SELECT FROM runs WHERE organization_id = %s FOR UPDATE", (organization_id,)
+        )
         await self._connection().execute(
             "DELETE FROM organizations WHERE id = %s", (organization_id,)
         )

@@ -147,6 +147,12 @@ class PostgresPipelineRepository:
             raise _endpoint_gone() from error
 
     async def delete(self, organization_id: UUID, pipeline_id: UUID) -> None:
+        # its runs first, in the order a worker's claim takes them (a run, then its pipeline):
+        # the cascade alone would lock the pipeline first, and meet a claim in a deadlock
+        await self._connection().execute(
+            "SELECT FROM runs WHERE organization_id = %s AND pipeline_id = %s FOR UPDATE",
+            (organization_id, pipeline_id),
+        )
         await self._connection().execute(
             "DELETE FROM pipelines WHERE organization_id = %s AND id = %s",
             (organization_id, pipeline_id),
