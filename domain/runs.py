@@ -310,9 +310,7 @@ class Run:
             raise IllegalRunTransition(f"run {self.id} was not asked to stop")
         return self._closed(now, AttemptOutcome.CANCELLED)._ended(RunStatus.CANCELLED, now, None)
 
-    def _closed(
-        self, now: datetime, outcome: AttemptOutcome, error: RunError | None = None
-    ) -> Run:
+    def _closed(self, now: datetime, outcome: AttemptOutcome, error: RunError | None = None) -> Run:
         """The current attempt recorded as ended with ``outcome``."""
         record = AttemptRecord(
             self.attempt, self.worker_id, self.started_at, now, outcome, error, self.streams
