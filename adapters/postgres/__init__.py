@@ -13,6 +13,7 @@ from thedata.adapters.postgres.migrator import (
 )
 from thedata.adapters.postgres.pool import open_pool
 from thedata.adapters.postgres.retry import TRANSIENT_ERRORS, retry_transient
+from thedata.adapters.postgres.run_arrivals import PostgresRunArrivals
 from thedata.adapters.postgres.unit_of_work import (
     PostgresUnitOfWork,
     SecretsJoiner,
@@ -28,6 +29,7 @@ __all__ = [
     "MigrationStatus",
     "PostgresHealthCheck",
     "PostgresMigrator",
+    "PostgresRunArrivals",
     "PostgresUnitOfWork",
     "SecretsJoiner",
     "TransactionSecrets",

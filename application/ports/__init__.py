@@ -24,6 +24,7 @@ from thedata.application.ports.identity import (
     UserRepository,
 )
 from thedata.application.ports.ids import IdFactory
+from thedata.application.ports.run_arrivals import RunArrivals
 from thedata.application.ports.runs import RunRepository
 from thedata.application.ports.secrets import (
     SecretKeyRotation,
@@ -81,6 +82,7 @@ __all__ = [
     "Progress",
     "ReadPlan",
     "Retrying",
+    "RunArrivals",
     "RunRepository",
     "SecretKeyRotation",
     "SecretStore",

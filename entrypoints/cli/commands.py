@@ -158,12 +158,14 @@ async def _worker(container: Any, settings: Settings, concurrency: int) -> Worke
     schedule = await resolve(container.enqueue_due_runs)
     housekeeping = await resolve(container.housekeeping)
     presence = await resolve(container.report_worker_presence)
+    arrivals = await resolve(container.run_arrivals)
     return Worker(
         queue,
         on_first_run,
         schedule,
         housekeeping,
         presence,
+        arrivals,
         concurrency=concurrency,
         grace=settings.shutdown_timeout,
     )

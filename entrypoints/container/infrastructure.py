@@ -10,6 +10,7 @@ from thedata.adapters.observability import remember_secret
 from thedata.adapters.postgres import (
     PostgresHealthCheck,
     PostgresMigrator,
+    PostgresRunArrivals,
     PostgresUnitOfWork,
     load_migrations,
     open_pool,
@@ -77,6 +78,11 @@ class Infrastructure(containers.DeclarativeContainer):
     )
 
     list_workers = providers.Factory(ListWorkers, uow=unit_of_work_factory)
+    run_arrivals = providers.Factory(
+        PostgresRunArrivals,
+        conninfo=database_url,
+        connect_timeout=settings.provided.db_connect_timeout,
+    )
     workers_health = providers.Factory(WorkersCheck, list_workers=list_workers, clock=clock)
 
     check_readiness = providers.Factory(

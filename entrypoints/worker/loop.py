@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from thedata.application.ports.run_arrivals import RunArrivals
 from thedata.application.use_cases import (
     EnqueueDueRuns,
     Housekeeping,
@@ -56,6 +57,7 @@ class Worker:
         schedule: EnqueueDueRuns | None = None,
         housekeeping: Housekeeping | None = None,
         presence: ReportWorkerPresence | None = None,
+        arrivals: RunArrivals | None = None,
         *,
         concurrency: int = 1,
         name: str | None = None,
@@ -64,7 +66,7 @@ class Worker:
         grace: float = 30.0,
     ) -> None:
         self._queue, self._execute, self._schedule = queue, execute, schedule
-        self._housekeeping, self._presence = housekeeping, presence
+        self._housekeeping, self._presence, self._arrivals = housekeeping, presence, arrivals
         self._concurrency, self.name = concurrency, name or worker_id()
         self._poll, self._reap_every, self._grace = poll, reap_every, grace
         self._running: set[asyncio.Task[Run | None]] = set()
@@ -75,6 +77,9 @@ class Worker:
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until ``stopping`` is set, then hand back or finish what is held."""
         log.info("worker started", worker=self.name, concurrency=self._concurrency)
+        listening = None
+        if self._arrivals is not None:  # a queued run wakes the loop, not only the next poll
+            listening = asyncio.create_task(self._arrivals.watch(self._freed.set, stopping))
         loop = asyncio.get_running_loop()
         next_reap = next_sweep = loop.time()
         while not stopping.is_set():
@@ -91,6 +96,8 @@ class Worker:
                 continue  # there may be more right away
             await _sleep_or(self._poll, stopping, self._freed)
         await self._drain()
+        if listening is not None:
+            await listening
         await self._gone()
         log.info("worker stopped", worker=self.name)
 

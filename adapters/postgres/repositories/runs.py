@@ -11,6 +11,7 @@ from psycopg import errors
 from psycopg.types.json import Jsonb
 
 from thedata.adapters.postgres.repositories.connection import ConnectionSource
+from thedata.adapters.postgres.run_arrivals import CHANNEL
 from thedata.application.errors import ReferenceConflict
 from thedata.domain.pagination import Page, PageRequest
 from thedata.domain.runs import (
@@ -36,14 +37,22 @@ _INSERT_ROW = (
     " lease_expires_at, epoch, cancel_requested, streams, error, attempts)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
-_INSERT = (
+
+
+def _announced(insert: str) -> str:
+    """``insert``, telling idle workers in the same statement (no round trip more) and the
+    same transaction: the word goes out on commit, and only if a run was inserted."""
+    return f"WITH queued AS ({insert} RETURNING 1) SELECT pg_notify('{CHANNEL}', '') FROM queued"  # noqa: S608 - constants
+
+
+_INSERT = _announced(
     _INSERT_ROW
     # the partial unique index is the arbiter: a pipeline's second active run inserts nothing
     # (a concurrent one waits for the first to commit or roll back) and the transaction
     # stays usable, so the caller can still record its answer
     + " ON CONFLICT (pipeline_id) WHERE status IN ('queued', 'running') DO NOTHING"
 )
-_INSERT_SCHEDULED = (
+_INSERT_SCHEDULED = _announced(
     _INSERT_ROW
     # no arbiter named: both the one-active-run index and the one-run-per-due-time index
     # are arbiters (the primary key too, which a fresh id never hits), and either conflict
