@@ -284,17 +284,39 @@ class Run:
         self, now: datetime, until: datetime, error: RunError, most: timedelta, backoff: Backoff
     ) -> Run:
         """A data source is known to be down (its circuit is open until ``until``): queued
-        again for then without spending the attempt, as long as the run has waited less than
-        ``most`` since it was queued; after that the attempt counts as failed with ``error``
-        (queued after ``backoff`` while attempts are left), so an outage ends runs in
-        bounded time."""
+        again for then without spending the attempt, as long as the outage has held the run
+        for less than ``most`` (since the first of its latest attempts that ended on this
+        same error, deferred or failed); after that each attempt counts as failed with
+        ``error`` (queued after ``backoff`` while attempts are left), so an outage ends
+        runs in bounded time. Consecutive deferrals of one attempt are one record, whose
+        ``started_at`` is when the first began."""
         self._expect(RunStatus.RUNNING)
         if self.cancel_requested:
             return self.cancelled(now)
-        if now - self.queued_at >= most:
+        if now - self._outage_since(error.type, now) >= most:
             return self.failed(now, error, backoff)
-        closed = self._closed(now, AttemptOutcome.DEFERRED, error)
-        return evolve(closed._requeued(until, error), attempt=self.attempt - 1)
+        last = self.attempts[-1] if self.attempts else None
+        if last and last.outcome is AttemptOutcome.DEFERRED and last.number == self.attempt:
+            record = evolve(last, ended_at=now, error=error, streams=self.streams)
+            kept = (*self.attempts[:-1], record)
+        else:
+            record = AttemptRecord(
+                self.attempt, self.worker_id, self.started_at, now, AttemptOutcome.DEFERRED,
+                error, self.streams,
+            )  # fmt: skip
+            kept = (*self.attempts, record)[-ATTEMPTS_KEPT:]
+        deferred = evolve(self, attempts=kept)._requeued(until, error)
+        return evolve(deferred, attempt=self.attempt - 1)
+
+    def _outage_since(self, error_type: str, now: datetime) -> datetime:
+        """When the latest unbroken series of attempts ending on ``error_type`` began (this
+        attempt's start if none): store times both, never a host's."""
+        since = self.started_at or now
+        for record in reversed(self.attempts):
+            if record.error is None or record.error.type != error_type:
+                break
+            since = min(since, record.started_at or record.ended_at)
+        return since
 
     def cancel(self, now: datetime) -> Run:
         """Cancelled at once when queued; a running one is asked to stop at its next batch."""

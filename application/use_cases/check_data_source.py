@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -9,7 +10,11 @@ from attrs import frozen
 
 from thedata.application.authorization import authorize
 from thedata.application.connector_guard import ConnectorGuard
-from thedata.application.errors import ConnectorFailed, ConnectorMisconfigured
+from thedata.application.errors import (
+    ConnectorFailed,
+    ConnectorMisconfigured,
+    DependencyUnavailable,
+)
 from thedata.application.ports import (
     Clock,
     Connector,
@@ -76,8 +81,9 @@ class _ConnectorCall:
                 await uow.commit()
 
     async def _guarded_check(self, data_source: DataSource) -> None:
-        """Check through the breaker, record the health seen; raise what the check raised."""
-        error = None
+        """Check through the breaker and record the health seen (when the data source
+        answered or failed to: a check that never ran, say the secret store was away, says
+        nothing of it); raise what the check raised."""
         try:
             connector = await self._connector(data_source)
             await self._guard.call(
@@ -87,9 +93,15 @@ class _ConnectorCall:
                 open_elsewhere_until=data_source.health.open_until,
             )
         except (ConnectorFailed, ConnectorMisconfigured) as e:
-            error = str(e)  # connectors' messages carry no secret and echo no config value
+            # connectors' messages carry no secret and echo no config value
+            await self._record_quietly(data_source, error=str(e))
             raise
-        finally:
+        await self._record_quietly(data_source, error=None)
+
+    async def _record_quietly(self, data_source: DataSource, error: str | None) -> None:
+        # the health is a record for people and other workers: a control database away for
+        # a moment must not turn the check's own answer into another one
+        with contextlib.suppress(DependencyUnavailable):
             await self._record(data_source, checked=True, error=error)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from thedata.application.errors import (
     CircuitOpen,
@@ -55,11 +55,12 @@ class _Stop(Exception):
 
 
 class _Deferred(Exception):
-    """A data source's circuit is open: the run waits until ``until``."""
+    """A data source's circuit is open: the run waits ``wait`` (a duration: the queue adds it
+    to the store's time, not to this host's)."""
 
-    def __init__(self, until: datetime, error: RunError) -> None:
+    def __init__(self, wait: timedelta, error: RunError) -> None:
         super().__init__(error.message)
-        self.until, self.error = until, error
+        self.wait, self.error = wait, error
 
 
 class _Attempt:
@@ -124,14 +125,21 @@ class ExecuteRun:
         """Move every stream of the run's pipeline, then store how it ended."""
         lease = self._queue.lease.total_seconds()
         attempt = _Attempt(run, stopping or asyncio.Event(), self._queue.clock, lease)
+        # the claim's lease began before this attempt could measure it (the claim's own
+        # transaction, a pause since): a fenced renewal first, whose sending starts the clock,
+        # so that a worker paused between its claim and here writes nothing
+        sent_at = self._queue.clock.monotonic()
+        if await self._queue.renew(run) is None:
+            return None
+        attempt.renewed(sent_at)
         try:
             async with self._heartbeats(attempt):
                 await self._move(attempt)
         except _Stop as stop:
             return await self._stopped(attempt, stop.why)
         except _Deferred as deferred:
-            until, why = deferred.until, deferred.error
-            return await self._store(attempt, lambda: self._queue.defer(attempt.run, until, why))
+            wait, why = deferred.wait, deferred.error
+            return await self._store(attempt, lambda: self._queue.defer(attempt.run, wait, why))
         except Superseded:
             return None  # a newer attempt holds the destination: this one is over
         except DomainError as e:
@@ -171,7 +179,7 @@ class ExecuteRun:
             until = data_source.health.open_until
             if until is not None and until > now:  # known down: no attempt burnt on it
                 message = f"the data source {data_source.name!r} is unreachable; retried then"
-                raise _Deferred(until, RunError(CircuitOpen.code, message, True))
+                raise _Deferred(until - now, RunError(CircuitOpen.code, message, True))
         if self._probe is not None:
             await self._probed(source, destination)
         reader, writer = await ends(self._connectors, self._secrets, source, destination)
@@ -201,9 +209,9 @@ class ExecuteRun:
         answers = await asyncio.gather(*(probe(d) for d in data_sources), return_exceptions=True)
         for data_source, answer in zip(data_sources, answers, strict=True):
             if isinstance(answer, CircuitOpen):
-                until = self._queue.clock.now() + timedelta(seconds=answer.retry_after)
+                wait = timedelta(seconds=answer.retry_after)
                 message = f"the data source {data_source.name!r} is unreachable; retried then"
-                raise _Deferred(until, RunError(CircuitOpen.code, message, True))
+                raise _Deferred(wait, RunError(CircuitOpen.code, message, True))
         for data_source, answer in zip(data_sources, answers, strict=True):
             if isinstance(answer, ConnectorFailed):
                 raise ConnectorFailed(f"the data source {data_source.name!r}: {answer}")

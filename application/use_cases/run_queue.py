@@ -106,13 +106,13 @@ class RunQueue:
         """The attempt stopped because a cancel was asked."""
         return await self.finish(run, lambda r, now: r.cancelled(now))
 
-    async def defer(self, run: Run, until: datetime, error: RunError) -> Run | None:
-        """A data source is down until ``until``: queued again for then, no attempt spent,
-        unless the run has been deferred for ``defer_most`` already (then it fails as any
-        retryable error does)."""
+    async def defer(self, run: Run, wait: timedelta, error: RunError) -> Run | None:
+        """A data source is down for ``wait`` more: queued again for then (by the store's
+        time), no attempt spent, unless the outage has held the run for ``defer_most``
+        already (then it fails as any retryable error does)."""
         return await self.finish(
             run,
-            lambda r, now: r.deferred(now, until, error, self._defer_most, self._backoff),
+            lambda r, now: r.deferred(now, now + wait, error, self._defer_most, self._backoff),
         )
 
     async def hand_back(self, run: Run) -> Run | None:

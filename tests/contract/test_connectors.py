@@ -15,6 +15,9 @@ import pytest
 
 from tests.conftest import free_port, tcp_endpoint
 from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy
+from thedata.adapters.connectors.file.config import FileConfig
+from thedata.adapters.connectors.file.connector import FileConnector
+from thedata.adapters.connectors.file.sampling import Limits
 from thedata.adapters.connectors.postgres.errors import UNREACHABLE
 from thedata.application.errors import ConnectorFailed, ConnectorMisconfigured
 from thedata.application.ports import Connector
@@ -179,6 +182,20 @@ class TestCsvFolderConnector(ConnectorContract):
             )
         (self.root / "top.csv").write_text("a\n1\n")
         assert [s.name for s in await self._connector(".").discover()] == ["top"]
+
+    async def test_a_folder_too_big_to_discover_still_checks_fine(self) -> None:
+        """Discovery looks at 10,000 entries at most; the check (what a run's probe calls)
+        only opens the folder: a run reads its streams by name and never lists it."""
+        crowded = self.root / "crowded"
+        crowded.mkdir()
+        for n in range(5):
+            (crowded / f"t{n}.csv").write_text("a\n1\n")
+        connector = FileConnector(
+            str(self.root), FileConfig("crowded", "csv"), 2, Limits(entries=3)
+        )
+        await connector.check()
+        with pytest.raises(ConnectorMisconfigured, match="more than 3 entries"):
+            await connector.discover()
 
     async def test_a_symlink_leading_out_is_refused_then_and_later(self, tmp_path: Path) -> None:
         """Refused when configured; and one swapped in after configuring fails the check."""

@@ -47,7 +47,7 @@ async def test_ready_passes_with_a_reachable_migrated_database(
     assert body["status"] == "pass"
     (workers,) = body["checks"]["workers"]
     assert (workers["status"], workers["observedValue"]) == ("pass", 1)
-    assert workers["output"] == "1 live, holding 1 run"
+    assert workers["output"] == "1 live"
     entries = {e["componentId"]: e for e in body["checks"]["database"]}
     assert entries["connection"]["status"] == "pass"
     assert entries["connection"]["observedUnit"] == "ms"

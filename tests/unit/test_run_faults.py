@@ -14,16 +14,19 @@ from uuid import UUID
 import pytest
 
 from tests.catalog import Catalog
-from tests.unit.test_execute_run import SlowReader
+from tests.unit.test_execute_run import LEASE as EXECUTE_LEASE
+from tests.unit.test_execute_run import SlowReader, claimed
 from tests.unit.test_run_pipeline import a_pipeline, wired
 from tests.unit.test_run_use_cases import BACKOFF, LEASE, Runs
 from thedata.adapters.memory.streams import InMemoryStreamReader
-from thedata.application.errors import DatabaseUnavailable
+from thedata.application.connector_guard import ConnectorGuard
+from thedata.application.errors import ConnectorFailed, DatabaseUnavailable, SecretStoreUnavailable
 from thedata.application.move_stream import StreamOutcome
 from thedata.application.ports import Batch, FrameFormat, Position, ReadPlan, WriteMode
-from thedata.application.use_cases import ExecuteRun, RunQueue
+from thedata.application.use_cases import ExecuteRun, ProbeDataSource, RunQueue
 from thedata.application.use_cases.run_pipeline import mirror_state
-from thedata.domain.data_sources import DataSourceHealth
+from thedata.domain.circuit_breaker import BreakerSettings
+from thedata.domain.data_sources import DataSource, DataSourceHealth
 from thedata.domain.principal import Principal
 from thedata.domain.runs import Run, RunStatus
 
@@ -142,13 +145,16 @@ async def test_a_worker_paused_past_its_lease_writes_no_row_once_it_wakes() -> N
 
 
 class FlakyUnitsOfWork:
-    """The catalog's units of work; the next ``failures`` ones fail to open (a blip)."""
+    """The catalog's units of work; after ``spared`` more, the next ``failures`` ones fail to
+    open (a blip)."""
 
     def __init__(self, catalog: Catalog) -> None:
-        self._uow, self.failures = catalog.uow, 0
+        self._uow, self.failures, self.spared = catalog.uow, 0, 0
 
     def __call__(self) -> Any:
-        if self.failures:
+        if self.spared:
+            self.spared -= 1
+        elif self.failures:
             self.failures -= 1
             raise DatabaseUnavailable("the database is unavailable")
         return self._uow()
@@ -169,7 +175,7 @@ async def test_a_control_database_blip_at_the_end_does_not_lose_a_successful_att
     run = await runs.trigger(owner, org, pipeline.id)
     claimed = await queue.claim("w1")
     assert claimed is not None
-    flaky.failures = 1  # the next of the queue's transactions: the final store
+    flaky.spared, flaky.failures = 1, 1  # after the attempt's first renewal: the final store
     with suppress(DatabaseUnavailable):
         await _execute(catalog, queue, heartbeat=60)(claimed)
     assert (await _stored(catalog, run)).status is RunStatus.SUCCEEDED
@@ -262,3 +268,73 @@ async def test_the_pipeline_state_never_goes_back_to_an_older_attempts_position(
     assert stored is not None
     assert stored.state["orders"]["epoch"] == 5
     assert stored.state["orders"]["cursor"] == "200"
+
+
+# --- found by review: the first lease, deferrals on a skewed host, a check that never ran ---
+
+
+async def test_an_attempt_paused_between_its_claim_and_its_start_writes_nothing() -> None:
+    """Worker A claims, then is paused (GC, SIGSTOP) past the lease before its attempt
+    starts; the reaper re-queues the run and B claims it. Resumed, A learns it lost the run
+    before writing a row: its first lease was not measured from its start."""
+    catalog, runs, _, run, _, destination = await claimed()
+    runs.clock.advance(EXECUTE_LEASE + timedelta(seconds=5))
+    assert [r.id for r in await runs.queue.reap()] == [run.id]
+    runs.clock.advance(timedelta(seconds=60))
+    assert await runs.queue.claim("w2") is not None
+    late = ExecuteRun(catalog.uow, catalog.connectors, catalog.secrets, runs.queue, 1, heartbeat=10)
+    assert await late(run) is None
+    assert destination.tables == {}
+
+
+async def test_a_deferral_by_a_host_whose_clock_is_behind_still_makes_the_run_wait() -> None:
+    """The host deciding the deferral is 60 s behind the store: the run still waits out the
+    circuit's pause (30 s) by the store's time, rather than being claimable at once (and
+    claimed and deferred in a loop)."""
+    catalog, runs, _, run, _, _ = await claimed()
+    catalog.connectors.connector_script.failure = ConnectorFailed("connection refused")
+    host = SkewedClock(runs.clock, timedelta(seconds=60))
+    queue = RunQueue(catalog.uow, host, LEASE, BACKOFF)
+    settings = BreakerSettings(minimum_calls=2, window_size=4, wait_in_open=30)
+    guard = ConnectorGuard(host, settings, timeout=1)
+    probe = ProbeDataSource(catalog.uow, host, catalog.connectors, catalog.secrets, guard)
+    source = await _source_of(catalog, run)
+    for _ in range(2):
+        with pytest.raises(ConnectorFailed):
+            await probe(source)
+    execute = ExecuteRun(
+        catalog.uow, catalog.connectors, catalog.secrets, queue, 1, heartbeat=0.005, probe=probe
+    )
+    deferred = await execute(run)
+    assert deferred is not None
+    assert deferred.status is RunStatus.QUEUED
+    assert deferred.not_before == runs.clock.now() + timedelta(seconds=30)  # the store's time
+    assert await queue.claim("w1") is None
+
+
+async def test_a_check_that_never_ran_leaves_the_health_as_it_was() -> None:
+    """The source failed its last check; then a probe cannot even build its connector (the
+    secret store is away): the health still says what the last real check found."""
+    catalog, runs, _, run, _, _ = await claimed()
+    probe = ProbeDataSource(
+        catalog.uow, runs.clock, catalog.connectors, catalog.secrets, catalog.guard
+    )
+    source = await _source_of(catalog, run)
+    catalog.connectors.connector_script.failure = ConnectorFailed("connection refused")
+    with pytest.raises(ConnectorFailed):
+        await probe(source)
+    failed = (await _source_of(catalog, run)).health
+    runs.clock.advance(timedelta(seconds=1))
+    catalog.connectors.connector_script.failure = SecretStoreUnavailable("away")
+    with pytest.raises(SecretStoreUnavailable):
+        await probe(source)
+    assert (await _source_of(catalog, run)).health == failed
+
+
+async def _source_of(catalog: Catalog, run: Run) -> DataSource:
+    async with catalog.uow() as uow:
+        pipeline = await uow.pipelines.get(run.organization_id, run.pipeline_id)
+        assert pipeline is not None
+        source = await uow.data_sources.get(run.organization_id, pipeline.source_id)
+    assert source is not None
+    return source

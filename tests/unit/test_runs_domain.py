@@ -70,6 +70,31 @@ def test_a_lost_lease_requeues_with_the_reason_and_a_hand_back_spends_no_attempt
     assert handed.claimable(START + timedelta(minutes=5))
 
 
+def test_an_outage_defers_an_attempt_as_one_record_then_spends_attempts_until_failed() -> None:
+    """Deferred while the outage is younger than two minutes (one record however often),
+    then each attempt fails on it at once: the run ends within minutes of the outage's
+    start, however long it waited in the queue before."""
+    most, down = timedelta(minutes=2), RunError("circuit_open", "down", True)
+    run, now = new_run(max_attempts=2), START + timedelta(hours=1)  # queued long ago
+    for step in range(3):  # claimed and deferred 3 times over 90 s
+        run = run.claim("w", now, LEASE, step + 1)
+        run = run.deferred(now, now + timedelta(seconds=30), down, most, BACKOFF)
+        now += timedelta(seconds=45)
+    (record,) = run.attempts
+    assert (record.outcome, record.number, record.started_at) == (
+        AttemptOutcome.DEFERRED, 1, START + timedelta(hours=1)
+    )  # fmt: skip
+    assert (run.status, run.attempt) == (RunStatus.QUEUED, 0)
+    run = run.claim("w", now, LEASE, 4).deferred(now, now, down, most, BACKOFF)
+    assert (run.status, run.attempt) == (RunStatus.QUEUED, 1)  # 135 s: the attempt is spent
+    now += BACKOFF.after(1)
+    run = run.claim("w", now, LEASE, 5).deferred(now, now, down, most, BACKOFF)
+    assert (run.status, run.attempt) == (RunStatus.FAILED, 2)  # the outage goes on: at once
+    assert [a.outcome for a in run.attempts] == [
+        AttemptOutcome.DEFERRED, AttemptOutcome.FAILED, AttemptOutcome.FAILED
+    ]  # fmt: skip
+
+
 def test_a_finished_run_cannot_be_cancelled_or_changed() -> None:
     done = new_run().claim("w1", START, LEASE, epoch=1).succeeded(START)
     changes: tuple[Callable[[], Run], ...] = (
@@ -92,9 +117,11 @@ class RunMachine(RuleBasedStateMachine):
         self.epochs = 0
         self.claims = 0
         self.ended_numbers: list[int] = []
-        """The model: the number of each attempt that ended, in order."""
+        """The model: the number of each attempt that ended, in order (consecutive deferrals
+        of one attempt are one)."""
+        self.deferred_attempt: int | None = None
 
-    def attempt(self, change: Callable[[], Run], legal: bool) -> None:
+    def attempt(self, change: Callable[[], Run], legal: bool, deferring: bool = False) -> None:
         before = self.run
         try:
             after = change()
@@ -107,7 +134,10 @@ class RunMachine(RuleBasedStateMachine):
         if before.status is not RunStatus.RUNNING and after.status is RunStatus.RUNNING:
             self.claims += 1
         if before.status is RunStatus.RUNNING and after.status is not RunStatus.RUNNING:
-            self.ended_numbers.append(before.attempt)
+            was_deferred = deferring and after.attempt == before.attempt - 1
+            if not (was_deferred and self.deferred_attempt == before.attempt):
+                self.ended_numbers.append(before.attempt)
+            self.deferred_attempt = before.attempt if was_deferred else None
         self.run = after
 
     @rule(seconds=st.integers(0, 120))
@@ -162,7 +192,9 @@ class RunMachine(RuleBasedStateMachine):
         until = self.now + timedelta(seconds=seconds)
         error = RunError("circuit_open", "down", True)
         most = timedelta(minutes=2)
-        self.attempt(lambda: self.run.deferred(self.now, until, error, most, BACKOFF), legal)
+        self.attempt(
+            lambda: self.run.deferred(self.now, until, error, most, BACKOFF), legal, deferring=True
+        )
 
     @rule()
     def cancel(self) -> None:

@@ -29,7 +29,7 @@ async def test_readiness_counts_live_workers_and_the_runs_they_hold() -> None:
     await presence.beat("b", "host-b", 2, 4, 1)
     (result,) = await check.check()
     assert (result.status, result.observed_value) == (HealthStatus.PASS, 2)
-    assert result.output == "2 live, holding 3 runs"
+    assert result.output == "2 live"  # not how busy: readiness is public
 
 
 async def test_no_live_worker_is_a_warning_naming_the_silent_ones() -> None:

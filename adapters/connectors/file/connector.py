@@ -51,9 +51,15 @@ class FileConnector:
                 streams.append(stream(name, lines, budget, self._limits.fields))
         return streams
 
+    def _reachable(self, _budget: Budget) -> None:
+        with open_folder(self._root, self._config.path):
+            pass  # opened read-only inside the organization's folder: reachable and readable
+
     async def check(self) -> None:
+        # the folder is there and readable, no more: a run reads its streams by name and
+        # never lists the folder, so a folder too big to list is not broken for it
         try:
-            await run_bounded(self._names, self._timeout)
+            await run_bounded(self._reachable, self._timeout)
         except OSError:
             raise ConnectorFailed("the folder cannot be read now") from None
 

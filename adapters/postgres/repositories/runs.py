@@ -66,7 +66,10 @@ _UPDATE = (
     # a cancel request is never withdrawn: a worker saving progress from the copy it read
     # before the request (same attempt, same status: the compare-and-set lets it through)
     # must not undo it
-    " cancel_requested = cancel_requested OR %s, streams = %s, error = %s, attempts = %s"
+    " cancel_requested = cancel_requested OR %s, streams = %s, error = %s,"
+    # the history changes only when an attempt ends (the status with it): left as stored
+    # otherwise (NULL here), so a heartbeat does not write it again
+    " attempts = COALESCE(%s, attempts)"
     " WHERE organization_id = %s AND id = %s AND attempt = %s AND status = %s"
 )
 
@@ -115,6 +118,8 @@ def _attempts_json(attempts: Sequence[AttemptRecord]) -> list[dict[str, Any]]:
 
 
 def _attempts(attempts: Sequence[Mapping[str, Any]]) -> tuple[AttemptRecord, ...]:
+    # an outcome a newer version wrote (during a rolling upgrade) is left out, not a failure
+    known = {outcome.value for outcome in AttemptOutcome}
     return tuple(
         AttemptRecord(
             number=a["number"],
@@ -126,6 +131,7 @@ def _attempts(attempts: Sequence[Mapping[str, Any]]) -> tuple[AttemptRecord, ...
             streams=_stats(a["streams"]),
         )
         for a in attempts
+        if a["outcome"] in known
     )
 
 
@@ -277,7 +283,10 @@ class PostgresRunRepository:
         return max(cursor.rowcount, 0)
 
     async def save(self, run: Run, *, attempt: int, status: RunStatus) -> bool:
+        changes = _changes(run)
+        if run.status is status:
+            changes = (*changes[:-1], None)
         cursor = await self._connection().execute(
-            _UPDATE, (*_changes(run), run.organization_id, run.id, attempt, status.value)
+            _UPDATE, (*changes, run.organization_id, run.id, attempt, status.value)
         )
         return cursor.rowcount == 1
