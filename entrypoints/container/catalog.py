@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from dependency_injector import providers
 
 from thedata.adapters.connectors import (
@@ -95,22 +97,16 @@ class Catalog(Infrastructure):
         secrets=Infrastructure.secret_store,
         clock=Infrastructure.clock,
     )
-    check_data_source = providers.Factory(
-        CheckDataSource,
-        uow=Infrastructure.unit_of_work_factory,
-        clock=Infrastructure.clock,
-        connectors=connectors,
-        secrets=Infrastructure.secret_store,
-        guard=connector_guard,
-    )
-    discover_streams = providers.Factory(
-        DiscoverStreams,
-        uow=Infrastructure.unit_of_work_factory,
-        clock=Infrastructure.clock,
-        connectors=connectors,
-        secrets=Infrastructure.secret_store,
-        guard=connector_guard,
-    )
+    # what every guarded connector call is built with (checks, discoveries, runs' probes)
+    _connector_call: ClassVar[dict[str, Any]] = {
+        "uow": Infrastructure.unit_of_work_factory,
+        "clock": Infrastructure.clock,
+        "connectors": connectors,
+        "secrets": Infrastructure.secret_store,
+        "guard": connector_guard,
+    }
+    check_data_source = providers.Factory(CheckDataSource, **_connector_call)
+    discover_streams = providers.Factory(DiscoverStreams, **_connector_call)
     list_pipelines = providers.Factory(ListPipelines, uow=Infrastructure.unit_of_work_factory)
     get_pipeline = providers.Factory(GetPipeline, uow=Infrastructure.unit_of_work_factory)
     create_pipeline = providers.Factory(
@@ -171,14 +167,7 @@ class Catalog(Infrastructure):
         queue=run_queue,
         batch_rows=Infrastructure.settings.provided.worker_batch_rows,
         retrying=stream_retrying,
-        probe=providers.Factory(
-            ProbeDataSource,
-            uow=Infrastructure.unit_of_work_factory,
-            clock=Infrastructure.clock,
-            connectors=connectors,
-            secrets=Infrastructure.secret_store,
-            guard=connector_guard,
-        ),
+        probe=providers.Factory(ProbeDataSource, **_connector_call),
     )
     run_pipeline = providers.Factory(
         RunPipeline,

@@ -18,7 +18,7 @@ from thedata.adapters.memory.streams import InMemoryStreamReader, InMemoryStream
 from thedata.application.errors import ConnectorFailed
 from thedata.application.ports import Batch, FrameFormat, ReadPlan, Shape, StreamFailed, Written
 from thedata.application.use_cases import ExecuteRun, ProbeDataSource
-from thedata.domain.data_sources import DataSourceHealth
+from thedata.domain.data_sources import DataSource, DataSourceHealth
 from thedata.domain.runs import Run, RunStatus
 
 LEASE = timedelta(seconds=30)
@@ -210,13 +210,18 @@ def probing(catalog: Catalog, runs: Runs) -> ExecuteRun:
     )
 
 
-async def health_of(catalog: Catalog, run: Run) -> DataSourceHealth:
+async def source_of(catalog: Catalog, run: Run) -> DataSource:
+    """The run's pipeline's source, as stored now."""
     async with catalog.uow() as uow:
         pipeline = await uow.pipelines.get(run.organization_id, run.pipeline_id)
         assert pipeline is not None
         source = await uow.data_sources.get(run.organization_id, pipeline.source_id)
     assert source is not None
-    return source.health
+    return source
+
+
+async def health_of(catalog: Catalog, run: Run) -> DataSourceHealth:
+    return (await source_of(catalog, run)).health
 
 
 async def test_an_unanswering_data_source_spends_the_attempt_and_counts_on_its_breaker() -> None:

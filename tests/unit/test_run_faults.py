@@ -15,7 +15,7 @@ import pytest
 
 from tests.catalog import Catalog
 from tests.unit.test_execute_run import LEASE as EXECUTE_LEASE
-from tests.unit.test_execute_run import SlowReader, claimed
+from tests.unit.test_execute_run import SlowReader, claimed, source_of
 from tests.unit.test_run_pipeline import a_pipeline, wired
 from tests.unit.test_run_use_cases import BACKOFF, LEASE, Runs
 from thedata.adapters.memory.streams import InMemoryStreamReader
@@ -26,7 +26,7 @@ from thedata.application.ports import Batch, FrameFormat, Position, ReadPlan, Wr
 from thedata.application.use_cases import ExecuteRun, ProbeDataSource, RunQueue
 from thedata.application.use_cases.run_pipeline import mirror_state
 from thedata.domain.circuit_breaker import BreakerSettings
-from thedata.domain.data_sources import DataSource, DataSourceHealth
+from thedata.domain.data_sources import DataSourceHealth
 from thedata.domain.principal import Principal
 from thedata.domain.runs import Run, RunStatus
 
@@ -298,7 +298,7 @@ async def test_a_deferral_by_a_host_whose_clock_is_behind_still_makes_the_run_wa
     settings = BreakerSettings(minimum_calls=2, window_size=4, wait_in_open=30)
     guard = ConnectorGuard(host, settings, timeout=1)
     probe = ProbeDataSource(catalog.uow, host, catalog.connectors, catalog.secrets, guard)
-    source = await _source_of(catalog, run)
+    source = await source_of(catalog, run)
     for _ in range(2):
         with pytest.raises(ConnectorFailed):
             await probe(source)
@@ -319,22 +319,13 @@ async def test_a_check_that_never_ran_leaves_the_health_as_it_was() -> None:
     probe = ProbeDataSource(
         catalog.uow, runs.clock, catalog.connectors, catalog.secrets, catalog.guard
     )
-    source = await _source_of(catalog, run)
+    source = await source_of(catalog, run)
     catalog.connectors.connector_script.failure = ConnectorFailed("connection refused")
     with pytest.raises(ConnectorFailed):
         await probe(source)
-    failed = (await _source_of(catalog, run)).health
+    failed = (await source_of(catalog, run)).health
     runs.clock.advance(timedelta(seconds=1))
     catalog.connectors.connector_script.failure = SecretStoreUnavailable("away")
     with pytest.raises(SecretStoreUnavailable):
         await probe(source)
-    assert (await _source_of(catalog, run)).health == failed
-
-
-async def _source_of(catalog: Catalog, run: Run) -> DataSource:
-    async with catalog.uow() as uow:
-        pipeline = await uow.pipelines.get(run.organization_id, run.pipeline_id)
-        assert pipeline is not None
-        source = await uow.data_sources.get(run.organization_id, pipeline.source_id)
-    assert source is not None
-    return source
+    assert (await source_of(catalog, run)).health == failed
