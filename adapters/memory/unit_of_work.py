@@ -34,6 +34,7 @@ class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self._tables: dict[str, dict[Any, Any]] | None = None
+        self._reading = False
         table = self.table
         self.users = InMemoryUserRepository(table)
         self.organizations = InMemoryOrganizationRepository(table)
@@ -59,6 +60,10 @@ class InMemoryUnitOfWork:
         """The working copy of one table (created empty on first use)."""
         return self.tables.setdefault(name, {})
 
+    def reading(self) -> Self:
+        self._reading = True
+        return self
+
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
         self._tables = copy.deepcopy(self._store.tables)
@@ -75,6 +80,8 @@ class InMemoryUnitOfWork:
 
     async def commit(self) -> None:
         """Publish the working copy; later changes start from what was committed."""
+        if self._reading:
+            raise RuntimeError("a reading unit of work commits nothing")
         self._store.tables = copy.deepcopy(self.tables)
 
     async def rollback(self) -> None:

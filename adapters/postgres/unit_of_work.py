@@ -82,6 +82,7 @@ class PostgresUnitOfWork:
     def __init__(self, pool: AsyncConnectionPool, secrets: SecretsJoiner | None = None) -> None:
         self._pool = pool
         self._connection: AsyncConnection[TupleRow] | None = None
+        self._reading = False
         connection = lambda: self.connection  # noqa: E731 - read at each statement, not now
         self.users = PostgresUserRepository(connection)
         self.organizations = PostgresOrganizationRepository(connection)
@@ -104,9 +105,23 @@ class PostgresUnitOfWork:
             raise RuntimeError("the unit of work is not active; use `async with uow:`")
         return self._connection
 
+    def reading(self) -> Self:
+        self._reading = True
+        return self
+
     async def __aenter__(self) -> Self:
         with translated_errors():
-            self._connection = await self._pool.getconn()
+            connection = await self._pool.getconn()
+            if self._reading:
+                # each statement its own transaction: one round trip, no BEGIN or ROLLBACK
+                # around it, and psycopg keeps the statements it prepared (a ROLLBACK would
+                # make it forget them)
+                try:
+                    await connection.set_autocommit(True)
+                except BaseException:
+                    await self._pool.putconn(connection)
+                    raise
+            self._connection = connection
         return self
 
     async def __aexit__(
@@ -118,7 +133,11 @@ class PostgresUnitOfWork:
         connection, self._connection = self.connection, None
         try:
             with translated_errors():
-                await connection.rollback()
+                if self._reading:
+                    # back as the pool hands connections out; no transaction to end
+                    await connection.set_autocommit(False)
+                else:
+                    await connection.rollback()
         except DatabaseUnavailable:
             # the error that ended the block says more than a failed rollback on a
             # connection that is gone anyway
@@ -140,6 +159,8 @@ class PostgresUnitOfWork:
         have committed and the answer been lost): the secret store is told so,
         and leaves everything in place for the sweep rather than guess.
         """
+        if self._reading:
+            raise RuntimeError("a reading unit of work commits nothing")
         try:
             with translated_errors():
                 await self.connection.commit()

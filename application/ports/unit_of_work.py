@@ -58,6 +58,13 @@ class UnitOfWork(Protocol):
     @property
     def secrets(self) -> SecretWriter: ...
 
+    def reading(self) -> Self:
+        """Mark this unit of work, before it is entered, as one that only reads: it holds no
+        transaction (each statement sees what was committed when it ran, as it would in a
+        READ COMMITTED transaction), so it costs no BEGIN and no ROLLBACK; ``commit`` is
+        refused. For reads only: a lock taken in it ends with its statement."""
+        ...
+
     async def __aenter__(self) -> Self:
         """Begin the transaction."""
         ...

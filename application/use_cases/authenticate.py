@@ -40,7 +40,7 @@ class Authenticate:
         raise Unauthenticated("the credential is malformed")
 
     async def _access_token(self, credential: AccessTokenText) -> Principal:
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             principal = await uow.access_tokens.principal_for(
                 credential_hash(credential.token), self._clock.now()
             )

@@ -36,7 +36,7 @@ class GetCurrentUser:
     async def __call__(self, principal: Principal) -> UserProfile:
         """The caller's profile; API keys have none (``NotAUser``)."""
         user_id = require_user(principal)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             user = await uow.users.get(user_id)
         if user is None:  # deleted between authentication and now
             raise Unauthenticated("the account no longer exists")

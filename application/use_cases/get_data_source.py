@@ -24,7 +24,7 @@ class GetDataSource:
     ) -> DataSource:
         """The data source, its secrets named but not shown."""
         authorize(principal, organization_id, Action.READ)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             return await find_data_source(uow, organization_id, data_source_id)
 
 
@@ -39,5 +39,5 @@ class ListDataSources:
     ) -> Page[DataSource]:
         """The data sources in id order."""
         authorize(principal, organization_id, Action.READ)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             return await uow.data_sources.list(organization_id, page)

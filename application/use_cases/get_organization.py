@@ -20,7 +20,7 @@ class GetOrganization:
     async def __call__(self, principal: Principal, organization_id: UUID) -> OrganizationWithRole:
         """The organization and the caller's role; ``OrganizationNotFound`` otherwise."""
         role = authorize(principal, organization_id, Action.READ)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             organization = await uow.organizations.get(organization_id)
         if organization is None:
             raise OrganizationNotFound(f"organization {organization_id} not found")

@@ -34,7 +34,7 @@ class GetPipeline:
     ) -> Pipeline:
         """The pipeline."""
         authorize(principal, organization_id, Action.READ)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             return await find_pipeline(uow, organization_id, pipeline_id)
 
 
@@ -49,5 +49,5 @@ class ListPipelines:
     ) -> Page[Pipeline]:
         """The pipelines in id order."""
         authorize(principal, organization_id, Action.READ)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             return await uow.pipelines.list(organization_id, page)

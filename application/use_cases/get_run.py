@@ -32,7 +32,7 @@ class GetRun:
     async def __call__(self, principal: Principal, organization_id: UUID, run_id: UUID) -> Run:
         """The run."""
         authorize(principal, organization_id, Action.READ)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             return await find_run(uow, organization_id, run_id)
 
 
@@ -54,7 +54,7 @@ class ListRuns:
     ) -> Page[Run]:
         """The runs."""
         authorize(principal, organization_id, Action.READ)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             if pipeline_id is not None:
                 await find_pipeline(uow, organization_id, pipeline_id)
             return await uow.runs.list(

@@ -23,7 +23,7 @@ class ListApiKeys:
     ) -> Page[ListedApiKey]:
         """The keys in id (creation) order, each with its status now."""
         authorize(principal, organization_id, Action.MANAGE_API_KEYS)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             keys = await uow.api_keys.list(organization_id, page)
         now = self._clock.now()
         return Page([ListedApiKey(key, key.status(now)) for key in keys.items], keys.next_after)

@@ -23,5 +23,5 @@ class ListMembers:
     ) -> Page[Member]:
         """The members in user-id order."""
         authorize(principal, organization_id, Action.READ)
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             return await uow.memberships.list(organization_id, page)

@@ -16,7 +16,7 @@ class ListOrganizations:
 
     async def __call__(self, principal: Principal, page: PageRequest) -> Page[OrganizationWithRole]:
         """A user's organizations; an API key's one organization."""
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             if principal.user_id is not None:
                 return await uow.organizations.list_for_user(principal.user_id, page)
             ((organization_id, role),) = principal.roles.items()

@@ -63,5 +63,5 @@ class ListWorkers:
         self._uow = uow
 
     async def __call__(self) -> WorkersSeen:
-        async with self._uow() as uow:
+        async with self._uow().reading() as uow:
             return WorkersSeen(await uow.runs.now(), tuple(await uow.workers.all()))

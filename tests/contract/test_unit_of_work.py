@@ -28,7 +28,7 @@ class UnitOfWorkContract(ABC):
 
     @abstractmethod
     async def read(self, key: str) -> str | None:
-        """Read a probe row through a new unit of work: what others see."""
+        """Read a probe row through a new reading unit of work: what others see."""
 
     async def test_committed_changes_are_kept(self) -> None:
         """A change followed by commit is visible to later units of work."""
@@ -79,6 +79,25 @@ class UnitOfWorkContract(ABC):
             await self.new_uow().commit()
 
 
+    async def test_a_reading_unit_of_work_sees_what_was_committed_and_commits_nothing(
+        self,
+    ) -> None:
+        """A reading unit of work reads committed data; its commit is a programming error;
+        and the next ordinary unit of work is transactional again (its uncommitted change is
+        discarded), whatever reading left behind."""
+        async with self.new_uow() as uow:
+            await self.write(uow, "a", "1")
+            await uow.commit()
+        async with self.new_uow().reading() as reader:
+            with pytest.raises(RuntimeError, match="commits nothing"):
+                await reader.commit()
+        assert await self.read("a") == "1"
+        for _ in range(3):  # on a pool, likely the connection the reader had
+            async with self.new_uow() as uow:
+                await self.write(uow, "b", "2")
+        assert await self.read("b") is None
+
+
 class TestInMemoryUnitOfWork(UnitOfWorkContract):
     """The contract, on the in-memory store."""
 
@@ -93,7 +112,7 @@ class TestInMemoryUnitOfWork(UnitOfWorkContract):
         uow.tables.setdefault("probe", {})[key] = value
 
     async def read(self, key: str) -> str | None:
-        async with self.new_uow() as uow:
+        async with self.new_uow().reading() as uow:
             value: str | None = uow.tables.get("probe", {}).get(key)
             return value
 
@@ -120,7 +139,7 @@ class TestPostgresUnitOfWork(UnitOfWorkContract):
         )
 
     async def read(self, key: str) -> str | None:
-        async with self.new_uow() as uow:
+        async with self.new_uow().reading() as uow:
             cursor = await uow.connection.execute("SELECT value FROM probe WHERE key = %s", (key,))
             row = await cursor.fetchone()
             return None if row is None else str(row[0])
