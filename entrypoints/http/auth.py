@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request
@@ -12,8 +13,7 @@ from thedata.application.use_cases import Authenticate
 from thedata.domain.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX
 from thedata.domain.errors import FieldError, InvalidInput, Unauthenticated
 from thedata.domain.principal import Principal
-from thedata.entrypoints.http.dependencies import container_of
-from thedata.entrypoints.resolve import resolve
+from thedata.entrypoints.http.dependencies import ServiceContainer, built
 
 SECURITY_SCHEME = "bearerAuth"
 SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
@@ -45,8 +45,12 @@ async def provide_principal(request: Request[Any, Any, Any], state: State) -> Pr
     """The authenticated caller of this request."""
     refuse_credentials_in_query(request)
     credential = bearer_credential(request)
-    authenticate: Authenticate = await resolve(container_of(state).authenticate)
+    authenticate: Authenticate = await built(state, _authenticate)
     return await authenticate(credential)
+
+
+def _authenticate(container: ServiceContainer) -> Callable[[], Authenticate]:
+    return container.authenticate
 
 
 PRINCIPAL = {"principal": Provide(provide_principal)}

@@ -116,8 +116,23 @@ def container_of(state: State) -> ServiceContainer:
     return container
 
 
+async def built(state: State, select: Callable[[ServiceContainer], Callable[[], T]]) -> T:
+    """What the container's provider ``select`` picks makes, built once per application.
+
+    Use cases hold their collaborators only (a unit-of-work factory, a clock,
+    a policy), never a request's state, so one instance serves every request:
+    resolving the container per request cost more than many a handler.
+    """
+    cache: dict[Any, Any] = state.setdefault("built", {})
+    found = cache.get(select)
+    if found is None:
+        found = cache[select] = await resolve(select(container_of(state)))
+    made: T = found
+    return made
+
+
 def use_case(select: Callable[[ServiceContainer], Callable[[], T]]) -> Provide:
-    """A Litestar dependency that builds, per request, the use case ``select`` picks.
+    """A Litestar dependency handing a request the use case ``select`` picks.
 
     ``select`` reads one provider of the container, ``lambda c: c.create_pipeline``:
     typed against ``ServiceContainer``, a misspelt or missing use case fails
@@ -125,6 +140,6 @@ def use_case(select: Callable[[ServiceContainer], Callable[[], T]]) -> Provide:
     """
 
     async def provide(state: State) -> T:
-        return await resolve(select(container_of(state)))
+        return await built(state, select)
 
     return Provide(provide)
