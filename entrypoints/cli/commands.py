@@ -17,6 +17,7 @@ import uvicorn
 from psycopg.conninfo import conninfo_to_dict
 
 from thedata.domain.runs import Run
+from thedata.entrypoints.cli import event_loop
 from thedata.entrypoints.config import Settings, render_configuration_docs
 from thedata.entrypoints.container import (
     KEY_FILE_NAME,
@@ -100,7 +101,7 @@ def serve(
     }
     with _stop_signals_end_cleanly():
         if workers == 1:
-            return asyncio.run(_serve_in_process(settings, options, with_worker))
+            return event_loop.run(_serve_in_process(settings, options, with_worker))
         return _serve_workers(settings, workers, options)
 
 
@@ -129,7 +130,7 @@ async def _serve_in_process(settings: Settings, options: dict[str, Any], with_wo
 
 def work(settings: Settings, *, concurrency: int) -> int:
     """Claim and execute runs until SIGTERM or Ctrl-C, then hand back what is held."""
-    return asyncio.run(_work(settings, concurrency))
+    return event_loop.run(_work(settings, concurrency))
 
 
 async def _work(settings: Settings, concurrency: int) -> int:
