@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from thedata.application.use_cases import Authenticate
 from thedata.domain.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX
 from thedata.domain.errors import FieldError, InvalidInput, Unauthenticated
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.dependencies import ServiceContainer, built
+
+T = TypeVar("T")
 
 SECURITY_SCHEME = "bearerAuth"
 SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
@@ -55,3 +57,17 @@ def _authenticate(container: ServiceContainer) -> Callable[[], Authenticate]:
 
 PRINCIPAL = {"principal": Provide(provide_principal)}
 """The dependency every authenticated controller declares."""
+
+
+def caller_use_case(select: Callable[[ServiceContainer], Callable[[], T]]) -> Provide:
+    """``use_case`` for routes with a caller: handed over once the caller is known.
+
+    Litestar resolves the dependencies of one level concurrently, in a task group that
+    cost a request more than both dependencies did; depending on the principal puts the
+    use case one level after it (and no use case is handed to an unknown caller).
+    """
+
+    async def provide(state: State, principal: NamedDependency[Principal]) -> T:
+        return await built(state, select)
+
+    return Provide(provide)

@@ -78,7 +78,6 @@ class UnitOfWorkContract(ABC):
         with pytest.raises(RuntimeError, match="not active"):
             await self.new_uow().commit()
 
-
     async def test_a_reading_unit_of_work_sees_what_was_committed_and_commits_nothing(
         self,
     ) -> None:

@@ -19,8 +19,7 @@ from thedata.application.use_cases import (
 from thedata.domain.access import Role
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
-from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
-from thedata.entrypoints.http.dependencies import use_case
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -49,9 +48,9 @@ class ApiKeyController(Controller):
     security = SECURITY
     dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
         **PRINCIPAL,
-        "list_api_keys": use_case(lambda c: c.list_api_keys),
-        "create_api_key": use_case(lambda c: c.create_api_key),
-        "revoke_api_key": use_case(lambda c: c.revoke_api_key),
+        "list_api_keys": caller_use_case(lambda c: c.list_api_keys),
+        "create_api_key": caller_use_case(lambda c: c.create_api_key),
+        "revoke_api_key": caller_use_case(lambda c: c.revoke_api_key),
     }
 
     @get(dependencies=PAGINATION, summary="List API keys", responses=PROBLEMS)

@@ -24,8 +24,7 @@ from thedata.application.use_cases import (
 from thedata.domain.data_sources import DataSource, DataSourceKind
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
-from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
-from thedata.entrypoints.http.dependencies import use_case
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -55,13 +54,13 @@ class DataSourceController(Controller):
     security = SECURITY
     dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
         **PRINCIPAL,
-        "list_data_sources": use_case(lambda c: c.list_data_sources),
-        "create_data_source": use_case(lambda c: c.create_data_source),
-        "get_data_source": use_case(lambda c: c.get_data_source),
-        "update_data_source": use_case(lambda c: c.update_data_source),
-        "delete_data_source": use_case(lambda c: c.delete_data_source),
-        "check_data_source": use_case(lambda c: c.check_data_source),
-        "discover_streams": use_case(lambda c: c.discover_streams),
+        "list_data_sources": caller_use_case(lambda c: c.list_data_sources),
+        "create_data_source": caller_use_case(lambda c: c.create_data_source),
+        "get_data_source": caller_use_case(lambda c: c.get_data_source),
+        "update_data_source": caller_use_case(lambda c: c.update_data_source),
+        "delete_data_source": caller_use_case(lambda c: c.delete_data_source),
+        "check_data_source": caller_use_case(lambda c: c.check_data_source),
+        "discover_streams": caller_use_case(lambda c: c.discover_streams),
     }
 
     @get(dependencies=PAGINATION, summary="List data sources", responses=PROBLEMS)

@@ -20,8 +20,7 @@ from thedata.domain.access import Role
 from thedata.domain.organizations import Member
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
-from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
-from thedata.entrypoints.http.dependencies import use_case
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -46,10 +45,10 @@ class MemberController(Controller):
     security = SECURITY
     dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
         **PRINCIPAL,
-        "list_members": use_case(lambda c: c.list_members),
-        "add_member": use_case(lambda c: c.add_member),
-        "change_member_role": use_case(lambda c: c.change_member_role),
-        "remove_member": use_case(lambda c: c.remove_member),
+        "list_members": caller_use_case(lambda c: c.list_members),
+        "add_member": caller_use_case(lambda c: c.add_member),
+        "change_member_role": caller_use_case(lambda c: c.change_member_role),
+        "remove_member": caller_use_case(lambda c: c.remove_member),
     }
 
     @get(dependencies=PAGINATION, summary="List members", responses=PROBLEMS)

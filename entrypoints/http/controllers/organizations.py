@@ -21,8 +21,7 @@ from thedata.application.use_cases import (
 from thedata.domain.organizations import OrganizationWithRole
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
-from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
-from thedata.entrypoints.http.dependencies import use_case
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -48,11 +47,11 @@ class OrganizationController(Controller):
     security = SECURITY
     dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
         **PRINCIPAL,
-        "list_organizations": use_case(lambda c: c.list_organizations),
-        "create_organization": use_case(lambda c: c.create_organization),
-        "get_organization": use_case(lambda c: c.get_organization),
-        "update_organization": use_case(lambda c: c.update_organization),
-        "delete_organization": use_case(lambda c: c.delete_organization),
+        "list_organizations": caller_use_case(lambda c: c.list_organizations),
+        "create_organization": caller_use_case(lambda c: c.create_organization),
+        "get_organization": caller_use_case(lambda c: c.get_organization),
+        "update_organization": caller_use_case(lambda c: c.update_organization),
+        "delete_organization": caller_use_case(lambda c: c.delete_organization),
     }
 
     @get(dependencies=PAGINATION, summary="List my organizations", responses=PROBLEMS)

@@ -24,8 +24,7 @@ from thedata.application.use_cases import (
 from thedata.domain.pagination import PageRequest
 from thedata.domain.pipelines import Pipeline
 from thedata.domain.principal import Principal
-from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
-from thedata.entrypoints.http.dependencies import use_case
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -74,11 +73,11 @@ class PipelineController(Controller):
     security = SECURITY
     dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
         **PRINCIPAL,
-        "list_pipelines": use_case(lambda c: c.list_pipelines),
-        "create_pipeline": use_case(lambda c: c.create_pipeline),
-        "get_pipeline": use_case(lambda c: c.get_pipeline),
-        "update_pipeline": use_case(lambda c: c.update_pipeline),
-        "delete_pipeline": use_case(lambda c: c.delete_pipeline),
+        "list_pipelines": caller_use_case(lambda c: c.list_pipelines),
+        "create_pipeline": caller_use_case(lambda c: c.create_pipeline),
+        "get_pipeline": caller_use_case(lambda c: c.get_pipeline),
+        "update_pipeline": caller_use_case(lambda c: c.update_pipeline),
+        "delete_pipeline": caller_use_case(lambda c: c.delete_pipeline),
     }
 
     @get(dependencies=PAGINATION, summary="List pipelines", responses=PROBLEMS)

@@ -13,8 +13,7 @@ from thedata.application.use_cases import CancelRun, GetRun, ListRuns, TriggerRu
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
 from thedata.domain.runs import Run, RunStatus
-from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
-from thedata.entrypoints.http.dependencies import use_case
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -36,10 +35,10 @@ class RunController(Controller):
     security = SECURITY
     dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
         **PRINCIPAL,
-        "trigger_run": use_case(lambda c: c.trigger_run),
-        "list_runs": use_case(lambda c: c.list_runs),
-        "get_run": use_case(lambda c: c.get_run),
-        "cancel_run": use_case(lambda c: c.cancel_run),
+        "trigger_run": caller_use_case(lambda c: c.trigger_run),
+        "list_runs": caller_use_case(lambda c: c.list_runs),
+        "get_run": caller_use_case(lambda c: c.get_run),
+        "cancel_run": caller_use_case(lambda c: c.cancel_run),
     }
 
     @post("/pipelines/{pipeline_id:uuid}/runs", summary="Trigger a run", responses=PROBLEMS)

@@ -12,9 +12,8 @@ from litestar.params import JSONBody
 
 from thedata.application.use_cases import GetCurrentUser, UpdateCurrentUser, UserChanges
 from thedata.domain.principal import Principal
-from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
+from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.controllers.auth import client_address
-from thedata.entrypoints.http.dependencies import use_case
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS, problem_responses
 from thedata.entrypoints.http.schemas.auth import MeBody, UpdateMeRequest, me_body
 from thedata.entrypoints.http.unset import or_none
@@ -32,8 +31,8 @@ class UserController(Controller):
     security = SECURITY
     dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
         **PRINCIPAL,
-        "get_current_user": use_case(lambda c: c.get_current_user),
-        "update_current_user": use_case(lambda c: c.update_current_user),
+        "get_current_user": caller_use_case(lambda c: c.get_current_user),
+        "update_current_user": caller_use_case(lambda c: c.update_current_user),
     }
 
     @get(summary="Who am I", responses=PROBLEMS)
