@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncGenerator
+from typing import Any
 
+import msgspec
 import structlog
+from psycopg import AsyncConnection
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from thedata.adapters.postgres.errors import translated_errors
 
 log = structlog.get_logger(__name__)
+
+
+def _json_loads(data: bytes | str) -> Any:
+    """msgspec's decoder, several times faster than the standard library's (a list of
+    pipelines decodes three json columns a row); the standard library's for what msgspec
+    refuses and PostgreSQL keeps (a number beyond a double, say ``1e400``)."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data)
+
+
+async def _configure(connection: AsyncConnection[Any]) -> None:
+    set_json_loads(_json_loads, connection)
 
 
 async def open_pool(
@@ -43,6 +62,7 @@ async def open_pool(
         reconnect_timeout=reconnect_window,
         open=False,
         name="thedata",
+        configure=_configure,
         kwargs={
             # libpq takes whole seconds and treats values under 2 as 2
             "connect_timeout": max(2, math.ceil(connect_timeout)),

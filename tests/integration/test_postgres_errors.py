@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import psycopg
 import pytest
 import stamina
@@ -118,3 +120,14 @@ async def test_transient_errors_are_retried_and_others_are_not() -> None:
         with pytest.raises(ValueError, match="bug"):
             await broken()
     assert calls == {"transient": 3, "bug": 1}
+
+
+async def test_json_the_fast_decoder_refuses_is_still_read(database_url: str) -> None:
+    """json and jsonb are decoded by msgspec; text msgspec refuses and PostgreSQL keeps (a
+    json number beyond a double, written as is) falls back to the standard library rather
+    than failing the read."""
+    async with pool_on(database_url) as pool, pool.connection() as connection:
+        cursor = await connection.execute(
+            """SELECT '{"s": "é", "a": [1, 2.5, null]}'::jsonb, '{"n": 1e400}'::json"""
+        )
+        assert await cursor.fetchone() == ({"s": "é", "a": [1, 2.5, None]}, {"n": math.inf})
