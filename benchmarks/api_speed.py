@@ -7,7 +7,7 @@ as a template database on ``THEDATA_BENCH_DATABASE_URL``'s server, default
 127.0.0.1:5432) and copies it, then:
 
 1. round trips: a ``thedata serve`` and a lean app whose database connections go
-   through a counting proxy (``benchmarks.roundtrips``) answer ``--sequential``
+   through a counting proxy (``tests.roundtrips``) answer ``--sequential``
    requests of each endpoint one at a time (after 20 to warm up); the frontend
    Sync and Query messages per request are the round trips, Parse the
    statements parsed again. Their answers are compared first: the same JSON.
@@ -57,7 +57,7 @@ from benchmarks.api_speed_workload import (
     request_lines,
 )
 from benchmarks.engine import DEFAULT_URL
-from benchmarks.roundtrips import CountingProxy, round_trips
+from tests.roundtrips import CountingProxy, round_trips
 from thedata.adapters.observability import configure_logging
 
 WARM_UP = 20
