@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal, TextIO
+import threading
+from typing import Any, Literal, TextIO
 
+import msgspec
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor
 
 from thedata.adapters.observability.redaction import log_retries_without_arguments, redact_secrets
 
@@ -19,13 +21,79 @@ _ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "psycopg", "psy
 _QUIETED_LOGGERS = ("pgserver",)
 
 
+class _Sink:
+    """Where the service's log lines go and what passes: set by ``configure_logging``, read
+    at each line (loggers are cached on first use, so they must not hold either)."""
+
+    def __init__(self) -> None:
+        self.stream: TextIO = sys.stderr
+        self.level = logging.INFO
+        self.render: list[Processor] = []
+        self.lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        with self.lock:  # one line at a time, whole, whichever thread writes it
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+_SINK = _Sink()
+
+
+class _LineLogger:
+    """structlog's logger for the service: writes the rendered line to the sink. ``name``
+    is what ``add_logger_name`` shows."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or "thedata"
+
+    def msg(self, line: str) -> None:
+        _SINK.write(line)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+def _below_level(_logger: object, method: str, event: EventDict) -> EventDict:
+    if _LEVELS.get(method, logging.INFO) < _SINK.level:
+        raise structlog.DropEvent
+    return event
+
+
+def _rendered(logger: object, method: str, event: EventDict) -> Any:
+    rendered: Any = event
+    for processor in _SINK.render:
+        rendered = processor(logger, method, rendered)
+    return rendered
+
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+_JSON = msgspec.json.Encoder(enc_hook=repr)  # what it cannot encode is shown as its repr
+
+
+def _json(event: EventDict, **_options: Any) -> str:
+    return _JSON.encode(event).decode()
+
+
 def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | None = None) -> None:
     """Send every log line, structlog's and the standard library's, through one renderer.
 
     Each line carries a UTC timestamp, the level, the logger name and whatever is
     bound in the context (the request id for lines written while serving a
     request). Uvicorn's own access log is silenced: the HTTP edge writes one
-    richer access line per request.
+    richer access line per request. The service's own (structlog) lines are
+    rendered and written by structlog directly (JSON by msgspec): the standard
+    library's records, handlers and formatter cost an access line more than the
+    rest of a request to ``/health/live`` did. Libraries' lines (uvicorn,
+    psycopg) come through ``logging``, rendered the same way.
     """
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -42,7 +110,7 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
             redact_secrets,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_json),
         ]
         if log_format == "json"
         else [
@@ -51,22 +119,18 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
             structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
         ]
     )
+    _SINK.stream, _SINK.level, _SINK.render = stream or sys.stderr, _level(level), renderer
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[_below_level, *shared, _rendered],
+        logger_factory=_LineLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = _SinkHandler()
     handler.setFormatter(formatter)
     # on the handler too: libraries that set their own logger levels (psycopg) obey it as well
     handler.setLevel(level.upper())
@@ -81,6 +145,21 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
     for name in _QUIETED_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     log_retries_without_arguments()
+
+
+def _level(name: str) -> int:
+    level = logging.getLevelName(name.upper())
+    return level if isinstance(level, int) else logging.INFO
+
+
+class _SinkHandler(logging.Handler):
+    """The standard library's records, formatted, to the same sink as structlog's lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _SINK.write(self.format(record))
+        except Exception:
+            self.handleError(record)
 
 
 def route_to_stdlib_logging() -> None:
