@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -24,6 +24,13 @@ class DataSourceRepository(Protocol):
     ) -> DataSource | None:
         """The organization's data source, if it exists; with ``lock``, no concurrent unit
         of work changes or deletes it until this one ends."""
+        ...
+
+    async def get_many(
+        self, organization_id: UUID, data_source_ids: Collection[UUID]
+    ) -> dict[UUID, DataSource]:
+        """Those of the organization's data sources among ``data_source_ids`` that exist, by
+        id (in one lookup)."""
         ...
 
     async def update(self, data_source: DataSource) -> None:

@@ -23,12 +23,12 @@ async def check_endpoints(
     that changing only an endpoint cannot make the streams write what they read.
     """
     errors = []
-    source = await uow.data_sources.get(organization_id, source_id)
+    found = await uow.data_sources.get_many(organization_id, {source_id, destination_id})
+    source, destination = found.get(source_id), found.get(destination_id)
     if source is None:
         errors.append(FieldError("/source_id", "no data source with this id in the organization"))
     elif not source.kind.readable:
         errors.append(FieldError("/source_id", f"a {source.kind.value} data source cannot be read"))
-    destination = await uow.data_sources.get(organization_id, destination_id)
     if destination is None:
         message = "no data source with this id in the organization"
         errors.append(FieldError("/destination_id", message))

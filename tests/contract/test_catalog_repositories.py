@@ -65,6 +65,26 @@ class CatalogContract(ABC):
                     await uow.pipelines.add(item)
             await uow.commit()
 
+    async def test_many_data_sources_come_in_one_lookup_of_the_organization_only(self) -> None:
+        """get_many: the organization's data sources among the ids, by id; a missing id and
+        another organization's data source are simply absent."""
+        other = an_organization(slug="other-org")
+        async with self.new_uow() as uow:
+            await uow.organizations.add(other)
+            await uow.commit()
+        mine, also_mine, theirs = (
+            a_data_source(self.org.id, "a"), a_data_source(self.org.id, "b"),
+            a_data_source(other.id, "c"),
+        )  # fmt: skip
+        await self.given(mine, also_mine, theirs)
+        missing = ids.new_id()
+        async with self.new_uow() as uow:
+            found = await uow.data_sources.get_many(
+                self.org.id, [mine.id, also_mine.id, theirs.id, missing, mine.id]
+            )
+            assert found == {mine.id: mine, also_mine.id: also_mine}
+            assert await uow.data_sources.get_many(self.org.id, []) == {}
+
     async def test_a_data_source_round_trips_with_its_health(self) -> None:
         """Stored, read back whole; health changes only through record_health."""
         source = a_data_source(self.org.id)

@@ -33,10 +33,10 @@ BUDGET = {
     "live": (0, 0),
     "get pipeline": (2, 0),  # the caller, the pipeline
     "list pipelines": (2, 0),
-    "create pipeline": (6, 0),  # the caller; BEGIN, the data sources, insert, COMMIT...
+    "create pipeline": (5, 0),  # the caller; BEGIN, both data sources, insert, COMMIT
     "get run": (2, 0),
     "list runs": (2, 0),
-    "trigger run": (5, 0),  # the caller; BEGIN, the pipeline, the run, COMMIT
+    "trigger run": (4, 0),  # the caller; BEGIN, the run (its key finds the pipeline), COMMIT
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from uuid import UUID
 
 from attrs import evolve
@@ -41,6 +42,13 @@ class InMemoryDataSourceRepository:
         # a memory unit of work holds the whole store, so every read is locked already
         data_source = self._rows().get((organization_id, data_source_id))
         return evolve(data_source) if data_source else None
+
+    async def get_many(
+        self, organization_id: UUID, data_source_ids: Collection[UUID]
+    ) -> dict[UUID, DataSource]:
+        rows = self._rows()
+        found = (rows.get((organization_id, i)) for i in set(data_source_ids))
+        return {d.id: evolve(d) for d in found if d is not None}
 
     async def update(self, data_source: DataSource) -> None:
         self._check_name(data_source)

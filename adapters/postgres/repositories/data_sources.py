@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
@@ -68,6 +69,15 @@ class PostgresDataSourceRepository:
         )
         row = await cursor.fetchone()
         return _data_source(row) if row else None
+
+    async def get_many(
+        self, organization_id: UUID, data_source_ids: Collection[UUID]
+    ) -> dict[UUID, DataSource]:
+        cursor = await self._connection().execute(
+            _SELECT + " WHERE organization_id = %s AND id = ANY(%s)",
+            (organization_id, list(data_source_ids)),
+        )
+        return {d.id: d for d in map(_data_source, await cursor.fetchall())}
 
     async def update(self, data_source: DataSource) -> None:
         d = data_source
