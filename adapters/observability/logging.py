@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -32,9 +33,14 @@ class _Sink:
         self.lock = threading.Lock()
 
     def write(self, line: str) -> None:
+        """Write ``line``; never raise (a log line must not fail what it describes): a
+        stream that cannot take it (a broken pipe, a full disk) loses the line."""
         with self.lock:  # one line at a time, whole, whichever thread writes it
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except Exception:  # noqa: S110 - as logging.Handler.handleError does by default
+                pass
 
 
 _SINK = _Sink()
@@ -61,8 +67,12 @@ def _below_level(_logger: object, method: str, event: EventDict) -> EventDict:
 
 def _rendered(logger: object, method: str, event: EventDict) -> Any:
     rendered: Any = event
-    for processor in _SINK.render:
-        rendered = processor(logger, method, rendered)
+    try:
+        for processor in _SINK.render:
+            rendered = processor(logger, method, rendered)
+    except Exception as e:
+        what = f"a log line could not be rendered ({type(e).__name__}): {event.get('event')!r}"
+        rendered = json.dumps({"event": what, "level": method})
     return rendered
 
 
@@ -80,7 +90,12 @@ _JSON = msgspec.json.Encoder(enc_hook=repr)  # what it cannot encode is shown as
 
 
 def _json(event: EventDict, **_options: Any) -> str:
-    return _JSON.encode(event).decode()
+    try:
+        return _JSON.encode(event).decode()
+    except (TypeError, ValueError, UnicodeEncodeError):
+        # what msgspec refuses (a lone surrogate from an undecodable name), the standard
+        # library escapes
+        return json.dumps(event, default=repr)
 
 
 def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | None = None) -> None:

@@ -32,6 +32,12 @@ async def _configure(connection: AsyncConnection[Any]) -> None:
     set_json_loads(_json_loads, connection)
 
 
+async def _reset(connection: AsyncConnection[Any]) -> None:
+    # a reading unit of work turns autocommit on; every connection is handed out without it
+    if connection.autocommit:
+        await connection.set_autocommit(False)
+
+
 async def open_pool(
     conninfo: str,
     *,
@@ -63,6 +69,7 @@ async def open_pool(
         open=False,
         name="thedata",
         configure=_configure,
+        reset=_reset,
         kwargs={
             # libpq takes whole seconds and treats values under 2 as 2
             "connect_timeout": max(2, math.ceil(connect_timeout)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
@@ -134,8 +135,11 @@ class PostgresUnitOfWork:
         try:
             with translated_errors():
                 if self._reading:
-                    # back as the pool hands connections out; no transaction to end
-                    await connection.set_autocommit(False)
+                    # back as the pool hands connections out; no transaction to end. A
+                    # connection stuck in a statement (a cancelled request) refuses: the
+                    # pool's reset sets it back when it takes the connection in
+                    with contextlib.suppress(psycopg.ProgrammingError):
+                        await connection.set_autocommit(False)
                 else:
                     await connection.rollback()
         except DatabaseUnavailable:

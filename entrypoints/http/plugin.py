@@ -35,19 +35,25 @@ class ContainerPlugin(InitPluginProtocol):
         return app_config
 
     @asynccontextmanager
-    async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
-        if not self._open_resources:  # whoever built the app runs the container
-            yield
-            return
-        container = self._container
+    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        # use cases are built once per run of the app (``dependencies.built``): a second run
+        # builds them again, on the resources (the pool) of that run
+        app.state.pop("built", None)
         try:
-            await maybe_await(container.init_resources())
-            await apply_pending_migrations(container)
-            log.info("ready to serve")
-            yield
+            if not self._open_resources:  # whoever built the app runs the container
+                yield
+                return
+            container = self._container
+            try:
+                await maybe_await(container.init_resources())
+                await apply_pending_migrations(container)
+                log.info("ready to serve")
+                yield
+            finally:
+                await maybe_await(container.shutdown_resources())
+                log.info("stopped")
         finally:
-            await maybe_await(container.shutdown_resources())
-            log.info("stopped")
+            app.state.pop("built", None)
 
 
 async def apply_pending_migrations(container: ServiceContainer) -> None:

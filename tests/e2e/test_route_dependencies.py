@@ -8,9 +8,14 @@ from typing import get_type_hints
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.handlers import HTTPRouteHandler
+from litestar.testing import AsyncTestClient
 
-from tests.e2e.api import Client
+from tests.conftest import make_settings
+from tests.e2e.api import Client, register
+from tests.e2e.conftest import CHEAP_HASHING
 from thedata.application.use_cases import Authenticate
+from thedata.entrypoints.container import build_container
+from thedata.entrypoints.http import create_app
 from thedata.entrypoints.http.dependencies import ServiceContainer
 
 USE_CASES = "thedata.application.use_cases"
@@ -56,3 +61,14 @@ async def test_every_handler_resolves_its_use_cases_against_the_real_container(
             resolved.add(kind)
     # and the protocol lists no use case that no route asks for
     assert resolved == offered_use_cases()
+
+
+async def test_an_app_run_twice_builds_its_use_cases_again(database_url: str) -> None:
+    """Use cases are built once per run of the app: after a restart of the same app they
+    use the new run's pool, not the closed one (a 503 on every route otherwise)."""
+    app = create_app(build_container(make_settings(database_url=database_url, **CHEAP_HASHING)))
+    for run in range(2):
+        async with AsyncTestClient(app) as client:
+            headers, _ = await register(client, f"ada{run}@x.io")
+            me = await client.get("/v1/users/me", headers=headers)
+            assert me.status_code == 200, (run, me.text)

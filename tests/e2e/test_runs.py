@@ -150,3 +150,19 @@ async def test_a_run_shows_each_ended_attempt_with_its_figures_and_no_worker_nam
     }
     assert attempt["started_at"] <= attempt["ended_at"]
     assert "host-secret" not in shown.text  # the infrastructure stays the operator's
+
+
+async def test_another_organizations_pipeline_is_404_to_a_trigger_even_when_busy(
+    client: Client, setup: tuple[dict[str, str], str, str]
+) -> None:
+    """Eve triggers, in her own organization's path, the id of Ada's pipeline while it has
+    an active run: 404, as for any id she has no pipeline of (a 409 would tell her that
+    Ada's pipeline exists and is busy)."""
+    headers, org, pipeline_id = setup
+    busy = await client.post(f"/v1/orgs/{org}/pipelines/{pipeline_id}/runs", headers=headers)
+    assert busy.status_code == 202
+    eve, _ = await register(client, "eve@x.io")
+    eves = await create_org(client, eve, "Eve's")
+    probe = await client.post(f"/v1/orgs/{eves}/pipelines/{pipeline_id}/runs", headers=eve)
+    assert probe.status_code == 404, probe.text
+    assert problem_type(probe).endswith("pipeline-not-found")

@@ -31,12 +31,13 @@ _SELECT = (
     " status, attempt, not_before, started_at, finished_at, worker_id, lease_expires_at, epoch,"
     " cancel_requested, streams, error, attempts FROM runs"
 )
-_INSERT_ROW = (
+_COLUMNS = (
     "INSERT INTO runs (id, organization_id, pipeline_id, trigger, max_attempts, queued_at,"
     " scheduled_for, status, attempt, not_before, started_at, finished_at, worker_id,"
     " lease_expires_at, epoch, cancel_requested, streams, error, attempts)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+_VALUES = "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+_INSERT_ROW = f"{_COLUMNS} VALUES ({_VALUES})"
 
 
 def _announced(insert: str) -> str:
@@ -46,7 +47,11 @@ def _announced(insert: str) -> str:
 
 
 _INSERT = _announced(
-    _INSERT_ROW
+    # only for a pipeline of the run's own organization: another's id yields no row at all,
+    # so it never reaches the one-active-run index below (whose answer, or wait on another
+    # organization's trigger, would tell that a pipeline of theirs exists and is busy)
+    f"{_COLUMNS} SELECT {_VALUES}"  # noqa: S608 - constants
+    " WHERE EXISTS (SELECT FROM pipelines WHERE organization_id = %s AND id = %s)"
     # the partial unique index is the arbiter: a pipeline's second active run inserts nothing
     # (a concurrent one waits for the first to commit or roll back) and the transaction
     # stays usable, so the caller can still record its answer
@@ -208,15 +213,24 @@ class PostgresRunRepository:
         return stamp
 
     async def add(self, run: Run) -> None:
-        if not await self._insert(_INSERT, run):
-            raise RunAlreadyActive(f"pipeline {run.pipeline_id} has a queued or running run")
+        if await self._insert(_INSERT, run, run.organization_id, run.pipeline_id):
+            return
+        # nothing inserted: the pipeline is busy, or not the organization's (a round trip
+        # on this path only)
+        cursor = await self._connection().execute(
+            "SELECT FROM pipelines WHERE organization_id = %s AND id = %s",
+            (run.organization_id, run.pipeline_id),
+        )
+        if await cursor.fetchone() is None:
+            raise ReferenceConflict("the run's pipeline does not exist (any more)")
+        raise RunAlreadyActive(f"pipeline {run.pipeline_id} has a queued or running run")
 
     async def add_scheduled(self, run: Run) -> bool:
         return await self._insert(_INSERT_SCHEDULED, run)
 
-    async def _insert(self, statement: str, run: Run) -> bool:
+    async def _insert(self, statement: str, run: Run, *more: object) -> bool:
         try:
-            cursor = await self._connection().execute(statement, _row(run))
+            cursor = await self._connection().execute(statement, (*_row(run), *more))
         except errors.ForeignKeyViolation as error:
             raise ReferenceConflict("the run's pipeline does not exist (any more)") from error
         return cursor.rowcount == 1
