@@ -438,6 +438,25 @@ class TestPostgresRuns(RunRepositoryContract):
     def new_uow(self) -> UnitOfWork:
         return PostgresUnitOfWork(self.pool)
 
+    async def test_an_attempt_a_newer_version_wrote_is_left_out_not_a_failure(
+        self, pipeline: Pipeline
+    ) -> None:
+        """During a rolling upgrade a newer worker may store an outcome this version does not
+        know: the run still reads (that attempt left out), rather than failing every GET."""
+        run = a_run(pipeline)
+        ended = run.claim("w", T0, LEASE, 1).handed_back(T0 + SECOND)
+        await self.given(ended)
+        async with self.new_uow() as uow:
+            await uow.connection.execute(  # type: ignore[attr-defined]
+                "UPDATE runs SET attempts = attempts || %s::jsonb WHERE id = %s",
+                ('[{"number": 1, "outcome": "paused_by_a_newer_version"}]', run.id),
+            )
+            await uow.commit()
+        async with self.new_uow() as uow:
+            stored = await uow.runs.get(self.org.id, run.id)
+        assert stored is not None
+        assert stored.attempts == ended.attempts
+
     async def test_open_units_of_work_never_get_the_same_run(self) -> None:
         """next_claimable skips a run another open unit of work holds, without waiting."""
         pipelines = [await self.a_pipeline_of(self.org, f"p{n}") for n in range(2)]
