@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from uuid import UUID
 
 import pytest
 from attrs import evolve
 
-from tests.conftest import pool_on
+from tests.contract.stores import OnMemory, OnPostgres
 from tests.contract.test_identity_repositories import an_organization, ids
 from tests.identity import T0
-from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from thedata.adapters.postgres import PostgresUnitOfWork
 from thedata.application.errors import ReferenceConflict
 from thedata.application.ports import UnitOfWork
 from thedata.domain.data_sources import (
@@ -223,33 +220,10 @@ class CatalogContract(ABC):
         assert dict(stored.state) == {"orders": {"cursor": "7"}, "customers": {"x": 1}}
 
 
-class TestInMemoryCatalog(CatalogContract):
+class TestInMemoryCatalog(OnMemory, CatalogContract):
     """The contract on the in-memory store."""
-
-    @pytest.fixture(autouse=True)
-    async def _store(self) -> None:
-        self.store = InMemoryStore()
-        self.org = an_organization()
-        async with self.new_uow() as uow:
-            await uow.organizations.add(self.org)
-            await uow.commit()
-
-    def new_uow(self) -> UnitOfWork:
-        return InMemoryUnitOfWork(self.store)
 
 
 @pytest.mark.postgres
-class TestPostgresCatalog(CatalogContract):
+class TestPostgresCatalog(OnPostgres, CatalogContract):
     """The contract on a real, migrated PostgreSQL database."""
-
-    @pytest.fixture(autouse=True)
-    async def _pool(self, migrated_database_url: str) -> AsyncIterator[None]:
-        async with pool_on(migrated_database_url) as self.pool:
-            self.org = an_organization()
-            async with self.new_uow() as uow:
-                await uow.organizations.add(self.org)
-                await uow.commit()
-            yield
-
-    def new_uow(self) -> UnitOfWork:
-        return PostgresUnitOfWork(self.pool)

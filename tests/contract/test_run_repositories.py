@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import pytest
 from attrs import evolve
 
-from tests.conftest import pool_on
+from tests.contract.stores import OnMemory, OnPostgres
 from tests.contract.test_catalog_repositories import a_data_source, a_pipeline
 from tests.contract.test_identity_repositories import an_organization, ids
 from tests.identity import T0
-from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from thedata.adapters.postgres import PostgresUnitOfWork
 from thedata.application.errors import ReferenceConflict
 from thedata.application.ports import StoredResponse, UnitOfWork
 from thedata.domain.organizations import Organization
@@ -407,36 +404,15 @@ class RunRepositoryContract(ABC):
             assert await uow.runs.get(self.org.id, run.id, lock=True) == run
 
 
-class TestInMemoryRuns(RunRepositoryContract):
+class TestInMemoryRuns(OnMemory, RunRepositoryContract):
     """The contract on the in-memory store."""
-
-    @pytest.fixture(autouse=True)
-    async def _store(self) -> None:
-        self.store = InMemoryStore()
-        self.org = an_organization()
-        async with self.new_uow() as uow:
-            await uow.organizations.add(self.org)
-            await uow.commit()
-
-    def new_uow(self) -> UnitOfWork:
-        return InMemoryUnitOfWork(self.store)
 
 
 @pytest.mark.postgres
-class TestPostgresRuns(RunRepositoryContract):
+class TestPostgresRuns(OnPostgres, RunRepositoryContract):
     """The contract on a real, migrated PostgreSQL database, and its real concurrency."""
 
-    @pytest.fixture(autouse=True)
-    async def _pool(self, migrated_database_url: str) -> AsyncIterator[None]:
-        async with pool_on(migrated_database_url, max_size=10) as self.pool:
-            self.org = an_organization()
-            async with self.new_uow() as uow:
-                await uow.organizations.add(self.org)
-                await uow.commit()
-            yield
-
-    def new_uow(self) -> UnitOfWork:
-        return PostgresUnitOfWork(self.pool)
+    pool_size = 10
 
     async def test_an_attempt_a_newer_version_wrote_is_left_out_not_a_failure(
         self, pipeline: Pipeline

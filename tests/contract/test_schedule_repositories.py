@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import pytest
 from attrs import evolve
 
-from tests.conftest import pool_on
+from tests.contract.stores import OnMemory, OnPostgres
 from tests.contract.test_catalog_repositories import a_data_source, a_pipeline
-from tests.contract.test_identity_repositories import an_organization, ids
+from tests.contract.test_identity_repositories import ids
 from tests.identity import T0, ManualClock
-from thedata.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from thedata.adapters.postgres import PostgresUnitOfWork
 from thedata.application.ports import UnitOfWork
 from thedata.application.use_cases import EnqueueDueRuns
 from thedata.domain.organizations import Organization
@@ -199,36 +196,15 @@ class ScheduleContract(ABC):
         assert sorted(r.id for r in page.items) == sorted([manual.id, elsewhere.id])
 
 
-class TestInMemorySchedules(ScheduleContract):
+class TestInMemorySchedules(OnMemory, ScheduleContract):
     """The contract on the in-memory store."""
-
-    @pytest.fixture(autouse=True)
-    async def _store(self) -> None:
-        self.store = InMemoryStore()
-        self.org = an_organization()
-        async with self.new_uow() as uow:
-            await uow.organizations.add(self.org)
-            await uow.commit()
-
-    def new_uow(self) -> UnitOfWork:
-        return InMemoryUnitOfWork(self.store)
 
 
 @pytest.mark.postgres
-class TestPostgresSchedules(ScheduleContract):
+class TestPostgresSchedules(OnPostgres, ScheduleContract):
     """The contract on a real, migrated PostgreSQL database, and schedulers racing on it."""
 
-    @pytest.fixture(autouse=True)
-    async def _pool(self, migrated_database_url: str) -> AsyncIterator[None]:
-        async with pool_on(migrated_database_url, max_size=12) as self.pool:
-            self.org = an_organization()
-            async with self.new_uow() as uow:
-                await uow.organizations.add(self.org)
-                await uow.commit()
-            yield
-
-    def new_uow(self) -> UnitOfWork:
-        return PostgresUnitOfWork(self.pool)
+    pool_size = 12
 
     async def test_a_pipeline_one_scheduler_holds_is_skipped_and_then_not_due(self) -> None:
         """A second scheduler skips, without waiting, the pipelines an open one holds; once
