@@ -75,8 +75,12 @@ class Target:
             Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
 
     def peak_rss_mib(self) -> float:
+        return self.rss_mib("VmHWM")
+
+    def rss_mib(self, field: str = "VmHWM") -> float:
+        """The process's peak (``VmHWM``) or current (``VmRSS``) resident size."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
         return float("nan")
 

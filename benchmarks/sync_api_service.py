@@ -14,8 +14,6 @@ import base64
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -25,9 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
 from psycopg.conninfo import make_conninfo
 
+from benchmarks.api_speed_targets import Target
 from benchmarks.engine_run import BATCH_ROWS
 from benchmarks.run import ready
 from tests.conftest import free_port
@@ -56,12 +54,11 @@ def control_database(folder: Path) -> Iterator[str]:
         server.stop()
 
 
-class Service:
+class Service(Target):
     """A ``thedata serve`` process (API and in-process worker) on loopback, and its client."""
 
     def __init__(self, folder: Path, control_url: str) -> None:
         self.folder = folder
-        self.base = f"http://127.0.0.1:{free_port()}"
         self.token: str | None = None
         env = {k: v for k, v in os.environ.items() if not k.startswith("THEDATA_")}
         env |= {
@@ -73,12 +70,8 @@ class Service:
             "THEDATA_WORKER_BATCH_ROWS": str(BATCH_ROWS),  # the engine benchmark's
             "THEDATA_LOG_LEVEL": "warning",
         }
-        self.log = folder / "serve.log"
         command = [sys.executable, "-m", "thedata.entrypoints.cli", "serve"]
-        command += ["--host", "127.0.0.1", "--port", self.base.rsplit(":", 1)[1]]
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        self.os_process = psutil.Process(self.process.pid)
+        super().__init__("thedata serve", command, env, folder / "serve.log")
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -89,20 +82,6 @@ class Service:
                 return
             time.sleep(0.05)
         raise SystemExit(f"thedata serve not ready after {timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        return ""
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """One request; its JSON body. A non-2xx answer ends the benchmark with its problem."""
@@ -118,24 +97,6 @@ class Service:
                 return json.load(response)
         except urllib.error.HTTPError as e:
             raise SystemExit(f"{method} {path}: {e.code} {e.read().decode()}") from None
-
-    def cpu_seconds(self) -> float:
-        """The server process's CPU time so far (user and system)."""
-        times = self.os_process.cpu_times()
-        return float(times.user + times.system)
-
-    def reset_peak_rss(self) -> None:
-        """Start the process's peak RSS (``VmHWM``) over from its current RSS (Linux)."""
-        with contextlib.suppress(OSError):
-            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
-
-    def rss_mib(self, field: str = "VmHWM") -> float:
-        """The process's peak (``VmHWM``) or current (``VmRSS``) resident size."""
-        with Path(f"/proc/{self.process.pid}/status").open() as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-        return float(self.os_process.memory_info().rss) / 2**20
 
 
 def seconds_between(earlier: str, later: str) -> float:
