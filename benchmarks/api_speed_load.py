@@ -101,7 +101,8 @@ def wrk(
     script = requests.parent / "api_speed.lua"
     if not script.exists():
         script.write_text(LUA)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds only
+    command = ["wrk", f"-t{threads}", f"-c{connections}", duration, "--timeout", "10s"]
     command += ["-s", str(script), base, "--", str(requests), str(threads), tag]
     env = {"PATH": "/usr/bin:/bin", "WRK_STATUSES": "1" if statuses else "0"}
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)

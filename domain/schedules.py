@@ -54,7 +54,41 @@ def next_due(schedule: Schedule, after: datetime) -> datetime | None:
     """The first due time strictly after ``after`` (UTC); ``None`` if the cron never fires again."""
     if isinstance(schedule, EverySeconds):
         return after + timedelta(seconds=schedule.seconds)
-    try:
-        return next(CronSim(schedule.expression, after.astimezone(UTC)))
-    except StopIteration:
-        return None
+    return _CRON_DUE.after(schedule.expression, after)
+
+
+class _CronDueTimes:
+    """Each expression's latest answer, reused while it still holds.
+
+    If ``due`` is the first time after ``since``, it is also the first after any
+    moment from ``since`` up to (not including) ``due``: nothing fires between.
+    Listing pipelines asks about the same few expressions at the same moment over
+    and over, and parsing one with cronsim cost more than the rest of its row.
+    """
+
+    MAX_EXPRESSIONS = 1024  # past this many, start over: hostile expressions cannot grow it
+
+    def __init__(self) -> None:
+        self._answers: dict[str, tuple[datetime, datetime | None]] = {}
+
+    def after(self, expression: str, moment: datetime) -> datetime | None:
+        answer = self._answers.get(expression)
+        if answer is not None:
+            since, due = answer
+            if since <= moment and (due is None or moment < due):
+                return due
+        due = self._compute(expression, moment)
+        if len(self._answers) >= self.MAX_EXPRESSIONS:
+            self._answers.clear()
+        self._answers[expression] = (moment, due)
+        return due
+
+    @staticmethod
+    def _compute(expression: str, moment: datetime) -> datetime | None:
+        try:
+            return next(CronSim(expression, moment.astimezone(UTC)))
+        except StopIteration:
+            return None
+
+
+_CRON_DUE = _CronDueTimes()

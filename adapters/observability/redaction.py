@@ -8,6 +8,7 @@ value the secret store has sealed or opened in this process.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -64,9 +65,19 @@ KNOWN_SECRETS = KnownSecrets()
 
 
 def _redact_text(text: str) -> str:
-    text = _CREDENTIAL.sub(REDACTED, text)
-    text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
+    # Neither pattern can match without its literal part; asking for that first (in C)
+    # spares most strings both regular expressions, a tenth of an access line's cost.
+    if "td" in text:
+        text = _CREDENTIAL.sub(REDACTED, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
     return KNOWN_SECRETS.mask(text)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _is_secret_field(name: object) -> bool:
+    # events use a few dozen field names over and over; bounded, so hostile keys cannot grow it
+    return str(name).lower() in SECRET_FIELDS
 
 
 TOO_DEEP = "[TOO DEEP]"
@@ -92,8 +103,7 @@ def redact(value: Any, depth: int = 0) -> Any:
         return TOO_DEEP
     if isinstance(value, dict):
         return {
-            k: REDACTED if str(k).lower() in SECRET_FIELDS else redact(v, depth + 1)
-            for k, v in value.items()
+            k: REDACTED if _is_secret_field(k) else redact(v, depth + 1) for k, v in value.items()
         }
     if isinstance(value, tuple):
         return tuple(redact(item, depth + 1) for item in value)

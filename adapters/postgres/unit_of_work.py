@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
@@ -82,22 +83,72 @@ class PostgresUnitOfWork:
 
     def __init__(self, pool: AsyncConnectionPool, secrets: SecretsJoiner | None = None) -> None:
         self._pool = pool
+        self._joiner = secrets
         self._connection: AsyncConnection[TupleRow] | None = None
         self._reading = False
-        connection = lambda: self.connection  # noqa: E731 - read at each statement, not now
-        self.users = PostgresUserRepository(connection)
-        self.organizations = PostgresOrganizationRepository(connection)
-        self.memberships = PostgresMembershipRepository(connection)
-        self.api_keys = PostgresApiKeyRepository(connection)
-        self.access_tokens = PostgresAccessTokenRepository(connection)
-        self.login_throttle = PostgresLoginThrottle(connection)
-        self.idempotency = PostgresIdempotencyStore(connection)
-        self.data_sources = PostgresDataSourceRepository(connection)
-        self.pipelines = PostgresPipelineRepository(connection)
-        self.runs = PostgresRunRepository(connection)
-        self.workers = PostgresWorkerRegistry(connection)
-        # the secret store joins this transaction (or, for a file, the protocol around it)
-        self.secrets: TransactionSecrets = secrets(connection) if secrets else _NoSecretStore()
+
+    # Each repository is built when first used: a request uses one or two of them, and
+    # building all eleven cost as much as the pool's checkout.
+    def _source(self) -> AsyncConnection[TupleRow]:
+        return self.connection  # read at each statement, not when the repository is built
+
+    @functools.cached_property
+    def users(self) -> PostgresUserRepository:
+        return PostgresUserRepository(self._source)
+
+    @functools.cached_property
+    def organizations(self) -> PostgresOrganizationRepository:
+        return PostgresOrganizationRepository(self._source)
+
+    @functools.cached_property
+    def memberships(self) -> PostgresMembershipRepository:
+        return PostgresMembershipRepository(self._source)
+
+    @functools.cached_property
+    def api_keys(self) -> PostgresApiKeyRepository:
+        return PostgresApiKeyRepository(self._source)
+
+    @functools.cached_property
+    def access_tokens(self) -> PostgresAccessTokenRepository:
+        return PostgresAccessTokenRepository(self._source)
+
+    @functools.cached_property
+    def login_throttle(self) -> PostgresLoginThrottle:
+        return PostgresLoginThrottle(self._source)
+
+    @functools.cached_property
+    def idempotency(self) -> PostgresIdempotencyStore:
+        return PostgresIdempotencyStore(self._source)
+
+    @functools.cached_property
+    def data_sources(self) -> PostgresDataSourceRepository:
+        return PostgresDataSourceRepository(self._source)
+
+    @functools.cached_property
+    def pipelines(self) -> PostgresPipelineRepository:
+        return PostgresPipelineRepository(self._source)
+
+    @functools.cached_property
+    def runs(self) -> PostgresRunRepository:
+        return PostgresRunRepository(self._source)
+
+    @functools.cached_property
+    def workers(self) -> PostgresWorkerRegistry:
+        return PostgresWorkerRegistry(self._source)
+
+    @functools.cached_property
+    def secrets(self) -> TransactionSecrets:
+        """The secret store's part: it joins this transaction (or, for a file, the protocol
+        around it)."""
+        return self._joiner(self._source) if self._joiner else _NoSecretStore()
+
+    def _secrets_in_use(self) -> TransactionSecrets | None:
+        used: TransactionSecrets | None = self.__dict__.get("secrets")
+        return used  # None when never built: nothing was put or deleted
+
+    async def _secrets_discarded(self) -> None:
+        if (secrets := self._secrets_in_use()) is not None:
+            await secrets.discarded()
 
     @property
     def connection(self) -> AsyncConnection[TupleRow]:
@@ -150,7 +201,7 @@ class PostgresUnitOfWork:
         finally:
             # the pool discards a connection that is broken or still in a transaction
             await self._pool.putconn(connection)
-            await self.secrets.discarded()
+            await self._secrets_discarded()
         if isinstance(exc, psycopg.Error):
             # repositories' statements fail here too: one choke point for the whole block
             with translated_errors():
@@ -169,12 +220,14 @@ class PostgresUnitOfWork:
             with translated_errors():
                 await self.connection.commit()
         except BaseException:
-            await self.secrets.in_doubt()
+            if (secrets := self._secrets_in_use()) is not None:
+                await secrets.in_doubt()
             raise
-        await self.secrets.committed()
+        if (secrets := self._secrets_in_use()) is not None:
+            await secrets.committed()
 
     async def rollback(self) -> None:
         """Roll the transaction back."""
         with translated_errors():
             await self.connection.rollback()
-        await self.secrets.discarded()
+        await self._secrets_discarded()

@@ -98,6 +98,8 @@ def serve(
         "log_config": None,  # our logging is already set up
         "timeout_graceful_shutdown": int(settings.shutdown_timeout),
         "server_header": False,
+        # ours is written by the app; uvicorn's would still format its arguments per request
+        "access_log": False,
     }
     with _stop_signals_end_cleanly():
         if workers == 1:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from cronsim import CronSim
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -134,6 +135,33 @@ def test_a_daily_cron_is_due_within_a_day_at_its_time(
     assert due is not None
     assert after < due <= after + timedelta(days=1)
     assert (due.hour, due.minute, due.second) == (hour, minute, 0)
+
+
+cron_expressions = st.sampled_from(
+    ["*/7 * * * *", "0 0 * * *", "15 3 * * 1", "0 12 29 2 *", "30 */5 1,15 * *", "59 23 31 12 *"]
+)
+
+
+@given(
+    questions=st.lists(
+        st.tuples(cron_expressions, moments, st.integers(0, 10**6)), min_size=1, max_size=30
+    )
+)
+def test_cron_due_times_answer_as_cronsim_does_whatever_was_asked_before(
+    questions: list[tuple[str, datetime, int]],
+) -> None:
+    """The due times given out match cronsim's own answer for that moment (computed apart,
+    here), in any order of questions: moments earlier, later, equal to or just before an
+    answer given before, and microseconds apart."""
+    for expression, moment, microseconds in questions:
+        for asked in (moment, moment + timedelta(microseconds=microseconds)):
+            expected = next(CronSim(expression, asked.astimezone(UTC)), None)
+            assert next_due(Cron(expression), asked) == expected
+            if expected is not None:  # just before and exactly at the due time
+                assert next_due(Cron(expression), expected - timedelta(microseconds=1)) == expected
+                assert next_due(Cron(expression), expected) == next(
+                    CronSim(expression, expected), None
+                )
 
 
 @pytest.mark.parametrize(
