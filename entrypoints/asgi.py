@@ -10,6 +10,7 @@ from litestar import Litestar
 
 from thedata.entrypoints.config import load_settings
 from thedata.entrypoints.container import build_container, configure_logging
+from thedata.entrypoints.heap import settle_heap
 from thedata.entrypoints.http import create_app
 
 
@@ -17,4 +18,6 @@ def app_from_environment() -> Litestar:
     """Load and validate the settings, set up logging, and build the app on a new container."""
     settings = load_settings()
     configure_logging(log_format=settings.log_format, level=settings.log_level)
-    return create_app(build_container(settings))
+    app = create_app(build_container(settings))
+    app.on_startup.append(settle_heap)  # once the lifespan opened the pools
+    return app

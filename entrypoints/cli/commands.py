@@ -27,6 +27,7 @@ from thedata.entrypoints.container import (
     running_database,
     started,
 )
+from thedata.entrypoints.heap import settle_heap
 from thedata.entrypoints.http import create_app
 from thedata.entrypoints.http.plugin import apply_pending_migrations
 from thedata.entrypoints.resolve import maybe_await, resolve
@@ -114,6 +115,7 @@ async def _serve_in_process(settings: Settings, options: dict[str, Any], with_wo
     async with started(build_container(settings)) as container:
         await apply_pending_migrations(container)
         app = create_app(container, open_resources=False)
+        settle_heap()
         server = uvicorn.Server(uvicorn.Config(app, **options))
         stopping = asyncio.Event()
         worker = (
