@@ -32,12 +32,6 @@ async def _configure(connection: AsyncConnection[Any]) -> None:
     set_json_loads(_json_loads, connection)
 
 
-async def _reset(connection: AsyncConnection[Any]) -> None:
-    # a reading unit of work turns autocommit on; every connection is handed out without it
-    if connection.autocommit:
-        await connection.set_autocommit(False)
-
-
 async def open_pool(
     conninfo: str,
     *,
@@ -69,7 +63,10 @@ async def open_pool(
         open=False,
         name="thedata",
         configure=_configure,
-        reset=_reset,
+        # No reset function: with one, the pool hands every returned connection to a
+        # background task, and the next request waits for that task to run. A connection
+        # comes back idle or is discarded, in whichever autocommit mode its last unit of
+        # work set (each sets the one it needs).
         kwargs={
             # libpq takes whole seconds and treats values under 2 as 2
             "connect_timeout": max(2, math.ceil(connect_timeout)),

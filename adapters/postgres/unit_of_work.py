@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from types import TracebackType
@@ -164,12 +163,13 @@ class PostgresUnitOfWork:
     async def __aenter__(self) -> Self:
         with translated_errors():
             connection = await self._pool.getconn()
-            if self._reading:
-                # each statement its own transaction: one round trip, no BEGIN or ROLLBACK
-                # around it, and psycopg keeps the statements it prepared (a ROLLBACK would
-                # make it forget them)
+            # Reading, each statement is its own transaction: one round trip, no BEGIN or
+            # ROLLBACK around it, and psycopg keeps the statements it prepared (a ROLLBACK
+            # would make it forget them). A connection keeps the mode its last unit of work
+            # set, so reads, the most frequent, mostly find it set already.
+            if connection.autocommit is not self._reading:
                 try:
-                    await connection.set_autocommit(True)
+                    await connection.set_autocommit(self._reading)
                 except BaseException:
                     await self._pool.putconn(connection)
                     raise
@@ -185,13 +185,7 @@ class PostgresUnitOfWork:
         connection, self._connection = self.connection, None
         try:
             with translated_errors():
-                if self._reading:
-                    # back as the pool hands connections out; no transaction to end. A
-                    # connection stuck in a statement (a cancelled request) refuses: the
-                    # pool's reset sets it back when it takes the connection in
-                    with contextlib.suppress(psycopg.ProgrammingError):
-                        await connection.set_autocommit(False)
-                else:
+                if not self._reading:  # reading, there is no transaction to end
                     await connection.rollback()
         except DatabaseUnavailable:
             # the error that ended the block says more than a failed rollback on a

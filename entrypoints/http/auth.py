@@ -7,13 +7,13 @@ from typing import Any, TypeVar
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 
 from thedata.application.use_cases import Authenticate
 from thedata.domain.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX
 from thedata.domain.errors import FieldError, InvalidInput, Unauthenticated
 from thedata.domain.principal import Principal
-from thedata.entrypoints.http.dependencies import ServiceContainer, built
+from thedata.entrypoints.http.dependencies import Injected, ServiceContainer, built
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ def caller_use_case(select: Callable[[ServiceContainer], Callable[[], T]]) -> Pr
     use case one level after it (and no use case is handed to an unknown caller).
     """
 
-    async def provide(state: State, principal: NamedDependency[Principal]) -> T:
+    async def provide(state: State, principal: Injected[Principal]) -> T:
         return await built(state, select)
 
     return Provide(provide)

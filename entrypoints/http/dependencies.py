@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import SkipValidation
 
 from thedata.application.use_cases import (
     AddMember,
@@ -49,6 +50,11 @@ from thedata.entrypoints.config import Settings
 from thedata.entrypoints.resolve import resolve
 
 T = TypeVar("T")
+
+Injected: TypeAlias = NamedDependency[SkipValidation[T]]
+"""A handler's parameter that Litestar injects by name and hands over as is. What we
+inject (the caller, use cases) is ours, not the client's: validating it against its type
+cost every request a call back into Python per parameter."""
 
 
 class ServiceContainer(Protocol):

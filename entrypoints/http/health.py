@@ -7,12 +7,11 @@ from typing import Literal
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 
 from thedata.application.health import CheckResult, HealthReport, HealthStatus
 from thedata.application.use_cases import CheckReadiness
-from thedata.entrypoints.http.dependencies import use_case
+from thedata.entrypoints.http.dependencies import Injected, use_case
 
 HEALTH_MEDIA_TYPE = "application/health+json"
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -81,7 +80,7 @@ class HealthController(Controller):
             )
         },
     )
-    async def ready(self, check_readiness: NamedDependency[CheckReadiness]) -> Response[HealthBody]:
+    async def ready(self, check_readiness: Injected[CheckReadiness]) -> Response[HealthBody]:
         """``pass``/``warn`` (200) when the database answers and is migrated, else ``fail`` (503).
 
         Every check has a time limit, so the answer comes in about a second even

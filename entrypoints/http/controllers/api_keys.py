@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from thedata.application.use_cases import (
@@ -20,6 +19,7 @@ from thedata.domain.access import Role
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
+from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -56,10 +56,10 @@ class ApiKeyController(Controller):
     @get(dependencies=PAGINATION, summary="List API keys", responses=PROBLEMS)
     async def list_api_keys(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: NamedDependency[PageRequest],
-        list_api_keys: NamedDependency[ListApiKeys],
+        page: Injected[PageRequest],
+        list_api_keys: Injected[ListApiKeys],
     ) -> ApiKeyPage:
         """The organization's keys (never the keys themselves)."""
         return page_body(ApiKeyPage, await list_api_keys(principal, org_id, page), api_key_body)
@@ -68,10 +68,10 @@ class ApiKeyController(Controller):
     async def create_api_key(
         self,
         request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data: JSONBody[CreateApiKeyRequest],
-        create_api_key: NamedDependency[CreateApiKey],
+        create_api_key: Injected[CreateApiKey],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CreatedApiKeyBody]:
         """A new key, whose secret is in ``key`` this one time only."""
@@ -82,10 +82,10 @@ class ApiKeyController(Controller):
     @delete("/{key_id:uuid}", summary="Revoke an API key", responses=PROBLEMS)
     async def revoke_api_key(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         key_id: FromPath[UUID],
-        revoke_api_key: NamedDependency[RevokeApiKey],
+        revoke_api_key: Injected[RevokeApiKey],
     ) -> None:
         """Revoke the key; it stops working at once."""
         await revoke_api_key(principal, org_id, key_id)

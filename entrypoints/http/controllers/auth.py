@@ -7,13 +7,12 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from thedata.application.use_cases import IssueAccessToken, RegisterUser, RevokeAccessToken
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY
-from thedata.entrypoints.http.dependencies import container_of, use_case
+from thedata.entrypoints.http.dependencies import Injected, container_of, use_case
 from thedata.entrypoints.http.problems import problem_responses
 from thedata.entrypoints.http.schemas.auth import (
     RegisterRequest,
@@ -59,7 +58,7 @@ class AuthController(Controller):
 
     @post("/register", status_code=201, summary="Sign up", responses=PROBLEMS)
     async def register(
-        self, data: JSONBody[RegisterRequest], register_user: NamedDependency[RegisterUser]
+        self, data: JSONBody[RegisterRequest], register_user: Injected[RegisterUser]
     ) -> Response[RegistrationBody]:
         """Create an account and sign it in. 409 if the email is taken; 403 if sign-up is off."""
         registration = await register_user(data.email, data.password, data.name)
@@ -71,7 +70,7 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         data: JSONBody[TokenRequest],
-        issue_access_token: NamedDependency[IssueAccessToken],
+        issue_access_token: Injected[IssueAccessToken],
     ) -> Response[TokenBody]:
         """An access token for an email and password; 401 if wrong, 429 after many failures."""
         issued = await issue_access_token(data.email, data.password, client_address(request, state))
@@ -87,8 +86,8 @@ class AuthController(Controller):
     )
     async def logout(
         self,
-        principal: NamedDependency[Principal],
-        revoke_access_token: NamedDependency[RevokeAccessToken],
+        principal: Injected[Principal],
+        revoke_access_token: Injected[RevokeAccessToken],
     ) -> None:
         """Revoke the access token of this request at once."""
         await revoke_access_token(principal)

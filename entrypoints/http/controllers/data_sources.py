@@ -7,7 +7,6 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from thedata.application.use_cases import (
@@ -25,6 +24,7 @@ from thedata.domain.data_sources import DataSource, DataSourceKind
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
+from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -66,10 +66,10 @@ class DataSourceController(Controller):
     @get(dependencies=PAGINATION, summary="List data sources", responses=PROBLEMS)
     async def list_data_sources(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: NamedDependency[PageRequest],
-        list_data_sources: NamedDependency[ListDataSources],
+        page: Injected[PageRequest],
+        list_data_sources: Injected[ListDataSources],
     ) -> DataSourcePage:
         """The organization's data sources (secrets named, never shown)."""
         return page_body(
@@ -80,10 +80,10 @@ class DataSourceController(Controller):
     async def create_data_source(
         self,
         request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data: JSONBody[CreateDataSourceRequest],
-        create_data_source: NamedDependency[CreateDataSource],
+        create_data_source: Injected[CreateDataSource],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[DataSourceBody]:
         """A new data source; ``kind`` selects the config schema; 409 on a taken name."""
@@ -95,10 +95,10 @@ class DataSourceController(Controller):
     @get(ID, summary="Get a data source", responses=PROBLEMS)
     async def get_data_source(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data_source_id: FromPath[UUID],
-        get_data_source: NamedDependency[GetDataSource],
+        get_data_source: Injected[GetDataSource],
     ) -> DataSourceBody:
         """A data source with its health (circuit, last check, last error)."""
         return data_source_body(await get_data_source(principal, org_id, data_source_id))
@@ -106,11 +106,11 @@ class DataSourceController(Controller):
     @patch(ID, summary="Update a data source", responses=PROBLEMS)
     async def update_data_source(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data_source_id: FromPath[UUID],
         data: JSONBody[UpdateDataSourceRequest],
-        update_data_source: NamedDependency[UpdateDataSource],
+        update_data_source: Injected[UpdateDataSource],
     ) -> DataSourceBody:
         """Rename or change config fields; a secret given replaces, one left out is kept."""
         changes = DataSourceChanges(name=or_none(data.name), config=or_none(data.config))
@@ -121,10 +121,10 @@ class DataSourceController(Controller):
     @delete(ID, summary="Delete a data source", responses=PROBLEMS)
     async def delete_data_source(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data_source_id: FromPath[UUID],
-        delete_data_source: NamedDependency[DeleteDataSource],
+        delete_data_source: Injected[DeleteDataSource],
     ) -> None:
         """Delete it and its secrets; 409 while a pipeline uses it."""
         await delete_data_source(principal, org_id, data_source_id)
@@ -132,10 +132,10 @@ class DataSourceController(Controller):
     @post(ID + "/check", status_code=200, summary="Check a data source", responses=PROBLEMS)
     async def check_data_source(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data_source_id: FromPath[UUID],
-        check_data_source: NamedDependency[CheckDataSource],
+        check_data_source: Injected[CheckDataSource],
     ) -> CheckBody:
         """Connect and do the least possible; a failed check is 200 with ``ok: false``."""
         return check_body(await check_data_source(principal, org_id, data_source_id))
@@ -143,10 +143,10 @@ class DataSourceController(Controller):
     @get(ID + "/streams", summary="Discover streams", responses=PROBLEMS)
     async def discover_streams(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data_source_id: FromPath[UUID],
-        discover_streams: NamedDependency[DiscoverStreams],
+        discover_streams: Injected[DiscoverStreams],
     ) -> StreamsBody:
         """The streams the source offers: tables of the schema, or files of the folder."""
         return streams_body(list(await discover_streams(principal, org_id, data_source_id)))

@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from thedata.application.use_cases import (
@@ -21,6 +20,7 @@ from thedata.domain.organizations import Member
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
+from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -54,10 +54,10 @@ class MemberController(Controller):
     @get(dependencies=PAGINATION, summary="List members", responses=PROBLEMS)
     async def list_members(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: NamedDependency[PageRequest],
-        list_members: NamedDependency[ListMembers],
+        page: Injected[PageRequest],
+        list_members: Injected[ListMembers],
     ) -> MemberPage:
         """The organization's members."""
         return page_body(MemberPage, await list_members(principal, org_id, page), member_body)
@@ -66,10 +66,10 @@ class MemberController(Controller):
     async def add_member(
         self,
         request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data: JSONBody[AddMemberRequest],
-        add_member: NamedDependency[AddMember],
+        add_member: Injected[AddMember],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[MemberBody]:
         """Add a registered user (404 if no account has the email; 409 if already a member)."""
@@ -80,11 +80,11 @@ class MemberController(Controller):
     @patch("/{user_id:uuid}", summary="Change a member's role", responses=PROBLEMS)
     async def change_member_role(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         user_id: FromPath[UUID],
         data: JSONBody[ChangeRoleRequest],
-        change_member_role: NamedDependency[ChangeMemberRole],
+        change_member_role: Injected[ChangeMemberRole],
     ) -> MemberBody:
         """A new role; 409 if it would leave no owner."""
         return member_body(await change_member_role(principal, org_id, user_id, Role(data.role)))
@@ -92,10 +92,10 @@ class MemberController(Controller):
     @delete("/{user_id:uuid}", summary="Remove a member", responses=PROBLEMS)
     async def remove_member(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         user_id: FromPath[UUID],
-        remove_member: NamedDependency[RemoveMember],
+        remove_member: Injected[RemoveMember],
     ) -> None:
         """Remove a member, or leave (your own id); 409 for the last owner."""
         await remove_member(principal, org_id, user_id)

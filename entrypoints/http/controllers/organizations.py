@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from thedata.application.use_cases import (
@@ -22,6 +21,7 @@ from thedata.domain.organizations import OrganizationWithRole
 from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
+from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -57,9 +57,9 @@ class OrganizationController(Controller):
     @get(dependencies=PAGINATION, summary="List my organizations", responses=PROBLEMS)
     async def list_organizations(
         self,
-        principal: NamedDependency[Principal],
-        page: NamedDependency[PageRequest],
-        list_organizations: NamedDependency[ListOrganizations],
+        principal: Injected[Principal],
+        page: Injected[PageRequest],
+        list_organizations: Injected[ListOrganizations],
     ) -> OrganizationPage:
         """The caller's organizations, with the caller's role in each."""
         return page_body(
@@ -70,9 +70,9 @@ class OrganizationController(Controller):
     async def create_organization(
         self,
         request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         data: JSONBody[CreateOrganizationRequest],
-        create_organization: NamedDependency[CreateOrganization],
+        create_organization: Injected[CreateOrganization],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OrganizationBody]:
         """A new organization owned by the caller; 409 if the slug is taken."""
@@ -83,9 +83,9 @@ class OrganizationController(Controller):
     @get("/{org_id:uuid}", summary="Get an organization", responses=PROBLEMS)
     async def get_organization(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
-        get_organization: NamedDependency[GetOrganization],
+        get_organization: Injected[GetOrganization],
     ) -> OrganizationBody:
         """An organization the caller belongs to."""
         return organization_body(await get_organization(principal, org_id))
@@ -93,10 +93,10 @@ class OrganizationController(Controller):
     @patch("/{org_id:uuid}", summary="Update an organization", responses=PROBLEMS)
     async def update_organization(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data: JSONBody[UpdateOrganizationRequest],
-        update_organization: NamedDependency[UpdateOrganization],
+        update_organization: Injected[UpdateOrganization],
     ) -> OrganizationBody:
         """Rename it or change its slug (owners)."""
         changes = OrganizationChanges(name=or_none(data.name), slug=or_none(data.slug))
@@ -105,9 +105,9 @@ class OrganizationController(Controller):
     @delete("/{org_id:uuid}", summary="Delete an organization", responses=PROBLEMS)
     async def delete_organization(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
-        delete_organization: NamedDependency[DeleteOrganization],
+        delete_organization: Injected[DeleteOrganization],
     ) -> None:
         """Delete it with everything it owns (owners)."""
         await delete_organization(principal, org_id)

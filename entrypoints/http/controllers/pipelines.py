@@ -8,7 +8,6 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from thedata.application.use_cases import (
@@ -25,6 +24,7 @@ from thedata.domain.pagination import PageRequest
 from thedata.domain.pipelines import Pipeline
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
+from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -83,10 +83,10 @@ class PipelineController(Controller):
     @get(dependencies=PAGINATION, summary="List pipelines", responses=PROBLEMS)
     async def list_pipelines(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: NamedDependency[PageRequest],
-        list_pipelines: NamedDependency[ListPipelines],
+        page: Injected[PageRequest],
+        list_pipelines: Injected[ListPipelines],
     ) -> PipelinePage:
         """The organization's pipelines."""
         return page_body(PipelinePage, await list_pipelines(principal, org_id, page), _body)
@@ -95,10 +95,10 @@ class PipelineController(Controller):
     async def create_pipeline(
         self,
         request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         data: JSONBody[CreatePipelineRequest],
-        create_pipeline: NamedDependency[CreatePipeline],
+        create_pipeline: Injected[CreatePipeline],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PipelineBody]:
         """A new pipeline between two data sources of the organization."""
@@ -116,10 +116,10 @@ class PipelineController(Controller):
     @get(ID, summary="Get a pipeline", responses=PROBLEMS)
     async def get_pipeline(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         pipeline_id: FromPath[UUID],
-        get_pipeline: NamedDependency[GetPipeline],
+        get_pipeline: Injected[GetPipeline],
     ) -> PipelineBody:
         """A pipeline with its state (each stream's cursor)."""
         return _body(await get_pipeline(principal, org_id, pipeline_id))
@@ -127,11 +127,11 @@ class PipelineController(Controller):
     @patch(ID, summary="Update a pipeline", responses=PROBLEMS)
     async def update_pipeline(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         pipeline_id: FromPath[UUID],
         data: JSONBody[UpdatePipelineRequest],
-        update_pipeline: NamedDependency[UpdatePipeline],
+        update_pipeline: Injected[UpdatePipeline],
     ) -> PipelineBody:
         """Change the definition; ``state`` is read-only."""
         return _body(await update_pipeline(principal, org_id, pipeline_id, _changes(data)))
@@ -139,10 +139,10 @@ class PipelineController(Controller):
     @delete(ID, summary="Delete a pipeline", responses=PROBLEMS)
     async def delete_pipeline(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         pipeline_id: FromPath[UUID],
-        delete_pipeline: NamedDependency[DeletePipeline],
+        delete_pipeline: Injected[DeletePipeline],
     ) -> None:
         """Delete it with its state."""
         await delete_pipeline(principal, org_id, pipeline_id)

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from thedata.application.use_cases import CancelRun, GetRun, ListRuns, TriggerRun
@@ -14,6 +13,7 @@ from thedata.domain.pagination import PageRequest
 from thedata.domain.principal import Principal
 from thedata.domain.runs import Run, RunStatus
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
+from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
 from thedata.entrypoints.http.pagination import PAGINATION, page_body
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
@@ -45,10 +45,10 @@ class RunController(Controller):
     async def trigger_run(
         self,
         request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         pipeline_id: FromPath[UUID],
-        trigger_run: NamedDependency[TriggerRun],
+        trigger_run: Injected[TriggerRun],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RunBody]:
         """Queue a run (202); 409 while one of the pipeline is queued or running."""
@@ -63,11 +63,11 @@ class RunController(Controller):
     )
     async def list_pipeline_runs(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         pipeline_id: FromPath[UUID],
-        page: NamedDependency[PageRequest],
-        list_runs: NamedDependency[ListRuns],
+        page: Injected[PageRequest],
+        list_runs: Injected[ListRuns],
         status: StatusFilter = None,
     ) -> RunPage:
         """The pipeline's runs, newest first."""
@@ -79,10 +79,10 @@ class RunController(Controller):
     @get("/runs", dependencies=PAGINATION, summary="List runs", responses=PROBLEMS)
     async def list_runs(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: NamedDependency[PageRequest],
-        list_runs: NamedDependency[ListRuns],
+        page: Injected[PageRequest],
+        list_runs: Injected[ListRuns],
         status: StatusFilter = None,
     ) -> RunPage:
         """The organization's runs, newest first."""
@@ -92,10 +92,10 @@ class RunController(Controller):
     @get(RUN, summary="Get a run", responses=PROBLEMS)
     async def get_run(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         run_id: FromPath[UUID],
-        get_run: NamedDependency[GetRun],
+        get_run: Injected[GetRun],
     ) -> RunBody:
         """A run with its progress."""
         return run_body(await get_run(principal, org_id, run_id))
@@ -103,10 +103,10 @@ class RunController(Controller):
     @post(RUN + "/cancel", status_code=202, summary="Cancel a run", responses=PROBLEMS)
     async def cancel_run(
         self,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         org_id: FromPath[UUID],
         run_id: FromPath[UUID],
-        cancel_run: NamedDependency[CancelRun],
+        cancel_run: Injected[CancelRun],
     ) -> RunBody:
         """Cancel a queued run at once, a running one at its next batch; 409 once finished."""
         return run_body(await cancel_run(principal, org_id, run_id))

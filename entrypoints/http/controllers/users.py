@@ -7,13 +7,13 @@ from typing import Any
 
 from litestar import Controller, Request, get, patch
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from thedata.application.use_cases import GetCurrentUser, UpdateCurrentUser, UserChanges
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.controllers.auth import client_address
+from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS, problem_responses
 from thedata.entrypoints.http.schemas.auth import MeBody, UpdateMeRequest, me_body
 from thedata.entrypoints.http.unset import or_none
@@ -38,8 +38,8 @@ class UserController(Controller):
     @get(summary="Who am I", responses=PROBLEMS)
     async def me(
         self,
-        principal: NamedDependency[Principal],
-        get_current_user: NamedDependency[GetCurrentUser],
+        principal: Injected[Principal],
+        get_current_user: Injected[GetCurrentUser],
     ) -> MeBody:
         """The caller's account and memberships (access tokens only, not API keys)."""
         return me_body(await get_current_user(principal))
@@ -49,9 +49,9 @@ class UserController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        principal: NamedDependency[Principal],
+        principal: Injected[Principal],
         data: JSONBody[UpdateMeRequest],
-        update_current_user: NamedDependency[UpdateCurrentUser],
+        update_current_user: Injected[UpdateCurrentUser],
     ) -> MeBody:
         """Rename, or change the password (needs ``current_password``; signs out other tokens).
 
