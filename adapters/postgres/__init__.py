@@ -2,6 +2,7 @@
 
 from thedata.adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresUnavailable
 from thedata.adapters.postgres.errors import translated_errors
+from thedata.adapters.postgres.handoff import handing_on, request_scope
 from thedata.adapters.postgres.health import PostgresHealthCheck
 from thedata.adapters.postgres.migrator import (
     Migration,
@@ -33,9 +34,11 @@ __all__ = [
     "PostgresUnitOfWork",
     "SecretsJoiner",
     "TransactionSecrets",
+    "handing_on",
     "load_migrations",
     "open_pool",
     "read_status",
+    "request_scope",
     "retry_transient",
     "translated_errors",
 ]

@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
+from thedata.adapters.postgres import handoff
 from thedata.adapters.postgres.errors import translated_errors
 from thedata.adapters.postgres.repositories import (
     PostgresAccessTokenRepository,
@@ -162,7 +163,8 @@ class PostgresUnitOfWork:
 
     async def __aenter__(self) -> Self:
         with translated_errors():
-            connection = await self._pool.getconn()
+            # the connection the request's caller was resolved on, if it was handed on
+            connection = handoff.take(self._pool) or await self._pool.getconn()
             # Reading, each statement is its own transaction: one round trip, no BEGIN or
             # ROLLBACK around it, and psycopg keeps the statements it prepared (a ROLLBACK
             # would make it forget them). A connection keeps the mode its last unit of work
@@ -194,7 +196,8 @@ class PostgresUnitOfWork:
                 raise
         finally:
             # the pool discards a connection that is broken or still in a transaction
-            await self._pool.putconn(connection)
+            if exc is not None or not handoff.leave(self._pool, connection):
+                await self._pool.putconn(connection)
             await self._secrets_discarded()
         if isinstance(exc, psycopg.Error):
             # repositories' statements fail here too: one choke point for the whole block

@@ -13,6 +13,7 @@ from thedata.application.use_cases import Authenticate
 from thedata.domain.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX
 from thedata.domain.errors import FieldError, InvalidInput, Unauthenticated
 from thedata.domain.principal import Principal
+from thedata.entrypoints.container.scope import handing_on
 from thedata.entrypoints.http.dependencies import Injected, ServiceContainer, built
 
 T = TypeVar("T")
@@ -48,7 +49,8 @@ async def provide_principal(request: Request[Any, Any, Any], state: State) -> Pr
     refuse_credentials_in_query(request)
     credential = bearer_credential(request)
     authenticate: Authenticate = await built(state, _authenticate)
-    return await authenticate(credential)
+    with handing_on():  # the use case runs next: it takes the connection the caller was read on
+        return await authenticate(credential)
 
 
 def _authenticate(container: ServiceContainer) -> Callable[[], Authenticate]:

@@ -10,6 +10,8 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from thedata.entrypoints.container.scope import request_scope
+
 REQUEST_ID_HEADER = "x-request-id"
 _HEADER_NAME = REQUEST_ID_HEADER.encode()
 # Echo only ids that are safe to put in logs and headers: short, printable, no spaces.
@@ -41,7 +43,8 @@ class RequestContextMiddleware:
 
     Binds the request id to every log line written while the request runs,
     adds ``X-Request-ID`` to the response and writes one access-log line with
-    method, route template, status and duration.
+    method, route template, status and duration. Runs the request in a
+    ``request_scope``, where its caller and its use case may share a connection.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -68,7 +71,8 @@ class RequestContextMiddleware:
         # learn what to restore, a twentieth of a request to ``/health/live``.
         bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            await self._app(scope, receive, send_with_id)
+            async with request_scope():
+                await self._app(scope, receive, send_with_id)
         finally:
             access_log.info(
                 "request",

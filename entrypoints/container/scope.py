@@ -1,0 +1,11 @@
+"""The request scope the HTTP edge opens, named here so that the edge names no adapter.
+
+Inside ``request_scope()``, the unit of work that ends within ``handing_on()`` (the one
+that resolved the caller) leaves its pooled connection to the request's next unit of work
+(the use case's): one checkout per request instead of two. Inert with the memory store.
+This module imports no ``dependency_injector``: the HTTP edge may import it.
+"""
+
+from thedata.adapters.postgres.handoff import handing_on, request_scope
+
+__all__ = ["handing_on", "request_scope"]
