@@ -3,6 +3,7 @@
 from thedata.adapters.observability.logging import (
     LogFormat,
     configure_logging,
+    log_request,
     route_to_stdlib_logging,
 )
 from thedata.adapters.observability.redaction import (
@@ -20,6 +21,7 @@ __all__ = [
     "KnownSecrets",
     "LogFormat",
     "configure_logging",
+    "log_request",
     "redact",
     "redact_secrets",
     "remember_secret",

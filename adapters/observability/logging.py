@@ -30,6 +30,7 @@ class _Sink:
         self.stream: TextIO = sys.stderr
         self.level = logging.INFO
         self.render: list[Processor] = []
+        self.json = False  # lines rendered as JSON (else for a console)
         self.lock = threading.Lock()
 
     def write(self, line: str) -> None:
@@ -135,6 +136,7 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
         ]
     )
     _SINK.stream, _SINK.level, _SINK.render = stream or sys.stderr, _level(level), renderer
+    _SINK.json = log_format == "json"
     structlog.configure(
         processors=[_below_level, *shared, _rendered],
         logger_factory=_LineLogger,
@@ -160,6 +162,36 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
     for name in _QUIETED_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     log_retries_without_arguments()
+
+
+_ACCESS_LOGGER = "thedata.access"
+_access = structlog.get_logger(_ACCESS_LOGGER)
+_stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+
+
+def log_request(**fields: Any) -> None:
+    """The access line of one request, with what the context binds (its request id).
+
+    The same line, redacted the same way, as ``structlog.get_logger("thedata.access")
+    .info("request", **fields)`` writes; as JSON (production's format) it is built
+    with the renderer's own steps but without structlog's chain around them, which cost
+    a request to ``/health/live`` a fifth of its time. Other formats, and a host program
+    that routes our logs to its own, take structlog's path.
+    """
+    if not _SINK.json:
+        _access.info("request", **fields)
+        return
+    if _SINK.level > logging.INFO:
+        return
+    event: EventDict = structlog.contextvars.get_contextvars()
+    event.update(fields)
+    event.update(event="request", level="info", logger=_ACCESS_LOGGER)
+    try:
+        line = _json(redact_secrets(None, "info", _stamp(None, "info", event)))
+    except Exception as e:
+        what = f"a log line could not be rendered ({type(e).__name__}): 'request'"
+        line = json.dumps({"event": what, "level": "info"})
+    _SINK.write(line)
 
 
 def _level(name: str) -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import stamina.instrumentation
 import structlog
@@ -80,6 +82,10 @@ def _is_secret_field(name: object) -> bool:
     return str(name).lower() in SECRET_FIELDS
 
 
+# Values whose text is fixed by their type, so it cannot carry a secret (subclasses, which
+# may print anything, take the general path).
+_TEXTLESS = frozenset({int, float, bool, type(None), UUID, datetime})
+
 TOO_DEEP = "[TOO DEEP]"
 # Log events are shallow; data quoted in one (a row, a document) can nest without end, and
 # recursing with it would end the log call in a RecursionError.
@@ -102,9 +108,19 @@ def redact(value: Any, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         return TOO_DEEP
     if isinstance(value, dict):
-        return {
-            k: REDACTED if _is_secret_field(k) else redact(v, depth + 1) for k, v in value.items()
-        }
+        # the common fields (numbers, ids, times, plain text) without a call each: every
+        # access line is a dict of a dozen of them
+        redacted = {}
+        for k, v in value.items():
+            if _is_secret_field(k):
+                redacted[k] = REDACTED
+            elif type(v) in _TEXTLESS:
+                redacted[k] = v
+            elif type(v) is str:
+                redacted[k] = _redact_text(v)
+            else:
+                redacted[k] = redact(v, depth + 1)
+        return redacted
     if isinstance(value, tuple):
         return tuple(redact(item, depth + 1) for item in value)
     return [redact(item, depth + 1) for item in value]

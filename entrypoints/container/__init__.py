@@ -5,8 +5,9 @@ The HTTP app, the CLI, the worker and library users all start from
 One module per feature (``infrastructure``, ``identity``, ``catalog``; runs
 next), joined in ``root``. The few adapter names the other entry points need
 (logging set-up, key files, the errors they report) are handed out here too,
-so that nothing else in ``entrypoints`` imports an adapter; the request scope the HTTP
-edge opens is in ``scope``, which the edge may import (it needs no container).
+so that nothing else in ``entrypoints`` imports an adapter; what the HTTP edge takes
+(the request scope, the access line) is in ``edge``, which it may import (it needs no
+container).
 """
 
 from thedata.adapters.observability import configure_logging

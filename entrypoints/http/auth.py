@@ -13,7 +13,7 @@ from thedata.application.use_cases import Authenticate
 from thedata.domain.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX
 from thedata.domain.errors import FieldError, InvalidInput, Unauthenticated
 from thedata.domain.principal import Principal
-from thedata.entrypoints.container.scope import handing_on
+from thedata.entrypoints.container.edge import handing_on
 from thedata.entrypoints.http.dependencies import Injected, ServiceContainer, built
 
 T = TypeVar("T")

@@ -10,14 +10,12 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
-from thedata.entrypoints.container.scope import request_scope
+from thedata.entrypoints.container.edge import log_request, request_scope
 
 REQUEST_ID_HEADER = "x-request-id"
 _HEADER_NAME = REQUEST_ID_HEADER.encode()
 # Echo only ids that are safe to put in logs and headers: short, printable, no spaces.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
-
-access_log = structlog.get_logger("thedata.access")
 
 
 def request_id_of(scope: HTTPScope) -> str:
@@ -74,8 +72,7 @@ class RequestContextMiddleware:
             async with request_scope():
                 await self._app(scope, receive, send_with_id)
         finally:
-            access_log.info(
-                "request",
+            log_request(
                 method=scope["method"],
                 route=scope.get("path_template"),
                 path=scope["path"],

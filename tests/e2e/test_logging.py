@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import structlog
 
+from thedata.adapters.observability import configure_logging
+
 pytestmark = pytest.mark.postgres
 
 
@@ -50,6 +52,38 @@ async def test_unrouted_requests_are_logged_too(client: Any, log_lines: io.Strin
     await client.get("/no/such/path")
     access = [e for e in events(log_lines) if e.get("logger") == "thedata.access"]
     assert [(a["path"], a["route"], a["status"]) for a in access] == [("/no/such/path", None, 404)]
+
+
+async def test_a_credential_in_the_path_is_masked_in_the_access_line(
+    client: Any, log_lines: io.StringIO
+) -> None:
+    """A client that puts a token (or a URL with a password) into the path: the access line
+    shows the rest of the path, never the secret."""
+    token = "tdt_" + "A" * 40
+    await client.get(f"/no/{token}/x")
+    await client.get("/no/postgresql://ada:hunter22@db/x")
+    access = [e for e in events(log_lines) if e.get("logger") == "thedata.access"]
+    assert [a["path"] for a in access] == [
+        "/no/[REDACTED]/x",
+        "/no/postgresql://ada:[REDACTED]@db/x",
+    ]
+    assert token not in log_lines.getvalue()
+    assert "hunter22" not in log_lines.getvalue()
+
+
+async def test_access_lines_follow_the_level_and_the_format(client: Any) -> None:
+    """At level warning there is no access line; in the console format it is there, as text."""
+    quiet, console = io.StringIO(), io.StringIO()
+    try:
+        configure_logging(log_format="json", level="warning", stream=quiet)
+        await client.get("/no/such/path")
+        configure_logging(log_format="console", level="info", stream=console)
+        await client.get("/no/such/path")
+    finally:
+        configure_logging(log_format="console", level="warning")
+    assert quiet.getvalue() == ""
+    assert "request" in console.getvalue()
+    assert "/no/such/path" in console.getvalue()
 
 
 def test_standard_library_logs_go_through_the_same_pipeline(log_lines: io.StringIO) -> None:
