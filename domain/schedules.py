@@ -72,6 +72,7 @@ class _CronDueTimes:
         self._answers: dict[str, tuple[datetime, datetime | None]] = {}
 
     def after(self, expression: str, moment: datetime) -> datetime | None:
+        moment = moment.astimezone(UTC)  # a naive moment is local time, as astimezone reads it
         answer = self._answers.get(expression)
         if answer is not None:
             since, due = answer
@@ -86,7 +87,7 @@ class _CronDueTimes:
     @staticmethod
     def _compute(expression: str, moment: datetime) -> datetime | None:
         try:
-            return next(CronSim(expression, moment.astimezone(UTC)))
+            return next(CronSim(expression, moment))
         except StopIteration:
             return None
 

@@ -45,6 +45,10 @@ async def open_pool(
 ) -> AsyncGenerator[AsyncConnectionPool, None]:
     """Open the pool, wait until it holds ``min_size`` connections, close it afterwards.
 
+    Connections come in whichever autocommit mode their last user left (there is no reset
+    function): code that takes one straight from the pool and runs more than one statement
+    that must hold together wraps them in ``connection.transaction()``.
+
     Waits up to ``startup_timeout`` seconds (at least one connect timeout) for a
     database that is still starting: the pool itself retries failed connection
     attempts with backoff meanwhile. Every connection carries the statement

@@ -164,6 +164,13 @@ def test_cron_due_times_answer_as_cronsim_does_whatever_was_asked_before(
                 )
 
 
+def test_cron_due_times_take_naive_moments_as_local_time_as_before() -> None:
+    """A naive moment (local time) asked after an aware one: an answer, not a TypeError."""
+    aware = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    naive = aware.astimezone().replace(tzinfo=None)
+    assert next_due(Cron("0 * * * *"), aware) == next_due(Cron("0 * * * *"), naive)
+
+
 @pytest.mark.parametrize(
     "expression", ["* * * *", "61 * * * *", "* * 32 * *", "every day", "* * * * * *"]
 )
