@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -432,6 +433,39 @@ class TestPostgresRuns(OnPostgres, RunRepositoryContract):
             stored = await uow.runs.get(self.org.id, run.id)
         assert stored is not None
         assert stored.attempts == ended.attempts
+
+    async def test_fields_a_newer_version_added_to_stored_figures_are_ignored(
+        self, pipeline: Pipeline
+    ) -> None:
+        """A newer worker may store more per stream or per attempt (say bytes moved): this
+        version reads the run with the figures it knows."""
+        run = a_run(pipeline)
+        ended = run.claim("w", T0, LEASE, 1).handed_back(T0 + SECOND)
+        await self.given(ended)
+        extra = {"orders": {"rows_read": 7, "rows_written": 6, "bytes_read": 512}}
+        attempt = {
+            "number": 1,
+            "worker_id": "w",
+            "started_at": T0.isoformat(),
+            "ended_at": (T0 + SECOND).isoformat(),
+            "outcome": "failed",
+            "error": {"type": "X", "message": "m", "retryable": True, "hint": "new"},
+            "streams": extra,
+            "host_load": 0.5,
+        }
+        async with self.new_uow() as uow:
+            await uow.connection.execute(  # type: ignore[attr-defined]
+                "UPDATE runs SET streams = %s::jsonb, attempts = %s::jsonb WHERE id = %s",
+                (json.dumps(extra), json.dumps([attempt]), run.id),
+            )
+            await uow.commit()
+        async with self.new_uow() as uow:
+            stored = await uow.runs.get(self.org.id, run.id)
+        assert stored is not None
+        assert stored.streams == {"orders": StreamStats(7, 6)}
+        assert [(a.outcome, a.error, a.streams) for a in stored.attempts] == [
+            (AttemptOutcome.FAILED, RunError("X", "m", True), {"orders": StreamStats(7, 6)})
+        ]
 
     async def test_open_units_of_work_never_get_the_same_run(self) -> None:
         """next_claimable skips a run another open unit of work holds, without waiting."""
