@@ -185,9 +185,12 @@ def log_request(**fields: Any) -> None:
         return
     event: EventDict = structlog.contextvars.get_contextvars()
     event.update(fields)
-    event.update(event="request", level="info", logger=_ACCESS_LOGGER)
     try:
-        line = _json(redact_secrets(None, "info", _stamp(None, "info", event)))
+        # what comes from the request and its context is redacted; what is added after it
+        # (the event's name, level, logger and time) is ours and cannot hold a secret
+        event = redact_secrets(None, "info", event)
+        event.update(event="request", level="info", logger=_ACCESS_LOGGER)
+        line = _json(_stamp(None, "info", event))
     except Exception as e:
         what = f"a log line could not be rendered ({type(e).__name__}): 'request'"
         line = json.dumps({"event": what, "level": "info"})
