@@ -93,6 +93,8 @@ async def creating(
     request: IdempotentRequest[T] | None,
     now: datetime,
     ttl: timedelta,
+    *,
+    one_change: bool = False,
 ) -> AsyncIterator[tuple[UnitOfWork, Commit[T]]]:
     """The unit of work of a creating use case, with its idempotency key handled.
 
@@ -101,8 +103,16 @@ async def creating(
     creates through the unit of work and ends with ``await commit(result)``,
     which stores the response to replay together with what was created.
     Use cases stay unaware of responses: they return their domain result.
+
+    ``one_change``: the use case makes one change (a single statement, after any reads)
+    right before its ``commit``. Without an idempotency key, its unit of work may then run
+    without a transaction (``UnitOfWork.one_change``); with one, the key's record and the
+    change are two writes and share a transaction.
     """
-    async with uow() as unit:
+    unit_of_work = uow()
+    if request is None and one_change:
+        unit_of_work = unit_of_work.one_change()
+    async with unit_of_work as unit:
         replay = await _replay_or_claim(unit, scope, request, now, ttl)
         if replay is not None:
             raise Replayed(replay)

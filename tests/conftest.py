@@ -30,7 +30,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from tests.faults import PartitionableProxy
-from thedata.adapters.observability import configure_logging
+from thedata.adapters.observability import KNOWN_SECRETS, configure_logging
 from thedata.adapters.postgres import EmbeddedPostgres, PostgresMigrator, load_migrations, open_pool
 from thedata.entrypoints.config import Settings
 
@@ -205,7 +205,9 @@ def proxied_endpoint(
 
 @pytest.fixture
 def log_lines() -> Iterator[io.StringIO]:
-    """Capture the process's log output as JSON, as production writes it."""
+    """Capture the process's log output as JSON, as production writes it; what earlier tests'
+    secret stores remembered (hypothesis makes up short values) is forgotten first."""
+    KNOWN_SECRETS.clear()
     stream = io.StringIO()
     configure_logging(log_format="json", level="info", stream=stream)
     yield stream

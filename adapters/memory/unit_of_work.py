@@ -64,6 +64,9 @@ class InMemoryUnitOfWork:
         self._reading = True
         return self
 
+    def one_change(self) -> Self:
+        return self  # a whole transaction promises more than one change needs
+
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
         self._tables = copy.deepcopy(self._store.tables)

@@ -71,6 +71,12 @@ class KnownSecrets:
                 oldest, _ = self._values.popitem(last=False)
                 self._count(oldest, -1)
 
+    def clear(self) -> None:
+        """Forget every value (a fresh start, as for each test that reads log lines)."""
+        with self._lock:
+            self._values.clear()
+            self._starts.clear()
+
     def mask(self, text: str) -> str:
         """``text`` with every character of every remembered value in it replaced; O(its length).
 

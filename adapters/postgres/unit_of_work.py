@@ -86,6 +86,7 @@ class PostgresUnitOfWork:
         self._joiner = secrets
         self._connection: AsyncConnection[TupleRow] | None = None
         self._reading = False
+        self._one_change = False
 
     # Each repository is built when first used: a request uses one or two of them, and
     # building all eleven cost as much as the pool's checkout.
@@ -140,6 +141,8 @@ class PostgresUnitOfWork:
     def secrets(self) -> TransactionSecrets:
         """The secret store's part: it joins this transaction (or, for a file, the protocol
         around it)."""
+        if self._one_change:
+            raise RuntimeError("a unit of work of one change writes no secrets")
         return self._joiner(self._source) if self._joiner else _NoSecretStore()
 
     def _secrets_in_use(self) -> TransactionSecrets | None:
@@ -161,6 +164,10 @@ class PostgresUnitOfWork:
         self._reading = True
         return self
 
+    def one_change(self) -> Self:
+        self._one_change = True
+        return self
+
     async def __aenter__(self) -> Self:
         with translated_errors():
             # the connection the request's caller was resolved on, if it was handed on
@@ -169,9 +176,11 @@ class PostgresUnitOfWork:
             # ROLLBACK around it, and psycopg keeps the statements it prepared (a ROLLBACK
             # would make it forget them). A connection keeps the mode its last unit of work
             # set, so reads, the most frequent, mostly find it set already.
-            if connection.autocommit is not self._reading:
+            # One change is the same: its statement commits itself, no BEGIN, no COMMIT.
+            autocommit = self._reading or self._one_change
+            if connection.autocommit is not autocommit:
                 try:
-                    await connection.set_autocommit(self._reading)
+                    await connection.set_autocommit(autocommit)
                 except BaseException:
                     await self._pool.putconn(connection)
                     raise
@@ -187,7 +196,7 @@ class PostgresUnitOfWork:
         connection, self._connection = self.connection, None
         try:
             with translated_errors():
-                if not self._reading:  # reading, there is no transaction to end
+                if not (self._reading or self._one_change):  # else no transaction to end
                     await connection.rollback()
         except DatabaseUnavailable:
             # the error that ended the block says more than a failed rollback on a
@@ -213,6 +222,8 @@ class PostgresUnitOfWork:
         """
         if self._reading:
             raise RuntimeError("a reading unit of work commits nothing")
+        if self._one_change:
+            return  # its statement committed when it ended
         try:
             with translated_errors():
                 await self.connection.commit()
@@ -225,6 +236,8 @@ class PostgresUnitOfWork:
 
     async def rollback(self) -> None:
         """Roll the transaction back."""
+        if self._one_change:
+            raise RuntimeError("a unit of work of one change keeps its change when it is made")
         with translated_errors():
             await self.connection.rollback()
         await self._secrets_discarded()

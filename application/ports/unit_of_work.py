@@ -65,6 +65,15 @@ class UnitOfWork(Protocol):
         refused. For reads only: a lock taken in it ends with its statement."""
         ...
 
+    def one_change(self) -> Self:
+        """Mark this unit of work, before it is entered, as one that makes a single change (one
+        statement, after any reads) and then commits: an adapter may run each statement as
+        its own transaction, which spares the BEGIN and the COMMIT. What such a unit reads
+        is what was committed when each read ran (a READ COMMITTED transaction promises no
+        more); its change is kept once its statement ends, whatever follows, so ``commit``
+        must come straight after it. It writes no secrets and cannot roll back."""
+        ...
+
     async def __aenter__(self) -> Self:
         """Begin the transaction."""
         ...

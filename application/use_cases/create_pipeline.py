@@ -66,7 +66,8 @@ class CreatePipeline:
             updated_at=now,
         )
         ttl = self._policy.idempotency_ttl
-        async with creating(self._uow, principal.scope, idempotency, now, ttl) as (uow, commit):
+        created = creating(self._uow, principal.scope, idempotency, now, ttl, one_change=True)
+        async with created as (uow, commit):
             await check_endpoints(
                 uow, organization_id, command.source_id, command.destination_id, streams
             )

@@ -46,7 +46,8 @@ class TriggerRun:
             self._ids.new_id(), organization_id, pipeline_id, trigger, now, self._max_attempts
         )
         ttl = self._policy.idempotency_ttl
-        async with creating(self._uow, principal.scope, idempotency, now, ttl) as (uow, commit):
+        created = creating(self._uow, principal.scope, idempotency, now, ttl, one_change=True)
+        async with created as (uow, commit):
             try:
                 await uow.runs.add(run)
             except ReferenceConflict:

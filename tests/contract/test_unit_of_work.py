@@ -96,6 +96,23 @@ class UnitOfWorkContract(ABC):
                 await self.write(uow, "b", "2")
         assert await self.read("b") is None
 
+    async def test_a_unit_of_one_change_keeps_it_and_leaves_the_next_transactional(
+        self,
+    ) -> None:
+        """One change and its commit are kept; an error before the change leaves nothing; the
+        next ordinary unit of work is transactional again, whatever one change left behind."""
+        async with self.new_uow().one_change() as uow:
+            await self.write(uow, "a", "1")
+            await uow.commit()
+        with pytest.raises(LookupError):
+            async with self.new_uow().one_change() as uow:
+                raise LookupError("refused before its change")
+        assert await self.read("a") == "1"
+        for _ in range(3):  # on a pool, likely the connection the unit of one change had
+            async with self.new_uow() as uow:
+                await self.write(uow, "b", "2")
+        assert await self.read("b") is None
+
 
 class TestInMemoryUnitOfWork(UnitOfWorkContract):
     """The contract, on the in-memory store."""
@@ -142,3 +159,17 @@ class TestPostgresUnitOfWork(UnitOfWorkContract):
             cursor = await uow.connection.execute("SELECT value FROM probe WHERE key = %s", (key,))
             row = await cursor.fetchone()
             return None if row is None else str(row[0])
+
+    async def test_one_change_is_kept_when_its_statement_ends(self) -> None:
+        """Without a transaction, the statement commits itself: a later error does not undo
+        it (why a use case commits straight after its one change), and the unit refuses what
+        it cannot do (roll back, write secrets)."""
+        with pytest.raises(LookupError):
+            async with self.new_uow().one_change() as uow:
+                await self.write(uow, "a", "1")
+                with pytest.raises(RuntimeError, match="keeps its change"):
+                    await uow.rollback()
+                with pytest.raises(RuntimeError, match="no secrets"):
+                    _ = uow.secrets
+                raise LookupError("after the change")
+        assert await self.read("a") == "1"

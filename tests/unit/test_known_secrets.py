@@ -179,3 +179,14 @@ class KnownSecretsMachine(RuleBasedStateMachine):
 
 
 TestKnownSecretsMachine = KnownSecretsMachine.TestCase
+
+
+def test_a_cleared_registry_masks_nothing_until_told_again() -> None:
+    """``clear`` forgets every value (and its index): a value is masked again once remembered."""
+    known = KnownSecrets()
+    known.remember("hunter2-long")
+    known.clear()
+    assert known.mask("pw hunter2-long") == "pw hunter2-long"
+    assert len(known) == 0
+    known.remember("hunter2-long")
+    assert "hunter2" not in known.mask("pw hunter2-long")
