@@ -35,6 +35,7 @@ class InMemoryUnitOfWork:
         self._store = store
         self._tables: dict[str, dict[Any, Any]] | None = None
         self._reading = False
+        self._one_change = False
         table = self.table
         self.users = InMemoryUserRepository(table)
         self.organizations = InMemoryOrganizationRepository(table)
@@ -47,7 +48,14 @@ class InMemoryUnitOfWork:
         self.pipelines = InMemoryPipelineRepository(table)
         self.runs = InMemoryRunRepository(table, store.now)
         self.workers = InMemoryWorkerRegistry(table, store.now)
-        self.secrets = InMemorySecretWriter(table)
+        self._secrets = InMemorySecretWriter(table)
+
+    @property
+    def secrets(self) -> InMemorySecretWriter:
+        """The secret store's part in this unit of work."""
+        if self._one_change:
+            raise RuntimeError("a unit of work of one change writes no secrets")
+        return self._secrets
 
     @property
     def tables(self) -> dict[str, dict[Any, Any]]:
@@ -65,7 +73,10 @@ class InMemoryUnitOfWork:
         return self
 
     def one_change(self) -> Self:
-        return self  # a whole transaction promises more than one change needs
+        # a whole transaction promises more than one change needs; what such a unit may not
+        # do (roll back, write secrets) is refused here as PostgreSQL refuses it
+        self._one_change = True
+        return self
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
@@ -89,5 +100,7 @@ class InMemoryUnitOfWork:
 
     async def rollback(self) -> None:
         """Throw the working copy away and start again from the store."""
+        if self._one_change:
+            raise RuntimeError("a unit of work of one change keeps its change when it is made")
         self.tables  # noqa: B018 - raises when the unit of work is not active
         self._tables = copy.deepcopy(self._store.tables)

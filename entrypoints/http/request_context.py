@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 import uuid
 
@@ -40,16 +41,18 @@ class _RandomIds:
     def __init__(self) -> None:
         self._pool = b""
         self._at = 0
+        self._lock = threading.Lock()  # uncontended on the event loop
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
         self._pool, self._at = b"", 0
 
     def new(self) -> str:
-        if self._at >= len(self._pool):
-            self._pool, self._at = os.urandom(self._BATCH), 0
-        chunk = self._pool[self._at : self._at + 16]
-        self._at += 16
+        with self._lock:
+            if self._at >= len(self._pool):
+                self._pool, self._at = os.urandom(self._BATCH), 0
+            chunk = self._pool[self._at : self._at + 16]
+            self._at += 16
         return str(uuid.UUID(bytes=chunk, version=4))
 
 
