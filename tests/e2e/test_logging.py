@@ -108,3 +108,19 @@ def test_tracebacks_never_show_local_variables(log_lines: io.StringIO) -> None:
         structlog.get_logger("test").exception("connect failed")
     assert "s3cr3t-value" not in log_lines.getvalue()
     assert "refused" in log_lines.getvalue()
+
+
+async def test_a_bad_page_beside_a_bad_token_logs_no_error(
+    client: Any, log_lines: io.StringIO
+) -> None:
+    """A list call with a bad limit or cursor and a bogus token: a problem answer and an
+    access line, never an error line (dependencies resolved side by side used to log the
+    cancelled one's future as an asyncio error)."""
+    org = "00000000-0000-7000-8000-000000000000"
+    bogus = {"Authorization": "Bearer tdt_bogus"}
+    for query in ("limit=0", "cursor=not-one", "limit=x&cursor=y"):
+        answer = await client.get(f"/v1/orgs/{org}/pipelines?{query}", headers=bogus)
+        assert answer.status_code in (400, 401)
+    lines = events(log_lines)
+    assert [e for e in lines if e.get("level") in ("error", "critical")] == []
+    assert len([e for e in lines if e.get("logger") == "thedata.access"]) == 3

@@ -16,12 +16,12 @@ from thedata.application.use_cases import (
     RevokeApiKey,
 )
 from thedata.domain.access import Role
-from thedata.domain.pagination import PageRequest
+from thedata.domain.pagination import DEFAULT_PAGE_SIZE
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, page_body
+from thedata.entrypoints.http.pagination import Cursor, Limit, page_body, page_request
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.api_keys import (
     ApiKeyPage,
@@ -53,15 +53,17 @@ class ApiKeyController(Controller):
         "revoke_api_key": caller_use_case(lambda c: c.revoke_api_key),
     }
 
-    @get(dependencies=PAGINATION, summary="List API keys", responses=PROBLEMS)
+    @get(summary="List API keys", responses=PROBLEMS)
     async def list_api_keys(
         self,
         principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: Injected[PageRequest],
         list_api_keys: Injected[ListApiKeys],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
     ) -> ApiKeyPage:
         """The organization's keys (never the keys themselves)."""
+        page = page_request(limit, cursor)
         return page_body(ApiKeyPage, await list_api_keys(principal, org_id, page), api_key_body)
 
     @post(summary="Create an API key", responses=PROBLEMS)

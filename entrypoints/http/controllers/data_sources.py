@@ -21,12 +21,12 @@ from thedata.application.use_cases import (
     UpdateDataSource,
 )
 from thedata.domain.data_sources import DataSource, DataSourceKind
-from thedata.domain.pagination import PageRequest
+from thedata.domain.pagination import DEFAULT_PAGE_SIZE
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, page_body
+from thedata.entrypoints.http.pagination import Cursor, Limit, page_body, page_request
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.data_sources import (
     CheckBody,
@@ -63,15 +63,17 @@ class DataSourceController(Controller):
         "discover_streams": caller_use_case(lambda c: c.discover_streams),
     }
 
-    @get(dependencies=PAGINATION, summary="List data sources", responses=PROBLEMS)
+    @get(summary="List data sources", responses=PROBLEMS)
     async def list_data_sources(
         self,
         principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: Injected[PageRequest],
         list_data_sources: Injected[ListDataSources],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
     ) -> DataSourcePage:
         """The organization's data sources (secrets named, never shown)."""
+        page = page_request(limit, cursor)
         return page_body(
             DataSourcePage, await list_data_sources(principal, org_id, page), data_source_body
         )

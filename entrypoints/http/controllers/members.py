@@ -17,12 +17,12 @@ from thedata.application.use_cases import (
 )
 from thedata.domain.access import Role
 from thedata.domain.organizations import Member
-from thedata.domain.pagination import PageRequest
+from thedata.domain.pagination import DEFAULT_PAGE_SIZE
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, page_body
+from thedata.entrypoints.http.pagination import Cursor, Limit, page_body, page_request
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.organizations import (
     AddMemberRequest,
@@ -51,15 +51,17 @@ class MemberController(Controller):
         "remove_member": caller_use_case(lambda c: c.remove_member),
     }
 
-    @get(dependencies=PAGINATION, summary="List members", responses=PROBLEMS)
+    @get(summary="List members", responses=PROBLEMS)
     async def list_members(
         self,
         principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: Injected[PageRequest],
         list_members: Injected[ListMembers],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
     ) -> MemberPage:
         """The organization's members."""
+        page = page_request(limit, cursor)
         return page_body(MemberPage, await list_members(principal, org_id, page), member_body)
 
     @post(summary="Add a member", responses=PROBLEMS)

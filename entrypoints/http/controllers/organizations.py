@@ -18,12 +18,12 @@ from thedata.application.use_cases import (
     UpdateOrganization,
 )
 from thedata.domain.organizations import OrganizationWithRole
-from thedata.domain.pagination import PageRequest
+from thedata.domain.pagination import DEFAULT_PAGE_SIZE
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, page_body
+from thedata.entrypoints.http.pagination import Cursor, Limit, page_body, page_request
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.organizations import (
     CreateOrganizationRequest,
@@ -54,14 +54,16 @@ class OrganizationController(Controller):
         "delete_organization": caller_use_case(lambda c: c.delete_organization),
     }
 
-    @get(dependencies=PAGINATION, summary="List my organizations", responses=PROBLEMS)
+    @get(summary="List my organizations", responses=PROBLEMS)
     async def list_organizations(
         self,
         principal: Injected[Principal],
-        page: Injected[PageRequest],
         list_organizations: Injected[ListOrganizations],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
     ) -> OrganizationPage:
         """The caller's organizations, with the caller's role in each."""
+        page = page_request(limit, cursor)
         return page_body(
             OrganizationPage, await list_organizations(principal, page), organization_body
         )

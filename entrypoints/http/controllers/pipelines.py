@@ -20,13 +20,13 @@ from thedata.application.use_cases import (
     PipelineChanges,
     UpdatePipeline,
 )
-from thedata.domain.pagination import PageRequest
+from thedata.domain.pagination import DEFAULT_PAGE_SIZE
 from thedata.domain.pipelines import Pipeline
 from thedata.domain.principal import Principal
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, page_body
+from thedata.entrypoints.http.pagination import Cursor, Limit, page_body, page_request
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.pipelines import (
     CreatePipelineRequest,
@@ -80,15 +80,17 @@ class PipelineController(Controller):
         "delete_pipeline": caller_use_case(lambda c: c.delete_pipeline),
     }
 
-    @get(dependencies=PAGINATION, summary="List pipelines", responses=PROBLEMS)
+    @get(summary="List pipelines", responses=PROBLEMS)
     async def list_pipelines(
         self,
         principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: Injected[PageRequest],
         list_pipelines: Injected[ListPipelines],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
     ) -> PipelinePage:
         """The organization's pipelines."""
+        page = page_request(limit, cursor)
         return page_body(PipelinePage, await list_pipelines(principal, org_id, page), _body)
 
     @post(summary="Create a pipeline", responses=PROBLEMS)

@@ -9,13 +9,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
 from thedata.application.use_cases import CancelRun, GetRun, ListRuns, TriggerRun
-from thedata.domain.pagination import PageRequest
+from thedata.domain.pagination import DEFAULT_PAGE_SIZE
 from thedata.domain.principal import Principal
 from thedata.domain.runs import Run, RunStatus
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
-from thedata.entrypoints.http.pagination import PAGINATION, page_body
+from thedata.entrypoints.http.pagination import Cursor, Limit, page_body, page_request
 from thedata.entrypoints.http.problems import RESOURCE_PROBLEMS
 from thedata.entrypoints.http.schemas.runs import RunBody, RunPage, StatusName, run_body
 
@@ -57,7 +57,6 @@ class RunController(Controller):
 
     @get(
         "/pipelines/{pipeline_id:uuid}/runs",
-        dependencies=PAGINATION,
         summary="List a pipeline's runs",
         responses=PROBLEMS,
     )
@@ -66,26 +65,30 @@ class RunController(Controller):
         principal: Injected[Principal],
         org_id: FromPath[UUID],
         pipeline_id: FromPath[UUID],
-        page: Injected[PageRequest],
         list_runs: Injected[ListRuns],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
         status: StatusFilter = None,
     ) -> RunPage:
         """The pipeline's runs, newest first."""
+        page = page_request(limit, cursor)
         runs = await list_runs(
             principal, org_id, page, pipeline_id=pipeline_id, status=_status(status)
         )
         return page_body(RunPage, runs, run_body)
 
-    @get("/runs", dependencies=PAGINATION, summary="List runs", responses=PROBLEMS)
+    @get("/runs", summary="List runs", responses=PROBLEMS)
     async def list_runs(
         self,
         principal: Injected[Principal],
         org_id: FromPath[UUID],
-        page: Injected[PageRequest],
         list_runs: Injected[ListRuns],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
         status: StatusFilter = None,
     ) -> RunPage:
         """The organization's runs, newest first."""
+        page = page_request(limit, cursor)
         runs = await list_runs(principal, org_id, page, status=_status(status))
         return page_body(RunPage, runs, run_body)
 
