@@ -72,9 +72,14 @@ def _rendered(logger: object, method: str, event: EventDict) -> Any:
         for processor in _SINK.render:
             rendered = processor(logger, method, rendered)
     except Exception as e:
-        what = f"a log line could not be rendered ({type(e).__name__}): {event.get('event')!r}"
-        rendered = json.dumps({"event": what, "level": method})
+        rendered = _unrenderable(e, event.get("event"), method)
     return rendered
+
+
+def _unrenderable(error: Exception, event: object, method: str) -> str:
+    """The line written instead of one that could not be rendered: what failed, not why."""
+    what = f"a log line could not be rendered ({type(error).__name__}): {event!r}"
+    return json.dumps({"event": what, "level": method})
 
 
 _LEVELS = {
@@ -192,8 +197,7 @@ def log_request(**fields: Any) -> None:
         event.update(event="request", level="info", logger=_ACCESS_LOGGER)
         line = _json(_stamp(None, "info", event))
     except Exception as e:
-        what = f"a log line could not be rendered ({type(e).__name__}): 'request'"
-        line = json.dumps({"event": what, "level": "info"})
+        line = _unrenderable(e, "request", "info")
     _SINK.write(line)
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 import time
 import uuid
 
@@ -30,33 +28,8 @@ def request_id_of(scope: HTTPScope) -> str:
     return request_id
 
 
-class _RandomIds:
-    """Version 4 UUIDs from the system's random source, read 4 KiB at a time: one system call
-    per 256 ids rather than uuid4's one each. Unpredictable, so that one tenant's ids tell
-    nothing of another's requests; refilled in a forked child, which must not repeat its
-    parent's."""
-
-    _BATCH = 16 * 256
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-        self._lock = threading.Lock()  # uncontended on the event loop
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        self._pool, self._at = b"", 0
-
-    def new(self) -> str:
-        with self._lock:
-            if self._at >= len(self._pool):
-                self._pool, self._at = os.urandom(self._BATCH), 0
-            chunk = self._pool[self._at : self._at + 16]
-            self._at += 16
-        return str(uuid.UUID(bytes=chunk, version=4))
-
-
-_new_request_id = _RandomIds().new
+def _new_request_id() -> str:
+    return str(uuid.uuid4())
 
 
 def _incoming_id(scope: HTTPScope) -> str | None:

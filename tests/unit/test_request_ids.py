@@ -17,7 +17,7 @@ def test_new_request_ids_are_distinct_version_4_uuids() -> None:
 
 def test_a_forked_process_makes_other_ids_than_its_parent() -> None:
     """A worker forked from the server (a process manager's pre-fork) does not replay the
-    parent's sequence: the generator is seeded again in the child."""
+    parent's ids."""
     reading, writing = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports through the pipe
