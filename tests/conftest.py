@@ -30,7 +30,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from tests.faults import PartitionableProxy
-from thedata.adapters.observability import KNOWN_SECRETS, configure_logging
+from thedata.adapters.observability import KNOWN_SECRETS, configure_logging, flush_logs
 from thedata.adapters.postgres import EmbeddedPostgres, PostgresMigrator, load_migrations, open_pool
 from thedata.entrypoints.config import Settings
 
@@ -203,12 +203,21 @@ def proxied_endpoint(
         proxy.stop()
 
 
+class _LogCapture(io.StringIO):
+    """What the process logs; reading it first writes the access lines that wait for the
+    event loop's next turn, so a test sees every request it has made."""
+
+    def getvalue(self) -> str:
+        flush_logs()
+        return super().getvalue()
+
+
 @pytest.fixture
 def log_lines() -> Iterator[io.StringIO]:
     """Capture the process's log output as JSON, as production writes it; what earlier tests'
     secret stores remembered (hypothesis makes up short values) is forgotten first."""
     KNOWN_SECRETS.clear()
-    stream = io.StringIO()
+    stream = _LogCapture()
     configure_logging(log_format="json", level="info", stream=stream)
     yield stream
     configure_logging(log_format="console", level="warning")

@@ -3,6 +3,7 @@
 from thedata.adapters.observability.logging import (
     LogFormat,
     configure_logging,
+    flush_logs,
     log_request,
     route_to_stdlib_logging,
 )
@@ -14,16 +15,25 @@ from thedata.adapters.observability.redaction import (
     redact_secrets,
     remember_secret,
 )
+from thedata.adapters.observability.request_context import (
+    RequestBinding,
+    bind_request_id,
+    unbind_request_id,
+)
 
 __all__ = [
     "KNOWN_SECRETS",
     "REDACTED",
     "KnownSecrets",
     "LogFormat",
+    "RequestBinding",
+    "bind_request_id",
     "configure_logging",
+    "flush_logs",
     "log_request",
     "redact",
     "redact_secrets",
     "remember_secret",
     "route_to_stdlib_logging",
+    "unbind_request_id",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "log_retries_without_arguments",
     "redact",
     "redact_secrets",
+    "redact_text",
     "remember_secret",
 ]
 
@@ -66,7 +67,8 @@ KNOWN_SECRETS = KnownSecrets()
 """The process's registry; the composition root hands its ``remember`` to the secret store."""
 
 
-def _redact_text(text: str) -> str:
+def redact_text(text: str) -> str:
+    """``text`` with every secret in it masked."""
     # Neither pattern can match without its literal part; asking for that first (in C)
     # spares most strings both regular expressions, a tenth of an access line's cost.
     if "td" in text:
@@ -99,10 +101,10 @@ def redact(value: Any, depth: int = 0) -> Any:
     never logged unmasked, never a crash.
     """
     if isinstance(value, str):
-        return _redact_text(value)
+        return redact_text(value)
     if isinstance(value, bytes | bytearray):
         text = bytes(value).decode("utf-8", "replace")
-        return REDACTED if _redact_text(text) != text else value
+        return REDACTED if redact_text(text) != text else value
     if not isinstance(value, dict | tuple | list | set | frozenset):
         return value
     if depth >= MAX_DEPTH:
@@ -117,7 +119,7 @@ def redact(value: Any, depth: int = 0) -> Any:
             elif type(v) in _TEXTLESS:
                 redacted[k] = v
             elif type(v) is str:
-                redacted[k] = _redact_text(v)
+                redacted[k] = redact_text(v)
             else:
                 redacted[k] = redact(v, depth + 1)
         return redacted

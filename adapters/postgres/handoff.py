@@ -20,7 +20,7 @@ cancelled.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -44,13 +44,33 @@ _SLOT: ContextVar[_Slot | None] = ContextVar("thedata_connection_handoff", defau
 
 
 class request_scope:
-    """A request's slot: opened around the whole request, emptied into the pool at its end."""
+    """A request's slot: opened around the whole request, emptied into the pool at its end.
+
+    ``async with request_scope():`` around the request; or, where two coroutines per
+    request count (the HTTP edge's), ``scope = request_scope().open()`` before it and,
+    after it, ``leftover = scope.close()`` and, when that is not ``None``, ``await
+    leftover``: the connection still in the slot going back to the pool.
+    """
 
     __slots__ = ("_slot", "_token")
 
-    async def __aenter__(self) -> None:
+    def open(self) -> request_scope:
         self._slot = _Slot()
         self._token: Token[_Slot | None] = _SLOT.set(self._slot)
+        return self
+
+    def close(self) -> Awaitable[None] | None:
+        _SLOT.reset(self._token)
+        slot = self._slot
+        slot.open = False
+        connection, pool, slot.connection = slot.connection, slot.pool, None
+        if connection is None or pool is None:
+            return None
+        # shielded: a cancelled request must not leave the connection out of the pool
+        return asyncio.shield(pool.putconn(connection))
+
+    async def __aenter__(self) -> None:
+        self.open()
 
     async def __aexit__(
         self,
@@ -58,13 +78,9 @@ class request_scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _SLOT.reset(self._token)
-        slot = self._slot
-        slot.open = False
-        connection, pool, slot.connection = slot.connection, slot.pool, None
-        if connection is not None and pool is not None:
-            # shielded: a cancelled request must not leave the connection out of the pool
-            await asyncio.shield(pool.putconn(connection))
+        leftover = self.close()
+        if leftover is not None:
+            await leftover
 
 
 @contextmanager

@@ -77,8 +77,11 @@ async def open_pool(
             # a process paused inside a transaction (SIGSTOP, a frozen VM) releases its row
             # locks (a run the reaper must take back, a pipeline a claim must update) when the
             # server ends its session: never later than a statement could have run
+            # times come back in UTC whatever the server's default zone, as the API gives
+            # them (and psycopg then hands them over with ``datetime.UTC``, ready to encode)
             "options": (
-                f"-c statement_timeout={round(statement_timeout * 1000)}"
+                "-c TimeZone=UTC"
+                f" -c statement_timeout={round(statement_timeout * 1000)}"
                 f" -c idle_in_transaction_session_timeout={round(statement_timeout * 2000)}"
             ),
             "application_name": "thedata",

@@ -5,11 +5,13 @@
   connection to the request's next unit of work (the use case's): one checkout per
   request instead of two. Inert with the memory store.
 - ``log_request(**fields)``: the request's access line.
+- ``bind_request_id(id)`` / ``unbind_request_id(binding)``: every line written meanwhile
+  in this context carries the request's id.
 
 This module imports no ``dependency_injector``: the HTTP edge may import it.
 """
 
-from thedata.adapters.observability import log_request
+from thedata.adapters.observability import bind_request_id, log_request, unbind_request_id
 from thedata.adapters.postgres.handoff import handing_on, request_scope
 
-__all__ = ["handing_on", "log_request", "request_scope"]
+__all__ = ["bind_request_id", "handing_on", "log_request", "request_scope", "unbind_request_id"]

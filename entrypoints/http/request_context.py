@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
-import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
-from thedata.entrypoints.container.edge import log_request, request_scope
+from thedata.entrypoints.container.edge import (
+    bind_request_id,
+    log_request,
+    request_scope,
+    unbind_request_id,
+)
 
 REQUEST_ID_HEADER = "x-request-id"
 _HEADER_NAME = REQUEST_ID_HEADER.encode()
@@ -29,7 +33,16 @@ def request_id_of(scope: HTTPScope) -> str:
 
 
 def _new_request_id() -> str:
-    return str(uuid.uuid4())
+    """A version 4 UUID, as ``str(uuid.uuid4())`` gives, at a third of its cost (which
+    goes to building the ``UUID`` object): the digits straight from ``os.urandom``, the
+    version digit set to 4 and the variant digit to one of 8, 9, a or b."""
+    digits = os.urandom(16).hex()
+    variant = _VARIANT_DIGIT[digits[16]]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+
+
+# RFC 9562's variant: the top two bits of the digit are 10, the other two stay random
+_VARIANT_DIGIT = {f"{n:x}": f"{8 | (n & 3):x}" for n in range(16)}
 
 
 def _incoming_id(scope: HTTPScope) -> str | None:
@@ -69,13 +82,13 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        # Set and reset by token: ``bound_contextvars`` first copies the whole context to
-        # learn what to restore, a twentieth of a request to ``/health/live``.
-        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        binding = bind_request_id(request_id)
+        # opened and closed without a coroutine each, as ``async with`` would cost
+        connections = request_scope().open()
         try:
-            async with request_scope():
-                await self._app(scope, receive, send_with_id)
+            await self._app(scope, receive, send_with_id)
         finally:
+            leftover = connections.close()
             log_request(
                 method=scope["method"],
                 route=scope.get("path_template"),
@@ -83,4 +96,6 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
-            structlog.contextvars.reset_contextvars(**bound)
+            unbind_request_id(binding)
+            if leftover is not None:
+                await leftover

@@ -12,7 +12,18 @@ def test_new_request_ids_are_distinct_version_4_uuids() -> None:
     """10,000 ids: all different, each a canonical version 4 UUID."""
     ids = [_new_request_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)
-    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
+    assert all(str(uuid.UUID(i)) == i for i in ids)
+    assert all(uuid.UUID(i).variant == uuid.RFC_4122 and uuid.UUID(i).version == 4 for i in ids)
+
+
+def test_every_random_digit_of_a_request_id_varies() -> None:
+    """122 random bits, as in ``uuid.uuid4()``: of 2,000 ids, each of the 30 free hex
+    digits takes many values, and the variant digit takes all four it may."""
+    ids = [_new_request_id().replace("-", "") for _ in range(2000)]
+    seen = [{i[n] for i in ids} for n in range(32)]
+    assert seen[12] == {"4"}
+    assert seen[16] == set("89ab")
+    assert all(len(seen[n]) == 16 for n in range(32) if n not in (12, 16))
 
 
 def test_a_forked_process_makes_other_ids_than_its_parent() -> None:

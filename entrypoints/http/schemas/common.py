@@ -20,7 +20,7 @@ AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 def utc(moment: datetime) -> datetime:
     """Timestamps leave the API in UTC, whatever the database session's time zone."""
-    return moment.astimezone(UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 def role_name(role: Role) -> RoleName:
