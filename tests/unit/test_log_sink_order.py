@@ -1,0 +1,148 @@
+"""The log sink keeps lines whole and in the order they were written, even those written soon."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from thedata.adapters.observability.sink import Sink
+
+
+def _same(line: str) -> str:
+    return line
+
+
+def _lines(stream: io.StringIO) -> list[str]:
+    return stream.getvalue().splitlines()
+
+
+_OPERATIONS = st.lists(st.sampled_from(["write", "write_soon", "turn", "flush"]), max_size=40)
+
+
+@given(_OPERATIONS)
+def test_lines_come_out_in_the_order_they_were_written(operations: list[str]) -> None:
+    """Whatever mix of lines written now, lines written soon, turns of the event loop and
+    flushes: the stream always holds a prefix of the lines in call order, and all of them
+    after a line written now, a turn of the loop or a flush."""
+    sink, stream = Sink(), io.StringIO()
+    sink.replace_stream(stream)
+    written: list[str] = []
+
+    async def play() -> None:
+        for n, operation in enumerate(operations):
+            if operation == "write":
+                written.append(f"{n} now")
+                sink.write(written[-1])
+            elif operation == "write_soon":
+                written.append(f"{n} soon")
+                sink.write_soon(_same, written[-1])
+            elif operation == "turn":
+                await asyncio.sleep(0)
+            else:
+                sink.flush()
+            out = _lines(stream)
+            assert out == written[: len(out)]
+            if operation != "write_soon":
+                assert out == written
+
+    asyncio.run(play())
+    sink.flush()
+    assert _lines(stream) == written
+
+
+def test_outside_an_event_loop_a_line_is_written_at_once() -> None:
+    sink, stream = Sink(), io.StringIO()
+    sink.replace_stream(stream)
+    sink.write_soon(_same, "no loop here")
+    assert _lines(stream) == ["no loop here"]
+
+
+def test_a_line_whose_loop_stopped_before_writing_it_is_not_left_behind() -> None:
+    """The loop that was to write a line stops (and closes) first: the next line written
+    soon, from outside that loop, writes both."""
+    sink, stream = Sink(), io.StringIO()
+    sink.replace_stream(stream)
+    loop = asyncio.new_event_loop()
+
+    def last_step() -> None:
+        sink.write_soon(_same, "from the stopped loop")
+        loop.stop()  # the flush it scheduled would run at the next turn, which never comes
+
+    loop.call_soon(last_step)
+    loop.run_forever()
+    loop.close()
+    assert _lines(stream) == []
+    sink.write_soon(_same, "later")
+    assert _lines(stream) == ["from the stopped loop", "later"]
+
+
+def test_a_new_stream_gets_only_new_lines() -> None:
+    """Lines waiting when the stream changes go to the stream they were written for."""
+    sink, old, new = Sink(), io.StringIO(), io.StringIO()
+    sink.replace_stream(old)
+
+    async def write_then_switch() -> None:
+        sink.write_soon(_same, "for the old stream")
+        sink.replace_stream(new)
+        sink.write("for the new one")
+
+    asyncio.run(write_then_switch())
+    assert (_lines(old), _lines(new)) == (["for the old stream"], ["for the new one"])
+
+
+def test_a_stream_that_fails_loses_lines_without_failing_the_caller() -> None:
+    class Broken(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError
+
+    sink = Sink()
+    sink.replace_stream(Broken())
+
+    async def write() -> None:
+        sink.write_soon(_same, "lost")
+        await asyncio.sleep(0)
+        sink.write("lost too")
+
+    asyncio.run(write())
+
+
+_CHILD = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from thedata.adapters.observability.sink import SINK
+    SINK.replace_stream(sys.stdout)
+    loop = asyncio.new_event_loop()
+    def last_step():
+        SINK.write_soon(str, "waiting at exit")
+        loop.stop()
+    loop.call_soon(last_step)
+    loop.run_forever()
+    if sys.argv[1] == "fork":
+        child = os.fork()
+        if child == 0:
+            sys.exit(0)  # the parent's waiting line is the parent's to write, not this one's
+        os.waitpid(child, 0)
+    """
+)
+
+
+def test_lines_waiting_at_exit_are_written_once_even_after_a_fork() -> None:
+    """A process that ends (or forks) while a line waits for a loop that will not turn
+    again writes it at exit, and only once."""
+    for mode in ("exit", "fork"):
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert done.stdout.splitlines() == ["waiting at exit"], mode
