@@ -17,6 +17,7 @@ from thedata.adapters.observability.redaction import (
 )
 from thedata.adapters.observability.request_context import (
     RequestBinding,
+    add_request_id,
     bind_request_id,
     unbind_request_id,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "KnownSecrets",
     "LogFormat",
     "RequestBinding",
+    "add_request_id",
     "bind_request_id",
     "configure_logging",
     "flush_logs",

@@ -215,8 +215,9 @@ _second_formatted: tuple[int, str] = (-1, "")
 
 def _utc_time(nanoseconds: int) -> str:
     """``nanoseconds`` since the epoch in ISO 8601 UTC to the microsecond, as structlog's
-    ``TimeStamper(fmt="iso", utc=True)`` writes times; the date and second formatted
-    once a second, not for every line (they were a sixth of an access line's cost)."""
+    ``TimeStamper(fmt="iso", utc=True)`` writes times (but with all six digits of the
+    fraction, where it drops ``.000000``); the date and second formatted once a
+    second, not for every line (they were a sixth of an access line's cost)."""
     global _second_formatted
     second, fraction = divmod(nanoseconds, 1_000_000_000)
     cached_second, prefix = _second_formatted
@@ -252,7 +253,9 @@ def route_to_stdlib_logging() -> None:
 
     structlog's default prints to stdout; a library must not. This way a program
     that imports theData.io decides, with ordinary ``logging`` configuration,
-    what it sees of our logs (by default: warnings and errors on stderr).
+    what it sees of our logs (by default: warnings and errors on stderr). A host
+    that configured structlog itself and serves our HTTP app adds
+    ``add_request_id`` to its processors to see the request id on our lines.
     """
     log_retries_without_arguments()
     if structlog.is_configured():

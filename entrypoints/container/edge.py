@@ -4,14 +4,27 @@
   ends within ``handing_on()`` (the one that resolved the caller) leaves its pooled
   connection to the request's next unit of work (the use case's): one checkout per
   request instead of two. Inert with the memory store.
-- ``log_request(**fields)``: the request's access line.
+- ``log_request(method=, route=, path=, status=, duration_ms=)``: the request's access
+  line; ``flush_logs()`` writes the access lines still waiting for the loop's next turn.
 - ``bind_request_id(id)`` / ``unbind_request_id(binding)``: every line written meanwhile
   in this context carries the request's id.
 
 This module imports no ``dependency_injector``: the HTTP edge may import it.
 """
 
-from thedata.adapters.observability import bind_request_id, log_request, unbind_request_id
+from thedata.adapters.observability import (
+    bind_request_id,
+    flush_logs,
+    log_request,
+    unbind_request_id,
+)
 from thedata.adapters.postgres.handoff import handing_on, request_scope
 
-__all__ = ["bind_request_id", "handing_on", "log_request", "request_scope", "unbind_request_id"]
+__all__ = [
+    "bind_request_id",
+    "flush_logs",
+    "handing_on",
+    "log_request",
+    "request_scope",
+    "unbind_request_id",
+]

@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from litestar import Litestar
 
 from thedata.application.idempotency import Replayed
+from thedata.entrypoints.container.edge import flush_logs
 from thedata.entrypoints.http.controllers import CONTROLLERS
 from thedata.entrypoints.http.dependencies import ServiceContainer
 from thedata.entrypoints.http.docs import docs_assets_router, openapi_config
@@ -42,6 +43,7 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
         request_class=JsonRequest,  # JSON nested too deep is a 400, not a 500
         # logging is configured once per process by the CLI (or the embedding program)
         logging_config=None,
+        on_shutdown=[flush_logs],  # the last requests' access lines, before the process ends
     )
     # Litestar's middleware runs per route, so unrouted requests (404, 405) would
     # miss it; wrapping the app's outermost handler covers every response.

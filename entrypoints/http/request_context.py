@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
@@ -15,6 +14,7 @@ from thedata.entrypoints.container.edge import (
     request_scope,
     unbind_request_id,
 )
+from thedata.entrypoints.http.request_ids import new_request_id
 
 REQUEST_ID_HEADER = "x-request-id"
 _HEADER_NAME = REQUEST_ID_HEADER.encode()
@@ -27,22 +27,9 @@ def request_id_of(scope: HTTPScope) -> str:
     state = scope.setdefault("state", {})
     request_id: str | None = state.get("request_id")
     if request_id is None:
-        request_id = _incoming_id(scope) or _new_request_id()
+        request_id = _incoming_id(scope) or new_request_id()
         state["request_id"] = request_id
     return request_id
-
-
-def _new_request_id() -> str:
-    """A version 4 UUID, as ``str(uuid.uuid4())`` gives, at a third of its cost (which
-    goes to building the ``UUID`` object): the digits straight from ``os.urandom``, the
-    version digit set to 4 and the variant digit to one of 8, 9, a or b."""
-    digits = os.urandom(16).hex()
-    variant = _VARIANT_DIGIT[digits[16]]
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
-
-
-# RFC 9562's variant: the top two bits of the digit are 10, the other two stay random
-_VARIANT_DIGIT = {f"{n:x}": f"{8 | (n & 3):x}" for n in range(16)}
 
 
 def _incoming_id(scope: HTTPScope) -> str | None:
@@ -89,13 +76,15 @@ class RequestContextMiddleware:
             await self._app(scope, receive, send_with_id)
         finally:
             leftover = connections.close()
-            log_request(
-                method=scope["method"],
-                route=scope.get("path_template"),
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            unbind_request_id(binding)
-            if leftover is not None:
-                await leftover
+            try:
+                log_request(
+                    method=scope["method"],
+                    route=scope.get("path_template"),
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+            finally:
+                unbind_request_id(binding)
+                if leftover is not None:
+                    await leftover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -124,3 +125,16 @@ async def test_a_bad_page_beside_a_bad_token_logs_no_error(
     lines = events(log_lines)
     assert [e for e in lines if e.get("level") in ("error", "critical")] == []
     assert len([e for e in lines if e.get("logger") == "thedata.access"]) == 3
+
+
+async def test_the_access_line_is_written_by_the_next_turn_of_the_loop(
+    client: Any, log_lines: io.StringIO
+) -> None:
+    """Nobody flushes: the line a request wrote soon is in the stream once the event loop
+    has turned (read past the capture's own flush)."""
+    await client.get("/health/live")
+    for _ in range(3):  # the client's own awaits may leave the loop a turn or two behind
+        await asyncio.sleep(0)
+    written = io.StringIO.getvalue(log_lines)
+    access = [json.loads(line) for line in written.splitlines() if '"thedata.access"' in line]
+    assert [a["path"] for a in access] == ["/health/live"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import select
 import subprocess
 import sys
 import textwrap
+import threading
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -111,6 +113,10 @@ def test_a_stream_that_fails_loses_lines_without_failing_the_caller() -> None:
         sink.write("lost too")
 
     asyncio.run(write())
+    good = io.StringIO()
+    sink.replace_stream(good)
+    sink.write("after the disk was freed")
+    assert _lines(good) == ["after the disk was freed"]
 
 
 _CHILD = textwrap.dedent(
@@ -146,3 +152,111 @@ def test_lines_waiting_at_exit_are_written_once_even_after_a_fork() -> None:
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         assert done.stdout.splitlines() == ["waiting at exit"], mode
+
+
+def test_a_render_that_logs_does_not_hang_the_sink() -> None:
+    """A render may log in turn (the garbage collector finalizing a future does): the
+    sink renders outside its lock, so the inner line is written and nothing waits."""
+    sink, stream = Sink(), io.StringIO()
+    sink.replace_stream(stream)
+
+    def render_that_logs(line: str) -> str:
+        sink.write("logged while rendering")
+        return line
+
+    def in_a_loop() -> None:
+        async def write() -> None:
+            sink.write_soon(render_that_logs, "the access line")
+            await asyncio.sleep(0)
+
+        asyncio.run(write())
+
+    thread = threading.Thread(target=in_a_loop, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the sink deadlocked on its own lock"
+    assert sorted(_lines(stream)) == ["logged while rendering", "the access line"]
+
+
+def test_a_line_that_cannot_be_rendered_leaves_the_others_of_its_batch() -> None:
+    sink, stream = Sink(), io.StringIO()
+    sink.replace_stream(stream)
+
+    def fails(_line: str) -> str:
+        raise ValueError("no")
+
+    async def write() -> None:
+        sink.write_soon(_same, "first")
+        sink.write_soon(fails, "second")
+        sink.write_soon(_same, "third")
+        await asyncio.sleep(0)
+
+    asyncio.run(write())
+    first, second, third = _lines(stream)
+    assert (first, third) == ("first", "third")
+    assert "could not be rendered (ValueError)" in second
+
+
+def test_a_thread_without_a_loop_does_not_wait_for_another_threads_loop() -> None:
+    """While a loop's flush is pending, a line written soon from a plain thread is
+    written at once (with the waiting ones before it)."""
+    sink, stream = Sink(), io.StringIO()
+    sink.replace_stream(stream)
+    outside: list[list[str]] = []
+
+    async def write() -> None:
+        sink.write_soon(_same, "from the loop")
+        thread = threading.Thread(target=lambda: sink.write_soon(_same, "from a thread"))
+        thread.start()
+        thread.join()
+        outside.append(_lines(stream))
+
+    asyncio.run(write())
+    assert outside == [["from the loop", "from a thread"]]
+
+
+class _Writes(io.StringIO):
+    """Records each write the sink makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+# long lines of any characters but newlines (other line breaks, non-ASCII, lone surrogates)
+_LONG_BATCHES = st.lists(
+    st.builds(
+        lambda piece, times: (piece * times).replace("\n", " "),
+        st.text(min_size=1, max_size=8),
+        st.integers(min_value=40, max_value=400),
+    ),
+    min_size=25,
+    max_size=40,
+)
+
+
+@given(_LONG_BATCHES)
+def test_a_batch_goes_out_in_whole_lines_each_write_one_a_pipe_takes_whole(
+    lines: list[str],
+) -> None:
+    """Several processes may share the stream (``serve --workers N``): a write of up to
+    ``PIPE_BUF`` bytes to a pipe is never torn, so a batch is cut at line ends into
+    writes of at most that size (a longer line alone)."""
+    sink, stream = Sink(), _Writes()
+    sink.replace_stream(stream)
+
+    async def write() -> None:
+        for line in lines:
+            sink.write_soon(_same, line)
+        await asyncio.sleep(0)
+
+    asyncio.run(write())
+    assert "".join(stream.writes) == "".join(line + "\n" for line in lines)
+    for text in stream.writes:
+        assert text.endswith("\n")
+        size = len(text.encode("utf-8", "backslashreplace"))
+        assert size <= select.PIPE_BUF or text.count("\n") == 1
