@@ -53,7 +53,9 @@ class Sink:
         self.json = False  # lines rendered as JSON (else for a console)
         self.lock = threading.Lock()
         self._waiting: list[tuple[Render, Any]] = []
-        self._flush_on: asyncio.AbstractEventLoop | None = None  # where a flush is scheduled
+        # where a flush is scheduled: a loop, and the thread it runs in
+        self._flush_on: asyncio.AbstractEventLoop | None = None
+        self._flush_thread: int | None = None
 
     def write(self, line: str) -> None:
         """Write ``line`` now, after the lines waiting to be written."""
@@ -65,25 +67,29 @@ class Sink:
     def write_soon(self, render: Render, record: Any) -> None:
         """Write ``render(record)`` at the running event loop's next turn (now, if no loop
         runs in this thread)."""
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        thread = threading.get_ident()
         with self.lock:
             self._waiting.append((render, record))
-            if loop is not None:
-                if loop is self._flush_on:
-                    return  # this loop's next turn writes it
-                self._flush_on = loop
-        if loop is None:
+            # A flush is on its way if this thread's running loop scheduled it: asked
+            # without ``asyncio.get_running_loop()``, whose check for a fork is a
+            # ``getpid`` system call (one per request, measured with strace).
+            scheduled = self._flush_on
+            if thread == self._flush_thread and scheduled is not None and scheduled.is_running():
+                return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
             self.flush()
-        else:
-            loop.call_soon(self.flush)
+            return
+        with self.lock:
+            self._flush_on, self._flush_thread = loop, thread
+        loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Write the lines waiting to be written."""
         with self.lock:
-            waiting, self._waiting, self._flush_on = self._waiting, [], None
+            waiting, self._waiting = self._waiting, []
+            self._flush_on = self._flush_thread = None
         if waiting:
             text = "".join(_rendered(waiting))
             with self.lock:
@@ -98,7 +104,7 @@ class Sink:
     def forget_waiting(self) -> None:
         """In a forked child: the parent writes what was waiting."""
         self._waiting = []
-        self._flush_on = None
+        self._flush_on = self._flush_thread = None
         self.lock = threading.Lock()
 
     def _write(self, text: str) -> None:

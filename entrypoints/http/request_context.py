@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
@@ -60,14 +61,16 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
 
-        async def send_with_id(message: Message) -> None:
+        # not a coroutine itself: it hands back the server's ``send`` to await, rather than
+        # adding a coroutine of its own to each message
+        def send_with_id(message: Message) -> Awaitable[None]:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [h for h in message.get("headers", []) if h[0].lower() != _HEADER_NAME]
                 headers.append((_HEADER_NAME, request_id.encode()))
                 message["headers"] = headers
-            await send(message)
+            return send(message)
 
         binding = bind_request_id(request_id)
         # opened and closed without a coroutine each, as ``async with`` would cost
