@@ -1,4 +1,4 @@
-"""Where the service's log lines go: written whole, one at a time, or a little later in a batch."""
+"""Where the service's log lines go: written whole and in order, some a little later in a batch."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import select
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
@@ -22,28 +23,32 @@ Render = Callable[[Any], str]
 _ATOMIC_WRITE = getattr(select, "PIPE_BUF", 512)
 
 
+def _as_is(line: str) -> str:
+    return line
+
+
 class Sink:
     """The stream and what passes: set by ``configure_logging``, read at each line (loggers
     are cached on first use, so they must not hold either).
 
-    A line is written whole whichever thread writes it, and a stream that cannot take
-    it (a broken pipe, a full disk) loses the line rather than failing what it
-    describes. ``write_soon`` is for the line every request writes: rendered and
-    written with the others of the same turn of the event loop, right after it.
-    Rendering each access line as its request ended cost four times as much as
-    rendering them together a moment later (measured in the server under load:
-    about 20 µs of CPU against 5, a sixth of a request to ``/health/live``): by the
-    end of a request the renderer's code and data have gone cold, and a batch keeps
-    them warm.
+    Every line joins one queue, and one thread at a time (the drainer) renders and
+    writes what is queued, in order, until the queue is empty; a thread that finds
+    another draining leaves its line to it. So lines keep the order they were written
+    in, whichever thread writes them, and nothing waits on a lock while rendering or
+    writing: a render, or a finalizer the garbage collector runs meanwhile, may log in
+    turn (its line joins the queue). A stream that cannot take a line (a broken pipe,
+    a full disk) loses it rather than failing what it describes.
 
-    A line written soon waits for its loop's next turn (a thread without a running
-    loop writes it at once); if that loop stops before turning again, it waits for the
-    next line written, a ``flush`` (the app's shutdown makes one) or the process's
-    exit. A line written at once, and a change of stream,
-    first write the lines their thread left waiting, so a thread's lines keep their
-    order. Nothing is rendered under the lock: a render, or the garbage collector
-    during one, may log in turn. A process killed outright loses the lines of the
-    loop's current turn; one that ends otherwise writes them at exit.
+    ``write_soon`` is for the line every request writes: queued, and drained at the
+    event loop's next turn with the others of the same turn. Rendering each access
+    line as its request ended cost four times as much as rendering them together a
+    moment later (measured in the server under load: about 20 µs of CPU against 5, a
+    sixth of a request to ``/health/live``): by the end of a request the renderer's
+    code and data have gone cold, and a batch keeps them warm. A thread without a
+    running loop drains at once; a line whose loop stops before turning again is
+    written by the next line, a ``flush`` (the app's shutdown makes one) or the
+    process's exit. A process killed outright loses the lines of the loop's current
+    turn.
     """
 
     def __init__(self) -> None:
@@ -51,73 +56,82 @@ class Sink:
         self.level = logging.INFO
         self.render: list[Processor] = []
         self.json = False  # lines rendered as JSON (else for a console)
-        self.lock = threading.Lock()
-        self._waiting: list[tuple[Render, Any]] = []
-        # where a flush is scheduled: a loop, and the thread it runs in
+        # appends and pops of a deque are atomic: writers take no lock
+        self._queue: deque[tuple[Render, Any]] = deque()
+        # held by the drainer, only ever tried (never waited on)
+        self._draining = threading.Lock()
+        # where a flush is scheduled and not yet run: a loop, and the thread it runs in
         self._flush_on: asyncio.AbstractEventLoop | None = None
         self._flush_thread: int | None = None
 
     def write(self, line: str) -> None:
-        """Write ``line`` now, after the lines waiting to be written."""
-        if self._waiting:  # unlocked: what this thread left waiting is seen here
-            self.flush()
-        with self.lock:
-            self._write(line + "\n")
+        """Write ``line`` now, after the lines queued before it."""
+        self._queue.append((_as_is, line))
+        self.flush()
 
     def write_soon(self, render: Render, record: Any) -> None:
         """Write ``render(record)`` at the running event loop's next turn (now, if no loop
         runs in this thread)."""
-        thread = threading.get_ident()
-        with self.lock:
-            self._waiting.append((render, record))
-            # A flush is on its way if this thread's running loop scheduled it: asked
-            # without ``asyncio.get_running_loop()``, whose check for a fork is a
-            # ``getpid`` system call (one per request, measured with strace).
-            scheduled = self._flush_on
-            if thread == self._flush_thread and scheduled is not None and scheduled.is_running():
-                return
+        self._queue.append((render, record))
+        # A flush is on its way if this thread's running loop scheduled it: asked
+        # without ``asyncio.get_running_loop()``, whose check for a fork is a ``getpid``
+        # system call (one per request, measured with strace).
+        scheduled = self._flush_on
+        if (
+            scheduled is not None
+            and self._flush_thread == threading.get_ident()
+            and scheduled.is_running()
+        ):
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.flush()
             return
-        with self.lock:
-            self._flush_on, self._flush_thread = loop, thread
-        loop.call_soon(self.flush)
+        self._flush_on, self._flush_thread = loop, threading.get_ident()
+        loop.call_soon(self._scheduled_flush, loop)
 
     def flush(self) -> None:
-        """Write the lines waiting to be written."""
-        with self.lock:
-            waiting, self._waiting = self._waiting, []
-            self._flush_on = self._flush_thread = None
-        if waiting:
-            text = "".join(_rendered(waiting))
-            with self.lock:
-                self._write(text)
+        """Write the queued lines (unless another thread is writing them: it will)."""
+        queue = self._queue
+        while queue and self._draining.acquire(blocking=False):
+            try:
+                while queue:
+                    batch = [queue.popleft() for _ in range(len(queue))]
+                    self._write("".join(_rendered(batch)))
+            finally:
+                self._draining.release()
+            # a line queued after the last look, by a thread that found this one
+            # draining, is this thread's to write: the loop looks again
 
     def replace_stream(self, stream: TextIO) -> None:
-        """From now on write to ``stream``; what waits goes to the old one first."""
+        """From now on write to ``stream``; what is queued goes to the old one first."""
         self.flush()
-        with self.lock:
-            self.stream = stream
+        self.stream = stream
 
     def forget_waiting(self) -> None:
-        """In a forked child: the parent writes what was waiting."""
-        self._waiting = []
+        """In a forked child: the parent writes what was queued."""
+        self._queue = deque()
+        self._draining = threading.Lock()
         self._flush_on = self._flush_thread = None
-        self.lock = threading.Lock()
+
+    def _scheduled_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._flush_on is loop:
+            self._flush_on = self._flush_thread = None
+        self.flush()
 
     def _write(self, text: str) -> None:
+        stream = self.stream
         try:
-            for chunk in _atomic_chunks(text):
-                self.stream.write(chunk)
-                self.stream.flush()
+            for chunk in _atomic_chunks(text, getattr(stream, "encoding", None) or "utf-8"):
+                stream.write(chunk)
+                stream.flush()
         except Exception:  # noqa: S110 - as logging.Handler.handleError does by default
             pass
 
 
-def _rendered(waiting: list[tuple[Render, Any]]) -> Iterator[str]:
-    for render, record in waiting:
+def _rendered(batch: list[tuple[Render, Any]]) -> Iterator[str]:
+    for render, record in batch:
         try:
             yield render(record) + "\n"
         except Exception as e:  # a line that cannot be rendered must not take the batch along
@@ -125,18 +139,18 @@ def _rendered(waiting: list[tuple[Render, Any]]) -> Iterator[str]:
             yield json.dumps({"event": what, "level": "error"}) + "\n"
 
 
-def _atomic_chunks(text: str) -> Iterator[str]:
+def _atomic_chunks(text: str, encoding: str) -> Iterator[str]:
     """``text`` (lines, each ending in a newline) in pieces of whole lines, each one write
-    a pipe takes whole (a longer line alone in its piece)."""
-    if len(text) <= _ATOMIC_WRITE // 6 or (text.isascii() and len(text) <= _ATOMIC_WRITE):
+    a pipe takes whole once encoded (a longer line alone in its piece)."""
+    if text.isascii() and len(text) <= _ATOMIC_WRITE:
         yield text
         return
     piece: list[str] = []
     size = 0
     for line in text[:-1].split("\n"):  # only at newlines: other line breaks stay in lines
         line += "\n"
-        # a lone surrogate goes out escaped, as stderr writes it
-        length = len(line) if line.isascii() else len(line.encode("utf-8", "backslashreplace"))
+        # what the stream writes for it: what it cannot encode goes out escaped, at most
+        length = len(line) if line.isascii() else len(line.encode(encoding, "backslashreplace"))
         if piece and size + length > _ATOMIC_WRITE:
             yield "".join(piece)
             piece, size = [], 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import select
@@ -260,3 +261,62 @@ def test_a_batch_goes_out_in_whole_lines_each_write_one_a_pipe_takes_whole(
         assert text.endswith("\n")
         size = len(text.encode("utf-8", "backslashreplace"))
         assert size <= select.PIPE_BUF or text.count("\n") == 1
+
+
+class _LogsWhenCollected:
+    """Garbage in a reference cycle whose finalizer logs, as an asyncio future whose
+    exception nobody retrieved does."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.me = self
+        self.sink = sink
+
+    def __del__(self) -> None:
+        self.sink.write("finalized")
+
+
+def test_a_finalizer_that_logs_while_the_sink_writes_does_not_hang_it() -> None:
+    """Collections run whenever enough objects are made, inside the sink's own work too:
+    at every threshold from 1 to 40 (one of them lands inside it), the finalizer's line
+    is written and nothing waits."""
+    for threshold in range(1, 41):
+        sink, stream = Sink(), io.StringIO()
+        sink.replace_stream(stream)
+
+        def write(into: Sink = sink, threshold: int = threshold) -> None:
+            gc.collect()
+            _LogsWhenCollected(into)
+            old = gc.get_threshold()
+            gc.set_threshold(threshold)
+            try:
+                into.write("an access line é " * 60)  # long and not ASCII: the slow path
+            finally:
+                gc.set_threshold(*old)
+
+        thread = threading.Thread(target=write, daemon=True)
+        thread.start()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), f"the sink hung at threshold {threshold}"
+        gc.collect()
+        assert "finalized" in _lines(stream), threshold
+
+
+def test_pieces_are_measured_in_the_streams_own_encoding() -> None:
+    """A stream that escapes what it cannot encode (ASCII, backslashreplace) writes
+    ``é`` as four bytes and an emoji as ten: pieces are cut by that size, not by UTF-8's."""
+
+    class _AsciiWrites(_Writes):
+        encoding = "ascii"
+
+    sink, stream = Sink(), _AsciiWrites()
+    sink.replace_stream(stream)
+
+    async def write() -> None:
+        for n in range(30):
+            sink.write_soon(_same, f"{n} é€😀 " * 40)
+        await asyncio.sleep(0)
+
+    asyncio.run(write())
+    assert len(stream.writes) > 1
+    for text in stream.writes:
+        assert len(text.encode("ascii", "backslashreplace")) <= select.PIPE_BUF
