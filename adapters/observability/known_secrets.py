@@ -48,7 +48,9 @@ class KnownSecrets:
 
     def __init__(self, max_remembered: int = MAX_REMEMBERED) -> None:
         self._max = max_remembered
-        self._lock = threading.Lock()
+        # re-entrant: the garbage collector may run a finalizer that logs (and so masks)
+        # while this thread holds it; a plain lock would wait on itself for good
+        self._lock = threading.RLock()
         self._values: OrderedDict[str, None] = OrderedDict()  # least recently handled first
         # first four characters -> {length of a value starting so: how many values}
         self._starts: dict[Window, dict[int, int]] = {}
