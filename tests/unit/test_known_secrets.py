@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from tests.gc_pressure import finishes_while_collecting
 from thedata.adapters.observability import REDACTED, KnownSecrets
 
 # Mostly "a" and "b", so that secrets overlap and repeat in random text; the rest are
@@ -193,17 +193,6 @@ def test_a_cleared_registry_masks_nothing_until_told_again() -> None:
     assert "hunter2" not in known.mask("pw hunter2-long")
 
 
-class _MasksWhenCollected:
-    """Garbage in a reference cycle whose finalizer logs, and so masks, a line."""
-
-    def __init__(self, known: KnownSecrets, seen: list[str]) -> None:
-        self.me = self
-        self.known, self.seen = known, seen
-
-    def __del__(self) -> None:
-        self.seen.append(self.known.mask("finalized with hunter22 inside"))
-
-
 def test_a_finalizer_that_masks_while_the_registry_is_busy_does_not_hang_it() -> None:
     """The garbage collector can run a logging finalizer in the middle of ``remember`` or
     ``mask`` on the same thread: at every threshold from 1 to 30, both finish."""
@@ -211,22 +200,15 @@ def test_a_finalizer_that_masks_while_the_registry_is_busy_does_not_hang_it() ->
         known, seen = KnownSecrets(), list[str]()
         known.remember("hunter22")
 
-        def busy(known: KnownSecrets = known, seen: list[str] = seen, at: int = threshold) -> None:
-            gc.collect()
-            _MasksWhenCollected(known, seen)
-            old = gc.get_threshold()
-            gc.set_threshold(at)
-            try:
-                for n in range(50):
-                    known.remember(f"secret-{n:04d}")
-                known.mask("a line naming secret-0001 and hunter22 " * 20)
-            finally:
-                gc.set_threshold(*old)
+        def busy(known: KnownSecrets = known) -> None:
+            for n in range(50):
+                known.remember(f"secret-{n:04d}")
+            known.mask("a line naming secret-0001 and hunter22 " * 20)
 
-        thread = threading.Thread(target=busy, daemon=True)
-        thread.start()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), f"the registry hung at threshold {threshold}"
-        gc.collect()
+        def masks_a_line(known: KnownSecrets = known, seen: list[str] = seen) -> None:
+            seen.append(known.mask("finalized with hunter22 inside"))
+
+        finished = finishes_while_collecting(busy, masks_a_line, threshold)
+        assert finished, f"the registry hung at threshold {threshold}"
         assert seen, threshold
         assert all("hunter22" not in line for line in seen)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import io
 import os
 import select
@@ -15,6 +14,7 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.gc_pressure import finishes_while_collecting
 from thedata.adapters.observability.sink import Sink
 
 
@@ -263,18 +263,6 @@ def test_a_batch_goes_out_in_whole_lines_each_write_one_a_pipe_takes_whole(
         assert size <= select.PIPE_BUF or text.count("\n") == 1
 
 
-class _LogsWhenCollected:
-    """Garbage in a reference cycle whose finalizer logs, as an asyncio future whose
-    exception nobody retrieved does."""
-
-    def __init__(self, sink: Sink) -> None:
-        self.me = self
-        self.sink = sink
-
-    def __del__(self) -> None:
-        self.sink.write("finalized")
-
-
 def test_a_finalizer_that_logs_while_the_sink_writes_does_not_hang_it() -> None:
     """Collections run whenever enough objects are made, inside the sink's own work too:
     at every threshold from 1 to 40 (one of them lands inside it), the finalizer's line
@@ -283,21 +271,14 @@ def test_a_finalizer_that_logs_while_the_sink_writes_does_not_hang_it() -> None:
         sink, stream = Sink(), io.StringIO()
         sink.replace_stream(stream)
 
-        def write(into: Sink = sink, threshold: int = threshold) -> None:
-            gc.collect()
-            _LogsWhenCollected(into)
-            old = gc.get_threshold()
-            gc.set_threshold(threshold)
-            try:
-                into.write("an access line é " * 60)  # long and not ASCII: the slow path
-            finally:
-                gc.set_threshold(*old)
+        def write(sink: Sink = sink) -> None:
+            sink.write("an access line é " * 60)  # long and not ASCII: the slow path
 
-        thread = threading.Thread(target=write, daemon=True)
-        thread.start()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), f"the sink hung at threshold {threshold}"
-        gc.collect()
+        def log_when_finalized(sink: Sink = sink) -> None:
+            sink.write("finalized")
+
+        finished = finishes_while_collecting(write, log_when_finalized, threshold)
+        assert finished, f"the sink hung at threshold {threshold}"
         assert "finalized" in _lines(stream), threshold
 
 
