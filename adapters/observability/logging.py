@@ -19,8 +19,8 @@ from thedata.adapters.observability.redaction import (
     redact_secrets,
     redact_text,
 )
-from thedata.adapters.observability.request_context import add_request_id, current_request_id
-from thedata.adapters.observability.sink import SINK
+from thedata.adapters.observability.request_context import add_request_id, request_id_in
+from thedata.adapters.observability.sink import SINK, unrenderable
 
 LogFormat = Literal["json", "console"]
 
@@ -55,14 +55,8 @@ def _rendered(logger: object, method: str, event: EventDict) -> Any:
         for processor in SINK.render:
             rendered = processor(logger, method, rendered)
     except Exception as e:
-        rendered = _unrenderable(e, event.get("event"), method)
+        rendered = unrenderable(e, event.get("event"), method)
     return rendered
-
-
-def _unrenderable(error: Exception, event: object, method: str) -> str:
-    """The line written instead of one that could not be rendered: what failed, not why."""
-    what = f"a log line could not be rendered ({type(error).__name__}): {event!r}"
-    return json.dumps({"event": what, "level": method})
 
 
 _LEVELS = {
@@ -190,7 +184,7 @@ def _access_line(record: _AccessRecord) -> str:
     context, method, route, path, status, duration_ms, at = record
     try:
         bound = context.run(structlog.contextvars.get_contextvars)
-        request_id = context.run(current_request_id)
+        request_id = request_id_in(context)
         if request_id is not None:
             bound.setdefault("request_id", request_id)
         event: EventDict = redact_secrets(None, "info", bound) if bound else {}
@@ -207,7 +201,7 @@ def _access_line(record: _AccessRecord) -> str:
         )
         return _json(event)
     except Exception as e:
-        return _unrenderable(e, "request", "info")
+        return unrenderable(e, "request", "info")
 
 
 _second_formatted: tuple[int, str] = (-1, "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar, Token
+from contextvars import Context, ContextVar, Token
 
 from structlog.typing import EventDict, WrappedLogger
 
@@ -27,9 +27,9 @@ def unbind_request_id(binding: RequestBinding) -> None:
     _REQUEST_ID.reset(binding)
 
 
-def current_request_id() -> str | None:
-    """The id of the request this context serves, if any."""
-    return _REQUEST_ID.get()
+def request_id_in(context: Context) -> str | None:
+    """The id of the request ``context`` (a copy taken while it ran) served, if any."""
+    return context.get(_REQUEST_ID)
 
 
 def add_request_id(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:

@@ -135,8 +135,13 @@ def _rendered(batch: list[tuple[Render, Any]]) -> Iterator[str]:
         try:
             yield render(record) + "\n"
         except Exception as e:  # a line that cannot be rendered must not take the batch along
-            what = f"a log line could not be rendered ({type(e).__name__})"
-            yield json.dumps({"event": what, "level": "error"}) + "\n"
+            yield unrenderable(e, getattr(render, "__name__", "?"), "error") + "\n"
+
+
+def unrenderable(error: Exception, event: object, level: str) -> str:
+    """The line written instead of one that could not be rendered: what failed, not why."""
+    what = f"a log line could not be rendered ({type(error).__name__}): {event!r}"
+    return json.dumps({"event": what, "level": level})
 
 
 def _atomic_chunks(text: str, encoding: str) -> Iterator[str]:

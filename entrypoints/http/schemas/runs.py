@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -91,9 +91,7 @@ class RunPage(msgspec.Struct, frozen=True):
 
 
 def _moment(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is UTC:
-        return moment
-    return moment.astimezone(UTC)
+    return None if moment is None else utc(moment)
 
 
 def run_body(run: Run) -> RunBody:
