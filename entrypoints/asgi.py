@@ -1,7 +1,8 @@
 """An ASGI application factory configured from the environment.
 
 For ``thedata serve --workers N`` and for any ASGI server:
-``uvicorn --factory thedata.entrypoints.asgi:app_from_environment``.
+``uvicorn --factory --no-proxy-headers thedata.entrypoints.asgi:app_from_environment``
+(the app names the client itself, from ``THEDATA_CLIENT_ADDRESS_HEADER`` or the peer).
 """
 
 from __future__ import annotations

@@ -101,6 +101,10 @@ def serve(
         "server_header": False,
         # ours is written by the app; uvicorn's would still format its arguments per request
         "access_log": False,
+        # the app names the client itself (THEDATA_CLIENT_ADDRESS_HEADER, else the peer);
+        # uvicorn's default would take it from X-Forwarded-For whenever the peer is
+        # loopback, letting a client on the host pick its own sign-in-limit address
+        "proxy_headers": False,
     }
     with _stop_signals_end_cleanly():
         if workers == 1:

@@ -216,3 +216,48 @@ def test_serve_with_an_unreachable_database_fails_in_one_line(tmp_path: Path) ->
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["thedata: the database is unavailable"]
+
+
+def post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> int:
+    request = urllib.request.Request(  # noqa: S310 - local test server
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local test server
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+
+
+def test_serve_keys_sign_in_limits_on_the_peer_whatever_x_forwarded_for_says(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Unless THEDATA_CLIENT_ADDRESS_HEADER names a header, the client is the peer: a guesser
+    on loopback cannot make each guess look like another address with X-Forwarded-For."""
+    process, base = serve(
+        tmp_path,
+        THEDATA_DATABASE_URL=database_url,
+        THEDATA_LOGIN_ATTEMPT_LIMIT="3",
+        THEDATA_PASSWORD_HASH_MEMORY_KIB="8",
+        THEDATA_PASSWORD_HASH_ITERATIONS="1",
+    )
+    email = f"ada-{os.urandom(4).hex()}@x.io"
+    try:
+        wait_ready(base, process)
+        password = "a long enough password"
+        account = {"email": email, "password": password, "name": "Ada"}
+        assert post_json(base + "/v1/auth/register", account, {}) == 201
+        guesses = [
+            post_json(
+                base + "/v1/auth/token",
+                {"email": email, "password": "wrong password"},
+                {"X-Forwarded-For": f"203.0.113.{n}"},
+            )
+            for n in range(4)
+        ]
+    finally:
+        stop(process)
+    assert guesses == [401, 401, 401, 429]
