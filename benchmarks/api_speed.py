@@ -16,8 +16,10 @@ as a template database on ``THEDATA_BENCH_DATABASE_URL``'s server, default
    production) and lean app, kept up for the whole run, loaded by wrk
    (``--threads`` threads, ``--connections`` connections, ``--duration`` s) endpoint by endpoint,
    the two apps alternated (the order reversed every round), for ``--rounds``
-   rounds. Per run: req/s, p50/p99 from wrk's latency distribution, the
-   server's CPU per request (``/proc/<pid>/stat``) and its peak RSS.
+   rounds. Each load starts once the machine's CPUs are nearly idle (up to 30 s),
+   so that what the last one left PostgreSQL to do (autovacuum after inserts) is
+   not charged to the next app. Per run: req/s, p50/p99 from wrk's latency
+   distribution, the server's CPU per request (``/proc/<pid>/stat``) and its peak RSS.
 
 Endpoints: ``/health/live``; get a pipeline, list 50, create one (a unique name per
 request); get a run, list 50 runs, trigger a run (each pipeline once, over those
@@ -47,7 +49,7 @@ import msgspec
 from benchmarks.api_speed_load import answer, require_wrk, sequential, write_requests, wrk
 from benchmarks.api_speed_report import APPS, summarize, table, write
 from benchmarks.api_speed_seed import PREFIX, copy_of, drop, ensure_template
-from benchmarks.api_speed_targets import ROOT, Target, lean, service
+from benchmarks.api_speed_targets import ROOT, Target, lean, service, wait_machine_quiet
 from benchmarks.api_speed_workload import (
     ENDPOINTS,
     WRITES,
@@ -154,6 +156,7 @@ def _one_load(
     seconds: float,
     tag: str,
 ) -> dict[str, Any]:
+    wait_machine_quiet()
     target.reset_peak_rss()
     cpu = target.cpu_seconds()
     result = wrk(

@@ -123,3 +123,27 @@ def lean(folder: Path, database_url: str, label: str = "lean") -> Target:
     return Target(
         label, [sys.executable, "-m", "benchmarks.lean_app"], env, folder / f"{label}.log"
     )
+
+
+def wait_machine_quiet(timeout: float = 30, busy: float = 0.15) -> float:
+    """Until the machine's CPUs are nearly idle (under ``busy`` of their time over half a
+    second), or ``timeout``: what a load left behind (PostgreSQL's autovacuum after a burst
+    of inserts, its checkpointer) is not charged to the next app measured. The seconds
+    waited."""
+    started = time.monotonic()
+    before = _cpu_times()
+    while time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        now = _cpu_times()
+        spent, total = now[0] - before[0], now[1] - before[1]
+        if total > 0 and spent / total < busy:
+            break
+        before = now
+    return time.monotonic() - started
+
+
+def _cpu_times() -> tuple[int, int]:
+    """The machine's busy and total CPU time so far, in ticks (``/proc/stat``)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
