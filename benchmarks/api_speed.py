@@ -23,8 +23,9 @@ as a template database on ``THEDATA_BENCH_DATABASE_URL``'s server, default
 
 Endpoints: ``/health/live``; get a pipeline, list 50, create one (a unique name per
 request); get a run, list 50 runs, trigger a run (each pipeline once, over those
-without an active run; the benchmark's runs are deleted before each trigger load,
-so each starts alike; 202s and 409s are counted apart). Requests are spread over the
+without an active run; the benchmark's runs are deleted before and after each
+trigger load, so each starts alike and list runs always lists the seeded runs; 202s
+and 409s are counted apart). Requests are spread over the
 200 organizations, each called by one of its members with a fresh access token.
 The table gives medians; a JSON record goes to ``benchmarks/results/``. Compare
 ratios within one run: the machine is shared and noisy (the load average is printed).
@@ -204,6 +205,7 @@ def measure(
             for app, target in apps.items():
                 forget_triggers(url, workload)
                 _one_load(target, files[endpoint], endpoint, args, args.warm_up, f"w{run_id}{app}")
+        forget_triggers(url, workload)
         for number in range(args.rounds):
             for endpoint in ENDPOINTS:
                 order = APPS if number % 2 == 0 else tuple(reversed(APPS))
@@ -214,6 +216,10 @@ def measure(
                     result = _one_load(
                         apps[app], files[endpoint], endpoint, args, args.duration, tag
                     )
+                    if endpoint == "trigger run":
+                        # what the next loads see is the seed: list runs must not list
+                        # these queued runs in one round and the seeded ones in the next
+                        forget_triggers(url, workload)
                     measured[endpoint][app].append(result)
                     cpu = result["cpu_us_per_request"]
                     progress(

@@ -180,9 +180,10 @@ def _decoded_json(
 ) -> tuple[dict[str, StreamStats], RunError | None, tuple[AttemptRecord, ...]]:
     try:
         return (
-            _STREAMS.decode(streams),
+            # a queued run's: no decoder called for them (a list of queued runs is mostly these)
+            {} if streams == "{}" else _STREAMS.decode(streams),
             _ERROR.decode(error) if error is not None else None,
-            tuple(_ATTEMPTS.decode(attempts)),
+            () if attempts == "[]" else tuple(_ATTEMPTS.decode(attempts)),
         )
     except (msgspec.ValidationError, msgspec.DecodeError):
         return (

@@ -132,6 +132,8 @@ def run_body(run: Run) -> RunBody:
 
 def _stats(streams: Mapping[str, StreamStats]) -> RunStatsOut:
     # one pass (a list of 50 runs makes a few hundred of these)
+    if not streams:  # a queued run's
+        return RunStatsOut(0, 0, {})
     rows_read = rows_written = 0
     each = {}
     for name in sorted(streams):
