@@ -21,7 +21,8 @@ from thedata.domain.circuit_breaker import (
 )
 
 T = TypeVar("T")
-TransitionListener = Callable[[UUID, Transition], None]
+TransitionListener = Callable[[UUID, str, Transition], None]
+"""Told of each breaker's change: the data source's id, its kind, the change."""
 
 
 @frozen
@@ -57,9 +58,10 @@ class ConnectorGuard:
         on_transition: TransitionListener | None = None,
     ) -> None:
         self._clock, self._settings, self._timeout = clock, settings, timeout
-        self._on_transition = on_transition or (lambda _id, _t: None)
+        self._on_transition = on_transition or (lambda _id, _kind, _t: None)
         self._breakers: dict[UUID, CircuitBreaker] = {}
         self._in_flight: dict[tuple[UUID, str, bool], asyncio.Future[Any]] = {}
+        self._kinds: dict[UUID, str] = {}
 
     def state(self, data_source_id: UUID) -> CircuitState:
         """The breaker's state in this process."""
@@ -84,8 +86,11 @@ class ConnectorGuard:
         *,
         open_elsewhere_until: datetime | None = None,
         record_failures: bool = True,
+        kind: str = "unknown",
     ) -> T:
-        """Run ``action`` under the breaker and time limit, joining an identical call in flight."""
+        """Run ``action`` under the breaker and time limit, joining an identical call in flight.
+        ``kind`` is the data source's, for those told of the breaker's changes."""
+        self._kinds[data_source_id] = kind
         key = (data_source_id, operation, record_failures)
         task = self._in_flight.get(key)
         if task is None:
@@ -156,4 +161,5 @@ class ConnectorGuard:
 
     def _notify(self, data_source_id: UUID, transition: Transition | None) -> None:
         if transition is not None:
-            self._on_transition(data_source_id, transition)
+            kind = self._kinds.get(data_source_id, "unknown")
+            self._on_transition(data_source_id, kind, transition)

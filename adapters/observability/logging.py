@@ -14,12 +14,9 @@ import msgspec
 import structlog
 from structlog.typing import EventDict, Processor
 
-from thedata.adapters.observability.redaction import (
-    log_retries_without_arguments,
-    redact_secrets,
-    redact_text,
-)
+from thedata.adapters.observability.redaction import redact_secrets, redact_text
 from thedata.adapters.observability.request_context import add_request_id, request_id_in
+from thedata.adapters.observability.retries import instrument_retries
 from thedata.adapters.observability.sink import SINK, unrenderable
 
 LogFormat = Literal["json", "console"]
@@ -145,7 +142,7 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
     logging.getLogger("uvicorn.access").disabled = True
     for name in _QUIETED_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    log_retries_without_arguments()
+    instrument_retries()
 
 
 _ACCESS_LOGGER = "thedata.access"
@@ -251,7 +248,7 @@ def route_to_stdlib_logging() -> None:
     that configured structlog itself and serves our HTTP app adds
     ``add_request_id`` to its processors to see the request id on our lines.
     """
-    log_retries_without_arguments()
+    instrument_retries()
     if structlog.is_configured():
         return
     structlog.configure(

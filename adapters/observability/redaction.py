@@ -14,8 +14,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import stamina.instrumentation
-import structlog
 from structlog.typing import EventDict, WrappedLogger
 
 from thedata.adapters.observability.known_secrets import (
@@ -31,7 +29,6 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "REDACTED",
     "KnownSecrets",
-    "log_retries_without_arguments",
     "redact",
     "redact_secrets",
     "redact_text",
@@ -132,22 +129,6 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event: EventDict) -> Ev
     """The structlog processor: masks secrets anywhere in the event."""
     redacted: EventDict = redact(event)
     return redacted
-
-
-def _log_retry_without_arguments(details: stamina.instrumentation.RetryDetails) -> None:
-    # stamina's own hook logs the call's arguments, which may carry credentials
-    structlog.get_logger("stamina").warning(
-        "retry scheduled",
-        callable=details.name,
-        retry_num=details.retry_num,
-        wait_for=round(details.wait_for, 2),
-        caused_by=type(details.caused_by).__name__,
-    )
-
-
-def log_retries_without_arguments() -> None:
-    """Make stamina log each retry with what failed and when, never with the call's arguments."""
-    stamina.instrumentation.set_on_retry_hooks([_log_retry_without_arguments])
 
 
 def remember_secret(value: bytes | str) -> None:

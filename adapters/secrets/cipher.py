@@ -38,15 +38,20 @@ class SecretCipher:
     """Seals with the ring's newest key and opens with whichever key sealed.
 
     ``on_plaintext`` hears every value sealed or opened, so the log redactor can
-    mask it wherever it might later turn up.
+    mask it wherever it might later turn up; ``on_failure`` hears why a secret did not
+    open (``unknown_key_version`` or ``failed_authentication``), to be counted.
     """
 
     def __init__(
-        self, key_ring: KeyRing, on_plaintext: Callable[[bytes], None] | None = None
+        self,
+        key_ring: KeyRing,
+        on_plaintext: Callable[[bytes], None] | None = None,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self._ring = key_ring
         self._aead = {version: AESGCM(key) for version, key in key_ring.keys.items()}
         self._on_plaintext = on_plaintext or (lambda _: None)
+        self._on_failure = on_failure or (lambda _: None)
 
     @property
     def current_key_version(self) -> int:
@@ -73,6 +78,7 @@ class SecretCipher:
                 reference=reference,
                 key_version=sealed.key_version,
             )
+            self._on_failure("unknown_key_version")
             raise SecretUnreadable(
                 f"the secret {reference!r} is sealed with key version {sealed.key_version}, "
                 "which the key ring does not hold"
@@ -88,6 +94,7 @@ class SecretCipher:
                 reference=reference,
                 key_version=sealed.key_version,
             )
+            self._on_failure("failed_authentication")
             raise SecretUnreadable(
                 f"the secret {reference!r} does not decrypt: it was altered, moved, or "
                 "sealed with another key of the same version"

@@ -24,6 +24,7 @@ from thedata.application.ports.identity import (
     UserRepository,
 )
 from thedata.application.ports.ids import IdFactory
+from thedata.application.ports.metrics import NoRunMetrics, RunMetrics
 from thedata.application.ports.run_arrivals import RunArrivals
 from thedata.application.ports.runs import RunRepository
 from thedata.application.ports.secrets import (
@@ -75,6 +76,7 @@ __all__ = [
     "LoginThrottle",
     "MembershipRepository",
     "Moved",
+    "NoRunMetrics",
     "OrganizationRepository",
     "PasswordHasher",
     "PipelineRepository",
@@ -83,6 +85,7 @@ __all__ = [
     "ReadPlan",
     "Retrying",
     "RunArrivals",
+    "RunMetrics",
     "RunRepository",
     "SecretKeyRotation",
     "SecretStore",

@@ -91,6 +91,7 @@ class _ConnectorCall:
                 "check",
                 connector.check,
                 open_elsewhere_until=data_source.health.open_until,
+                kind=data_source.kind.value,
             )
         except (ConnectorFailed, ConnectorMisconfigured) as e:
             # connectors' messages carry no secret and echo no config value
@@ -150,6 +151,7 @@ class DiscoverStreams(_ConnectorCall):
                 "discover",
                 connector.discover,
                 open_elsewhere_until=data_source.health.open_until,
+                kind=data_source.kind.value,
                 # a viewer may look, but cannot open the circuit that pipelines depend on
                 record_failures=role is not None and allows(role, Action.WRITE),
             )

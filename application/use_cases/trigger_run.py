@@ -9,6 +9,7 @@ from thedata.application.errors import ReferenceConflict
 from thedata.application.idempotency import IdempotentRequest, creating
 from thedata.application.identity_policy import IdentityPolicy
 from thedata.application.ports import Clock, IdFactory, UnitOfWorkFactory
+from thedata.application.ports.metrics import NoRunMetrics, RunMetrics
 from thedata.domain.access import Action
 from thedata.domain.pipelines import PipelineNotFound
 from thedata.domain.principal import Principal
@@ -27,9 +28,11 @@ class TriggerRun:
         ids: IdFactory,
         policy: IdentityPolicy,
         max_attempts: int,
+        metrics: RunMetrics | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._policy = uow, clock, ids, policy
         self._max_attempts = max_attempts
+        self._metrics = metrics or NoRunMetrics()
 
     async def __call__(
         self,
@@ -55,4 +58,5 @@ class TriggerRun:
                 # (or it is another organization's); no lookup before, one round trip less
                 raise PipelineNotFound(f"pipeline {pipeline_id} not found") from None
             await commit(run)
+        self._metrics.run_queued(run.trigger.value)
         return run

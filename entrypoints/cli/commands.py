@@ -25,6 +25,8 @@ from thedata.entrypoints.container import (
     embedded_data_dir,
     load_key_ring,
     running_database,
+    serve_metrics,
+    start_multiprocess_directory,
     started,
 )
 from thedata.entrypoints.heap import settle_heap
@@ -148,7 +150,13 @@ async def _work(settings: Settings, concurrency: int) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        await (await _worker(container, settings, concurrency)).run(stopping)
+        port = settings.worker_metrics_port
+        stop_metrics = serve_metrics(settings.host, port) if port is not None else None
+        try:
+            await (await _worker(container, settings, concurrency)).run(stopping)
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
     return 0
 
 
@@ -175,6 +183,7 @@ async def _worker(container: Any, settings: Settings, concurrency: int) -> Worke
         housekeeping,
         presence,
         arrivals,
+        metrics=await resolve(container.run_metrics),
         concurrency=concurrency,
         grace=settings.shutdown_timeout,
     )
@@ -210,6 +219,8 @@ def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) ->
         if settings.migrate_on_start:
             asyncio.run(_migrate(msgspec.structs.replace(settings, database_url=url)))
         os.environ.update(THEDATA_DATABASE_URL=url, THEDATA_MIGRATE_ON_START="false")
+        # each worker keeps its metrics in files there; a scrape of any adds them all up
+        start_multiprocess_directory(Path(settings.home) / "metrics")
         uvicorn.run(
             "thedata.entrypoints.asgi:app_from_environment",
             factory=True,

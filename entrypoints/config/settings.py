@@ -209,6 +209,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "reaper, and can no longer finish it nor write its destination."
         ),
     ] = 30
+    worker_metrics_port: Annotated[
+        Annotated[int, Meta(ge=1, le=65535)] | None,
+        Meta(
+            description="Port `thedata worker` serves its Prometheus metrics on (`/metrics`, on "
+            "THEDATA_HOST); unset: none. `thedata serve` serves them with the API's."
+        ),
+    ] = None
     run_retention_days: Annotated[
         Annotated[int, Meta(ge=1, le=3650)],
         Meta(

@@ -11,6 +11,7 @@ container).
 """
 
 from thedata.adapters.observability import configure_logging
+from thedata.adapters.observability.metrics import serve_metrics, start_multiprocess_directory
 from thedata.adapters.postgres import EmbeddedPostgresUnavailable, MigrationError
 from thedata.adapters.secrets import KeyRingError, add_key_to_file, new_key_entry
 from thedata.entrypoints.container.identity import identity_policy
@@ -36,5 +37,7 @@ __all__ = [
     "load_key_ring",
     "new_key_entry",
     "running_database",
+    "serve_metrics",
+    "start_multiprocess_directory",
     "started",
 ]

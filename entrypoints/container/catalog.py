@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from uuid import UUID
 
 from dependency_injector import providers
 
@@ -12,6 +13,7 @@ from thedata.adapters.connectors import (
     StaminaRetrying,
     log_transition,
 )
+from thedata.adapters.observability.metrics import count_breaker_transition
 from thedata.application.connector_guard import ConnectorGuard
 from thedata.application.use_cases import (
     CancelRun,
@@ -39,6 +41,7 @@ from thedata.application.use_cases import (
     UpdateDataSource,
     UpdatePipeline,
 )
+from thedata.domain.circuit_breaker import Transition
 from thedata.domain.runs import Backoff
 from thedata.entrypoints.container.identity import Identity
 from thedata.entrypoints.container.infrastructure import Infrastructure
@@ -48,6 +51,12 @@ from thedata.entrypoints.container.resources import (
     lease_of,
     run_retention_of,
 )
+
+
+def breaker_changed(data_source_id: UUID, kind: str, transition: Transition) -> None:
+    """Each change of a data source's breaker: a log event and a count."""
+    log_transition(data_source_id, kind, transition)
+    count_breaker_transition(kind, transition.before.value, transition.after.value)
 
 
 class Catalog(Infrastructure):
@@ -69,7 +78,7 @@ class Catalog(Infrastructure):
         clock=Infrastructure.clock,
         settings=providers.Callable(breaker_settings, Infrastructure.settings),
         timeout=Infrastructure.settings.provided.connector_timeout,
-        on_transition=log_transition,
+        on_transition=breaker_changed,
     )
     list_data_sources = providers.Factory(ListDataSources, uow=Infrastructure.unit_of_work_factory)
     get_data_source = providers.Factory(GetDataSource, uow=Infrastructure.unit_of_work_factory)
@@ -127,6 +136,7 @@ class Catalog(Infrastructure):
         ids=Infrastructure.ids,
         policy=Identity.identity_policy,
         max_attempts=Infrastructure.settings.provided.run_max_attempts,
+        metrics=Infrastructure.run_metrics,
     )
     enqueue_due_runs = providers.Factory(
         EnqueueDueRuns,

@@ -8,6 +8,10 @@
   line; ``flush_logs()`` writes the access lines still waiting for the loop's next turn.
 - ``bind_request_id(id)`` / ``unbind_request_id(binding)``: every line written meanwhile
   in this context carries the request's id.
+- ``observe_request(method, route, status, seconds)``: the request counted in the
+  metrics; ``metrics_exposition()`` is what ``GET /metrics`` answers, of type
+  ``METRICS_CONTENT_TYPE``; ``count_refusal(code, rate_limited=)`` counts a request
+  refused for its credentials or by a rate limit.
 
 This module imports no ``dependency_injector``: the HTTP edge may import it.
 """
@@ -18,13 +22,23 @@ from thedata.adapters.observability import (
     log_request,
     unbind_request_id,
 )
+from thedata.adapters.observability.metrics import (
+    METRICS_CONTENT_TYPE,
+    count_refusal,
+    observe_request,
+)
+from thedata.adapters.observability.metrics import exposition as metrics_exposition
 from thedata.adapters.postgres.handoff import handing_on, request_scope
 
 __all__ = [
+    "METRICS_CONTENT_TYPE",
     "bind_request_id",
+    "count_refusal",
     "flush_logs",
     "handing_on",
     "log_request",
+    "metrics_exposition",
+    "observe_request",
     "request_scope",
     "unbind_request_id",
 ]

@@ -7,6 +7,8 @@ import functools
 from dependency_injector import containers, providers
 
 from thedata.adapters.observability import remember_secret
+from thedata.adapters.observability.metrics import count_decrypt_failure
+from thedata.adapters.observability.run_metrics import PrometheusRunMetrics
 from thedata.adapters.postgres import (
     PostgresHealthCheck,
     PostgresMigrator,
@@ -21,7 +23,15 @@ from thedata.application.secret_store_check import SecretStoreCheck
 from thedata.application.use_cases import CheckReadiness, ListWorkers, RotateSecretKey
 from thedata.application.workers_check import WorkersCheck
 from thedata.entrypoints.config import Settings
-from thedata.entrypoints.container.resources import database_url, load_key_ring, secret_file
+from thedata.entrypoints.container.resources import (
+    database_url,
+    load_key_ring,
+    sampling_pool_metrics,
+    secret_file,
+)
+
+# often enough for a 15 s scrape interval to see each change; a scrape samples first anyway
+POOL_SAMPLE_SECONDS = 5.0
 
 
 class Infrastructure(containers.DeclarativeContainer):
@@ -29,6 +39,7 @@ class Infrastructure(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     clock = providers.Singleton(SystemClock)
+    run_metrics = providers.Singleton(PrometheusRunMetrics)
     ids = providers.Singleton(UuidV7IdFactory)
     migrations = providers.Singleton(load_migrations)
     # a resource, so a bad key ring stops start-up rather than the first request
@@ -46,6 +57,10 @@ class Infrastructure(containers.DeclarativeContainer):
         startup_timeout=settings.provided.db_startup_timeout,
         reconnect_window=settings.provided.db_reconnect_window,
     )
+    # a resource: init_resources starts its sampling in every process that opens the pool
+    pool_metrics = providers.Resource(
+        sampling_pool_metrics, pool=pool, interval=POOL_SAMPLE_SECONDS
+    )
     migrator = providers.Factory(
         PostgresMigrator,
         conninfo=database_url,
@@ -60,7 +75,9 @@ class Infrastructure(containers.DeclarativeContainer):
         clock=clock,
         timeout=settings.provided.ready_timeout,
     )
-    secret_cipher = providers.Singleton(SecretCipher, key_ring, on_plaintext=remember_secret)
+    secret_cipher = providers.Singleton(
+        SecretCipher, key_ring, on_plaintext=remember_secret, on_failure=count_decrypt_failure
+    )
     secret_store = providers.Selector(
         settings.provided.secret_store,
         postgres=providers.Singleton(PostgresSecretStore, pool, secret_cipher),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import structlog
+from psycopg_pool import AsyncConnectionPool
 
+from thedata.adapters.observability.metrics import PoolSampler
 from thedata.adapters.postgres import EmbeddedPostgres
 from thedata.adapters.secrets import (
     KeyRing,
@@ -116,3 +119,18 @@ def lease_of(settings: Settings) -> timedelta:
 def run_retention_of(settings: Settings) -> timedelta:
     """How long finished runs are kept."""
     return timedelta(days=settings.run_retention_days)
+
+
+async def sampling_pool_metrics(
+    pool: AsyncConnectionPool, interval: float
+) -> AsyncIterator[PoolSampler]:
+    """The pool's figures recorded as metrics every ``interval`` seconds, from start-up to
+    shutdown (the sampler is also there for a scrape to freshen them)."""
+    sampler = PoolSampler(pool.pop_stats, interval)
+    task = asyncio.create_task(sampler.run(), name="thedata-pool-metrics")
+    try:
+        yield sampler
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -14,6 +14,7 @@ from thedata.entrypoints.http.docs import docs_assets_router, openapi_config
 from thedata.entrypoints.http.health import HealthController
 from thedata.entrypoints.http.idempotency import replay_response
 from thedata.entrypoints.http.json_body import JsonRequest
+from thedata.entrypoints.http.metrics import MetricsController
 from thedata.entrypoints.http.plugin import ContainerPlugin
 from thedata.entrypoints.http.problems import EXCEPTION_HANDLERS
 from thedata.entrypoints.http.request_context import RequestContextMiddleware
@@ -35,7 +36,7 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
     """
     settings = container.settings()
     app = Litestar(
-        route_handlers=[HealthController, *CONTROLLERS, docs_assets_router()],
+        route_handlers=[HealthController, MetricsController, *CONTROLLERS, docs_assets_router()],
         plugins=[ContainerPlugin(container, open_resources=open_resources)],
         exception_handlers={**EXCEPTION_HANDLERS, Replayed: replay_response},
         openapi_config=openapi_config(_package_version()),

@@ -72,6 +72,7 @@ class ServiceContainer(Protocol):
     def init_resources(self) -> Any: ...  # an awaitable: opens pools and servers
     def shutdown_resources(self) -> Any: ...  # an awaitable: closes what init opened
     def check_readiness(self) -> CheckReadiness: ...
+    def pool_metrics(self) -> Any: ...  # a sampler of the database pool's figures
     def authenticate(self) -> Authenticate: ...
 
     # accounts

@@ -23,6 +23,7 @@ from thedata.domain.errors import (
     RateLimited,
     Unauthenticated,
 )
+from thedata.entrypoints.container.edge import count_refusal
 from thedata.entrypoints.http.request_context import request_id_of
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -130,9 +131,11 @@ def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> 
         headers["WWW-Authenticate"] = WWW_AUTHENTICATE
         # a security event an operator may want to follow; never the credential itself
         log.info("authentication refused", problem=error.code)
+        count_refusal(error.code, rate_limited=False)
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
         log.warning("rate limited", problem=error.code, retry_after=error.retry_after)
+        count_refusal(error.code, rate_limited=True)
     if isinstance(error, DependencyUnavailable):
         headers["Retry-After"] = str(error.retry_after)
         log.warning("dependency unavailable", error=error.code, detail=str(error))

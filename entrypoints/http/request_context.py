@@ -12,6 +12,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from thedata.entrypoints.container.edge import (
     bind_request_id,
     log_request,
+    observe_request,
     request_scope,
     unbind_request_id,
 )
@@ -61,8 +62,8 @@ class RequestContextMiddleware:
     """Wraps the whole application, routing errors included, so no response escapes it.
 
     Binds the request id to every log line written while the request runs,
-    adds ``X-Request-ID`` to the response and writes one access-log line with
-    method, route template, status and duration. Runs the request in a
+    adds ``X-Request-ID`` to the response, counts the request in the metrics and writes
+    one access-log line with method, route template, status and duration. Runs the request in a
     ``request_scope``, where its caller and its use case may share a connection.
     """
 
@@ -94,12 +95,15 @@ class RequestContextMiddleware:
         finally:
             leftover = connections.close()
             try:
+                seconds = time.perf_counter() - started
+                method, route = scope["method"], scope.get("path_template")
+                observe_request(method, route, status, seconds)
                 log_request(
-                    method=scope["method"],
-                    route=scope.get("path_template"),
+                    method=method,
+                    route=route,
                     path=scope["path"],
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                 )
             finally:
                 unbind_request_id(binding)

@@ -19,11 +19,13 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
 
+from thedata.application.ports.metrics import NoRunMetrics, RunMetrics
 from thedata.application.ports.run_arrivals import RunArrivals
 from thedata.application.use_cases import (
     EnqueueDueRuns,
@@ -59,6 +61,7 @@ class Worker:
         presence: ReportWorkerPresence | None = None,
         arrivals: RunArrivals | None = None,
         *,
+        metrics: RunMetrics | None = None,
         concurrency: int = 1,
         name: str | None = None,
         poll: float = 1.0,
@@ -67,6 +70,7 @@ class Worker:
     ) -> None:
         self._queue, self._execute, self._schedule = queue, execute, schedule
         self._housekeeping, self._presence, self._arrivals = housekeeping, presence, arrivals
+        self._metrics = metrics or NoRunMetrics()
         self._concurrency, self.name = concurrency, name or worker_id()
         self._poll, self._reap_every, self._grace = poll, reap_every, grace
         self._running: set[asyncio.Task[Run | None]] = set()
@@ -122,6 +126,7 @@ class Worker:
     async def _reap(self) -> None:
         try:
             for run in await self._queue.reap():
+                self._metrics.lease_expired(run)
                 log.warning(
                     "run lease expired: re-queued"
                     if not run.status.finished
@@ -154,6 +159,7 @@ class Worker:
             return
         try:
             for run in await self._schedule.enqueue():
+                self._metrics.run_queued(run.trigger.value)
                 log.info(
                     "scheduled run queued",
                     run_id=str(run.id),
@@ -172,6 +178,7 @@ class Worker:
         if run is None:
             return False
         log.info("run claimed", run_id=str(run.id), attempt=run.attempt, epoch=run.epoch)
+        self._metrics.attempt_started(run)
         task = asyncio.create_task(self._attempt(run, stopping))
         self._running.add(task)
         task.add_done_callback(self._ended)
@@ -183,14 +190,17 @@ class Worker:
 
     async def _attempt(self, run: Run, stopping: asyncio.Event) -> Run | None:
         bound = log.bind(run_id=str(run.id), attempt=run.attempt)
+        started = time.monotonic()
         try:
             ended = await self._execute(run, stopping)
         except Exception:
             bound.exception("the attempt crashed; its lease will expire and the run be retried")
             return None
         if ended is None:
+            self._metrics.attempt_refused()
             bound.warning("the attempt lost its run to another; it stored nothing")
         else:
+            self._metrics.attempt_ended(ended, time.monotonic() - started)
             bound.info("run attempt ended", status=ended.status.value)
         return ended
 

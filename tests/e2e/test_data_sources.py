@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import free_port, tcp_endpoint
 from tests.database import every_value_as_bytes
 from tests.e2e.api import Client, add_member, create_org, problem_type, register
+from tests.scraped import scraped, value
 
 PASSWORD = "Pg-Secret-4711"
 
@@ -247,20 +248,31 @@ async def test_a_closed_port_is_ok_false_and_repeated_failures_open_the_circuit(
     config = postgres | {"port": free_port(), "password": PASSWORD}
     created = await create(client, headers, org, name="dead", kind="postgres", config=config)
     path = f"/v1/orgs/{org}/data-sources/{created.json()['id']}"
+    before = scraped()
     results = [(await client.post(path + "/check", headers=headers)).json() for _ in range(6)]
+    after = scraped()
     assert all(r["ok"] is False for r in results)
+    opened = "thedata_circuit_breaker_transitions_total"
+    assert (
+        value(after, opened, kind="postgres", state="open")
+        - value(before, opened, kind="postgres", state="open")
+        == 1
+    )
+    open_now = "thedata_circuit_breakers_open"
+    assert value(after, open_now, kind="postgres") - value(before, open_now, kind="postgres") == 1
     assert "refused" in results[0]["error"].lower()
     assert all(r["latency_ms"] < 5000 for r in results)
     assert "recent calls" in results[5]["error"]  # refused by the open circuit
     assert all(PASSWORD not in r["error"] for r in results)
     health = (await client.get(path, headers=headers)).json()["health"]
     assert health["circuit"] == "open"
-    opened = [
+    logged = [
         json.loads(line) for line in log_lines.getvalue().splitlines() if "circuit open" in line
     ]
-    assert len(opened) == 1
-    assert opened[0]["data_source_id"] == created.json()["id"]
-    assert opened[0]["level"] == "warning"
+    assert len(logged) == 1
+    assert logged[0]["data_source_id"] == created.json()["id"]
+    assert logged[0]["kind"] == "postgres"
+    assert logged[0]["level"] == "warning"
     streams = await client.get(path + "/streams", headers=headers)
     assert streams.status_code == 503
     assert "Retry-After" in streams.headers

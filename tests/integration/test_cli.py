@@ -10,11 +10,13 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TEST_SECRET_KEYS, free_port
 
@@ -185,11 +187,67 @@ def test_serve_with_several_workers_shares_one_embedded_database(server_home: Pa
     try:
         wait_ready(base, process)
         assert get(base + "/health/ready")[0] == 200
+        with ThreadPoolExecutor(8) as pool:  # at once, so that both workers answer some
+            assert set(pool.map(lambda _: get(base + "/health/live")[0], range(200))) == {200}
+        # whichever worker answers a scrape counts every worker's requests
+        scrapes = [metric_samples(get(base + "/metrics")[2]) for _ in range(6)]
     finally:
         code, lines = stop(process)
     assert code == 0
+    live = ("thedata_http_requests_total", "GET", "/health/live", "2xx")
+    earlier_scrapes = ("thedata_http_requests_total", "GET", "/metrics", "2xx")
+    assert [scrape[live] for scrape in scrapes] == [200] * 6
+    assert [scrape.get(earlier_scrapes, 0) for scrape in scrapes] == list(range(6))
     # the parent migrated once; the workers must not do it again
     assert "migrations checked" not in [line["event"] for line in lines]
+
+
+def metric_samples(text: bytes) -> dict[tuple[str, ...], float]:
+    """A scrape's samples of HTTP requests by (name, method, route, status class)."""
+    return {
+        (
+            sample.name,
+            *(sample.labels[k] for k in ("method", "route", "status_class")),
+        ): sample.value
+        for family in text_string_to_metric_families(text.decode())
+        for sample in family.samples
+        if sample.name == "thedata_http_requests_total"
+    }
+
+
+def test_a_worker_serves_its_metrics_on_the_port_set(database_url: str, tmp_path: Path) -> None:
+    """``thedata worker`` has no API: its metrics (its database pool's, retries, the build)
+    are on THEDATA_WORKER_METRICS_PORT."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*THEDATA, "worker"],
+        cwd=tmp_path,
+        env=clean_env(
+            THEDATA_DATABASE_URL=database_url,
+            THEDATA_HOME=str(tmp_path / "state"),
+            THEDATA_WORKER_METRICS_PORT=str(port),
+            THEDATA_LOG_FORMAT="json",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _, body = get(f"http://127.0.0.1:{port}/metrics")
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "the worker never served its metrics"
+                time.sleep(0.1)
+    finally:
+        code, _ = stop(process)
+    assert code == 0
+    assert status == 200
+    names = {f.name for f in text_string_to_metric_families(body.decode())}
+    assert {"thedata_build_info", "thedata_db_pool_max_connections"} <= names
 
 
 def test_serve_against_an_external_database_migrates_it(database_url: str, tmp_path: Path) -> None:

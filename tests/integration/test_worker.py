@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from tests.conftest import make_settings, tcp_endpoint
 from tests.e2e.conftest import CHEAP_HASHING
 from tests.integration.test_cli import THEDATA, clean_env
 from tests.integration.test_run_pipeline_folders import organization
 from tests.integration.test_run_pipeline_postgres import STREAMS, databases, table
+from tests.scraped import scraped, value
 from thedata.application.use_cases import NewDataSource, NewPipeline
 from thedata.domain.data_sources import DataSourceKind
 from thedata.domain.pipelines import Stream
@@ -90,9 +93,13 @@ async def test_an_in_process_worker_executes_a_triggered_run_to_success(
         principal, org, pipeline_id = await a_pipeline(
             container, source_url, destination_url, STREAMS
         )
+        before = scraped()
         run = await (await resolve(container.trigger_run))(principal, org, pipeline_id)
         worker = Worker(
-            await resolve(container.run_queue), await resolve(container.execute_run), poll=0.05
+            await resolve(container.run_queue),
+            await resolve(container.execute_run),
+            metrics=await resolve(container.run_metrics),
+            poll=0.05,
         )
         stopping = asyncio.Event()
         working = asyncio.create_task(worker.run(stopping))
@@ -101,11 +108,31 @@ async def test_an_in_process_worker_executes_a_triggered_run_to_success(
         finally:
             stopping.set()
             await working
+    after = scraped()
+
+    def added(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
     assert ended.status is RunStatus.SUCCEEDED, ended.error
+    assert added("thedata_runs_queued_total", trigger="manual") == 1
+    assert added("thedata_run_attempts_started_total", trigger="manual") == 1
+    assert added("thedata_run_attempts_ended_total", status="succeeded", trigger="manual") == 1
+    assert added("thedata_runs_finished_total", status="succeeded", trigger="manual") == 1
+    assert added("thedata_run_attempt_duration_seconds_count", trigger="manual") == 1
+    assert added("thedata_run_rows_written_total") == sum(rows(source_url, s.name) for s in STREAMS)
     assert ended.attempt == 1
     assert ended.streams["orders"].rows_written == 500
     assert table(destination_url, "orders_upserted") == table(source_url, "orders")
     assert table(destination_url, "customers_copy") == table(source_url, "customers")
+
+
+def rows(url: str, name: str) -> int:
+    """How many rows the table ``name`` holds."""
+    with psycopg.connect(url) as connection:
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))
+        counted = connection.execute(query).fetchone()
+    assert counted is not None
+    return int(counted[0])
 
 
 def _worker(variables: dict[str, str], cwd: Path) -> subprocess.Popen[str]:

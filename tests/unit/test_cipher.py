@@ -112,3 +112,16 @@ def test_reseal_moves_a_secret_to_the_newest_key() -> None:
     fresh = newer.reseal(ORG, REFERENCE, sealed)
     assert fresh.key_version == 2
     assert cipher(2).open(ORG, REFERENCE, fresh) == b"s3cret-value"
+
+
+def test_each_secret_that_does_not_open_is_reported_with_why() -> None:
+    """For the decrypt-failure count: an altered secret, then one sealed with a key gone."""
+    reasons: list[str] = []
+    sealed = cipher(2, 1).seal(ORG, REFERENCE, b"s3cret-value")
+    ring = KeyRing({1: b"x" * 32}, 1)
+    opener = SecretCipher(ring, on_failure=reasons.append)
+    with pytest.raises(SecretUnreadable):
+        opener.open(ORG, REFERENCE, evolve(sealed, key_version=1))
+    with pytest.raises(SecretUnreadable):
+        opener.open(ORG, REFERENCE, sealed)
+    assert reasons == ["failed_authentication", "unknown_key_version"]

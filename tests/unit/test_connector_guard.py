@@ -33,7 +33,7 @@ class Dead:
 def guard(clock: ManualClock, timeout: float = 1.0) -> tuple[ConnectorGuard, list[Transition]]:
     transitions: list[Transition] = []
     return ConnectorGuard(
-        clock, SETTINGS, timeout, lambda _id, t: transitions.append(t)
+        clock, SETTINGS, timeout, lambda _id, _kind, t: transitions.append(t)
     ), transitions
 
 

@@ -1,0 +1,309 @@
+"""The service's Prometheus metrics: what every process records, and the text a scrape reads.
+
+One registry of our own (a host program's default registry is left alone). Under
+``thedata serve --workers N`` the parent sets ``PROMETHEUS_MULTIPROC_DIR`` before the
+workers start: each process then keeps its values in files there, and a scrape of
+any of them adds up all of them (``prometheus_client``'s multiprocess mode).
+
+Labels are bounded by construction: an HTTP method outside the standard ones is
+``other``, a request no route matched is ``unmatched``, a status is its class
+(``2xx``); no id, raw path or organization is ever a label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+from collections.abc import Callable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+# the text format every Prometheus reads (our names need none of 1.0.0's escaping); the
+# charset is left for the HTTP framework to add
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# The latency objectives the alerts hold the API to (deploy/monitoring) are bucket bounds,
+# so that the share of requests under them is exact: 250 ms and 1 s.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+_HTTP_REQUESTS = Counter(
+    "thedata_http_requests",
+    "HTTP requests answered, by method, route template and status class.",
+    ["method", "route", "status_class"],
+    registry=REGISTRY,
+)
+_HTTP_DURATION = Histogram(
+    "thedata_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response, by method and route template.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_STATUS_CLASSES = {n: f"{n}xx" for n in range(1, 6)}
+UNMATCHED_ROUTE = "unmatched"
+
+_RequestSeries = tuple[Callable[[], None], Callable[[float], None]]
+# one entry per method, route and status class actually seen: a bounded set, since
+# each part is (see ``observe_request``)
+_request_series: dict[tuple[str, str | None, int], _RequestSeries] = {}
+
+
+def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
+    """Count one answered request and its duration."""
+    if method not in _METHODS:
+        method = "other"
+    key = (method, route, status // 100)
+    try:
+        count, observe = _request_series[key]
+    except KeyError:
+        count, observe = _request_series.setdefault(key, _series_for(method, route, status))
+    count()
+    observe(seconds)
+
+
+def _series_for(method: str, route: str | None, status: int) -> _RequestSeries:
+    route_label = route or UNMATCHED_ROUTE
+    status_class = _STATUS_CLASSES.get(status // 100, "other")
+    counter = _HTTP_REQUESTS.labels(method=method, route=route_label, status_class=status_class)
+    histogram = _HTTP_DURATION.labels(method=method, route=route_label)
+    return counter.inc, histogram.observe
+
+
+_POOL_CONNECTIONS = Gauge(
+    "thedata_db_pool_connections",
+    "Connections the database pool holds, by state (idle or in use).",
+    ["state"],
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+_POOL_MAX = Gauge(
+    "thedata_db_pool_max_connections",
+    "Connections the database pool may open.",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+_POOL_WAITING = Gauge(
+    "thedata_db_pool_waiting_requests",
+    "Requests waiting for a connection from the database pool.",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+_POOL_ACQUIRES = Counter(
+    "thedata_db_pool_acquires",
+    "Connections taken from the database pool.",
+    registry=REGISTRY,
+)
+_POOL_WAIT = Counter(
+    "thedata_db_pool_acquire_wait_seconds",
+    "Time spent waiting for a connection from the database pool (requests that queued).",
+    registry=REGISTRY,
+)
+_POOL_TIMEOUTS = Counter(
+    "thedata_db_pool_acquire_timeouts",
+    "Requests for a connection that the database pool refused or timed out.",
+    registry=REGISTRY,
+)
+_POOL_LOST = Counter(
+    "thedata_db_connections_lost",
+    "Pooled connections found broken and replaced.",
+    registry=REGISTRY,
+)
+
+# psycopg_pool's counters that ``pop_stats`` hands over (and resets), and what they add to
+_POOL_COUNTERS: dict[str, tuple[Counter, float]] = {
+    "requests_num": (_POOL_ACQUIRES, 1.0),
+    "requests_wait_ms": (_POOL_WAIT, 0.001),
+    "requests_errors": (_POOL_TIMEOUTS, 1.0),
+    "connections_lost": (_POOL_LOST, 1.0),
+}
+
+
+def record_pool_stats(stats: Mapping[str, int]) -> None:
+    """Record a database pool's state and what it counted since the last call, as
+    ``psycopg_pool``'s ``pop_stats()`` gives them."""
+    size, available = stats.get("pool_size", 0), stats.get("pool_available", 0)
+    _POOL_CONNECTIONS.labels(state="idle").set(available)
+    _POOL_CONNECTIONS.labels(state="in_use").set(max(0, size - available))
+    _POOL_MAX.set(stats.get("pool_max", 0))
+    _POOL_WAITING.set(stats.get("requests_waiting", 0))
+    for name, (counter, scale) in _POOL_COUNTERS.items():
+        amount = stats.get(name, 0)
+        if amount > 0:
+            counter.inc(amount * scale)
+
+
+class PoolSampler:
+    """Records a database pool's figures every ``interval`` seconds while ``run`` runs, and
+    whenever asked (a scrape asks first, so that what it reads is current)."""
+
+    def __init__(self, pop_stats: Callable[[], Mapping[str, int]], interval: float) -> None:
+        self._pop_stats, self._interval = pop_stats, interval
+
+    def sample(self) -> None:
+        """Record the pool's figures now."""
+        record_pool_stats(self._pop_stats())
+
+    async def run(self) -> None:
+        """Sample until cancelled (in every process: each has its own pool)."""
+        while True:
+            self.sample()
+            await asyncio.sleep(self._interval)
+
+
+_RETRIES = Counter(
+    "thedata_retries",
+    "Operations tried again after a transient failure, by operation and error type.",
+    ["operation", "error_type"],
+    registry=REGISTRY,
+)
+
+
+def count_retry(operation: str, error: BaseException) -> None:
+    """One more try of ``operation`` (a name from the code) after ``error``."""
+    _RETRIES.labels(operation=operation, error_type=type(error).__name__).inc()
+
+
+_BREAKER_TRANSITIONS = Counter(
+    "thedata_circuit_breaker_transitions",
+    "Changes of data sources' circuit breakers, by data source kind and the state entered.",
+    ["kind", "state"],
+    registry=REGISTRY,
+)
+_BREAKERS_OPEN = Gauge(
+    "thedata_circuit_breakers_open",
+    "Data sources whose circuit breaker is open (refusing calls), by kind.",
+    ["kind"],
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+
+
+def count_breaker_transition(kind: str, before: str, after: str) -> None:
+    """A data source's breaker went from state ``before`` to ``after``."""
+    _BREAKER_TRANSITIONS.labels(kind=kind, state=after).inc()
+    if after == "open" and before != "open":
+        _BREAKERS_OPEN.labels(kind=kind).inc()
+    elif before == "open" and after != "open":
+        _BREAKERS_OPEN.labels(kind=kind).dec()
+
+
+_AUTH_REFUSED = Counter(
+    "thedata_authentication_failures",
+    "Requests refused for their credentials, by problem code (invalid_credentials: a "
+    "sign-in with a wrong email or password).",
+    ["code"],
+    registry=REGISTRY,
+)
+_RATE_LIMITED = Counter(
+    "thedata_rate_limited_requests",
+    "Requests refused by a rate limit (429), by problem code.",
+    ["code"],
+    registry=REGISTRY,
+)
+
+
+def count_refusal(code: str, *, rate_limited: bool) -> None:
+    """A request refused for its credentials or by a rate limit; ``code`` is the problem's
+    code (a name from the code, never from the request)."""
+    (_RATE_LIMITED if rate_limited else _AUTH_REFUSED).labels(code=code).inc()
+
+
+_DECRYPT_FAILURES = Counter(
+    "thedata_secret_decrypt_failures",
+    "Stored secrets that did not decrypt, by reason (unknown_key_version: the key ring lacks "
+    "the key that sealed it; failed_authentication: altered, moved or another key).",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+def count_decrypt_failure(reason: str) -> None:
+    """A secret did not open, for ``reason`` (a name from the cipher)."""
+    _DECRYPT_FAILURES.labels(reason=reason).inc()
+
+
+_BUILD_INFO = Gauge(
+    "thedata_build_info",
+    "Always 1: the running version of the service and of Python.",
+    ["version", "python_version"],
+    multiprocess_mode="max",
+    registry=REGISTRY,
+)
+
+
+def _package_version() -> str:
+    try:
+        return version("thedata")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0.0.0"
+
+
+_BUILD_INFO.labels(version=_package_version(), python_version=platform.python_version()).set(1)
+
+
+def exposition() -> bytes:
+    """The text a scrape reads: this process's metrics, or every process's in multiprocess
+    mode (less the gauges of processes that ended)."""
+    directory = os.environ.get(MULTIPROCESS_DIRECTORY)
+    if not directory:
+        return generate_latest(REGISTRY)
+    _forget_ended_processes(Path(directory))
+    registry = CollectorRegistry()
+    _multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
+def _forget_ended_processes(directory: Path) -> None:
+    # A worker that died (uvicorn's supervisor starts another) leaves its live gauges'
+    # file behind; nothing tells us when, so a scrape looks for their processes.
+    for file in directory.glob("gauge_live*_*.db"):
+        pid = file.stem.rsplit("_", 1)[1]
+        if pid.isdigit() and not _running(int(pid)):
+            _multiprocess.mark_process_dead(int(pid), str(directory))  # type: ignore[no-untyped-call]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: running
+        return True
+    return True
+
+
+def serve_metrics(host: str, port: int) -> Callable[[], None]:
+    """Serve this process's metrics over HTTP on ``host:port`` (a thread of its own), for a
+    process without an API (``thedata worker``); call what it returns to stop."""
+    server, thread = start_http_server(port, addr=host, registry=REGISTRY)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
+
+
+def start_multiprocess_directory(directory: Path) -> None:
+    """Make ``directory`` where the processes started from now on keep their metrics,
+    emptied of an earlier run's (whose counters would otherwise add up with ours)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIRECTORY] = str(directory)

@@ -1,0 +1,84 @@
+"""``RunMetrics`` in Prometheus: runs queued, attempts started and ended, recoveries."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+from thedata.adapters.observability.metrics import REGISTRY
+from thedata.domain.runs import Run
+
+# an attempt moves anything from an empty table to a large one
+ATTEMPT_BUCKETS = (0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0)
+
+_QUEUED = Counter(
+    "thedata_runs_queued",
+    "Runs queued, by what queued them.",
+    ["trigger"],
+    registry=REGISTRY,
+)
+_STARTED = Counter(
+    "thedata_run_attempts_started",
+    "Attempts workers started (each claim of a run), by what queued the run.",
+    ["trigger"],
+    registry=REGISTRY,
+)
+_ENDED = Counter(
+    "thedata_run_attempts_ended",
+    "Attempts that ended and were stored, by the run's status after them (queued: it will "
+    "be tried again) and what queued it.",
+    ["status", "trigger"],
+    registry=REGISTRY,
+)
+_FINISHED = Counter(
+    "thedata_runs_finished",
+    "Runs that reached an end (succeeded, failed, cancelled), by status and what queued them.",
+    ["status", "trigger"],
+    registry=REGISTRY,
+)
+_DURATION = Histogram(
+    "thedata_run_attempt_duration_seconds",
+    "Time an attempt took, from its claim to its end, by what queued the run.",
+    ["trigger"],
+    buckets=ATTEMPT_BUCKETS,
+    registry=REGISTRY,
+)
+_ROWS = Counter(
+    "thedata_run_rows_written",
+    "Rows attempts wrote to their destinations.",
+    registry=REGISTRY,
+)
+_RECOVERIES = Counter(
+    "thedata_run_recoveries",
+    "Runs taken back from workers that stopped renewing their lease (requeued, or failed "
+    "with their attempts spent), and commits of such workers refused (zombie_refused).",
+    ["kind"],
+    registry=REGISTRY,
+)
+
+
+class PrometheusRunMetrics:
+    """Counts what the worker reports (see ``RunMetrics``)."""
+
+    def run_queued(self, trigger: str) -> None:
+        _QUEUED.labels(trigger=trigger).inc()
+
+    def attempt_started(self, run: Run) -> None:
+        _STARTED.labels(trigger=run.trigger.value).inc()
+
+    def attempt_ended(self, run: Run, seconds: float) -> None:
+        status, trigger = run.status.value, run.trigger.value
+        _ENDED.labels(status=status, trigger=trigger).inc()
+        _DURATION.labels(trigger=trigger).observe(seconds)
+        _ROWS.inc(run.rows_written)
+        if run.status.finished:
+            _FINISHED.labels(status=status, trigger=trigger).inc()
+
+    def attempt_refused(self) -> None:
+        _RECOVERIES.labels(kind="zombie_refused").inc()
+
+    def lease_expired(self, run: Run) -> None:
+        if run.status.finished:
+            _RECOVERIES.labels(kind="failed_after_max_attempts").inc()
+            _FINISHED.labels(status=run.status.value, trigger=run.trigger.value).inc()
+        else:
+            _RECOVERIES.labels(kind="lease_expired_requeued").inc()

@@ -1,0 +1,53 @@
+"""What the run machinery reports to be counted, as a port: Prometheus in the service,
+nothing (or a recorder, in tests) for a library user who wants none."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from thedata.domain.runs import Run
+
+
+class RunMetrics(Protocol):
+    """Each step of a run's life, as the worker sees it."""
+
+    def run_queued(self, trigger: str) -> None:
+        """A run was queued (``manual``, ``schedule``...)."""
+        ...
+
+    def attempt_started(self, run: Run) -> None:
+        """A worker claimed ``run`` and starts an attempt."""
+        ...
+
+    def attempt_ended(self, run: Run, seconds: float) -> None:
+        """The attempt of ``run`` (as it was stored at its end) took ``seconds``."""
+        ...
+
+    def attempt_refused(self) -> None:
+        """An attempt found its run taken over (its lease had expired) and stored nothing:
+        a zombie's commit, refused."""
+        ...
+
+    def lease_expired(self, run: Run) -> None:
+        """The reaper took back ``run`` from a worker that stopped renewing its lease: queued
+        again, or failed with its attempts spent."""
+        ...
+
+
+class NoRunMetrics:
+    """Counts nothing."""
+
+    def run_queued(self, trigger: str) -> None:
+        """Nothing."""
+
+    def attempt_started(self, run: Run) -> None:
+        """Nothing."""
+
+    def attempt_ended(self, run: Run, seconds: float) -> None:
+        """Nothing."""
+
+    def attempt_refused(self) -> None:
+        """Nothing."""
+
+    def lease_expired(self, run: Run) -> None:
+        """Nothing."""

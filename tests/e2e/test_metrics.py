@@ -1,0 +1,117 @@
+"""``GET /metrics`` after real requests: counted by route template, read by Prometheus' parser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import make_settings
+from tests.e2e.api import register
+from tests.e2e.conftest import CHEAP_HASHING
+from tests.scraped import scraped, value
+from thedata.entrypoints.container import build_container
+from thedata.entrypoints.http import create_app
+
+POOL_MAX = 7
+
+
+@pytest.fixture
+async def client(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    settings = make_settings(
+        database_url=database_url,
+        db_pool_max_size=POOL_MAX,
+        login_attempt_limit=2,
+        data_root=str(tmp_path / "data"),
+        **CHEAP_HASHING,
+    )
+    async with AsyncTestClient(create_app(build_container(settings))) as test_client:
+        yield test_client
+
+
+async def scrape(client: Any) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    return response.text, scraped(response.text)
+
+
+async def test_requests_are_counted_by_route_template_never_by_path(client: Any) -> None:
+    _, before = await scrape(client)
+    org = uuid.uuid4()
+    for _ in range(3):
+        assert (await client.get("/health/live")).status_code == 200
+    assert (await client.get(f"/v1/orgs/{org}/pipelines")).status_code == 401
+    assert (await client.get(f"/no/such/{org}")).status_code == 404
+    text, after = await scrape(client)
+
+    def added(method: str, route: str, status_class: str) -> float:
+        labels = {"method": method, "route": route, "status_class": status_class}
+        name = "thedata_http_requests_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert added("GET", "/health/live", "2xx") == 3
+    assert added("GET", "/v1/orgs/{org_id}/pipelines", "4xx") == 1
+    assert added("GET", "unmatched", "4xx") == 1
+    assert added("GET", "/metrics", "2xx") == 1  # the first scrape
+    assert str(org) not in text
+
+
+async def test_the_pool_is_described_at_each_scrape(client: Any) -> None:
+    await client.get("/health/ready")
+    _, values = await scrape(client)
+    assert value(values, "thedata_db_pool_max_connections") == POOL_MAX
+    in_use = value(values, "thedata_db_pool_connections", state="in_use")
+    idle = value(values, "thedata_db_pool_connections", state="idle")
+    assert 1 <= in_use + idle <= POOL_MAX
+    assert value(values, "thedata_db_pool_acquires_total") >= 1
+
+
+async def test_sign_in_failures_and_rate_limit_hits_are_counted_by_code(client: Any) -> None:
+    await register(client, "ada@x.io")
+    _, before = await scrape(client)
+    wrong = {"email": "ada@x.io", "password": "not the password"}
+    statuses = [(await client.post("/v1/auth/token", json=wrong)).status_code for _ in range(3)]
+    _, after = await scrape(client)
+    assert statuses == [401, 401, 429]
+
+    def added(name: str, code: str) -> float:
+        return value(after, name, code=code) - value(before, name, code=code)
+
+    assert added("thedata_authentication_failures_total", "invalid_credentials") == 2
+    assert added("thedata_rate_limited_requests_total", "too_many_login_attempts") == 1
+
+
+def promtool() -> str:
+    """promtool's path; a skip where it is not installed, unless CI requires it."""
+    found = shutil.which("promtool")
+    if found is None:
+        if os.environ.get("THEDATA_REQUIRE_MONITORING_TOOLS") == "1":
+            pytest.fail("promtool is not installed (Debian's prometheus package has it)")
+        pytest.skip("promtool is not installed")
+    return found
+
+
+async def test_promtool_finds_nothing_to_fix_in_a_scrape(client: Any) -> None:
+    """Names, units, types and help as Prometheus' own linter wants them."""
+    await client.get("/health/live")
+    await client.get("/nowhere")
+    text, _ = await scrape(client)
+    checked = subprocess.run(  # noqa: ASYNC221 - a test's short wait, nothing else runs
+        [promtool(), "check", "metrics"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.strip() == ""
+    assert checked.stderr.strip() == ""
