@@ -47,9 +47,11 @@ _IPV6_CLIENT_PREFIX = 64
 
 
 def client_of(address: str) -> str:
-    """The client an address stands for: an IPv4 address itself, an IPv6 address its /64."""
+    """The client an address stands for: an IPv4 address itself, an IPv6 address its /64,
+    without the port some proxies write beside it (else each connection of one host would
+    be a client of its own, under no limit)."""
     try:
-        parsed = ipaddress.ip_address(address.strip())
+        parsed = ipaddress.ip_address(_without_port(address.strip()))
     except ValueError:
         return address  # not an address (a test client, a proxy's odd header): taken as is
     if isinstance(parsed, ipaddress.IPv6Address):
@@ -57,6 +59,16 @@ def client_of(address: str) -> str:
             return str(parsed.ipv4_mapped)
         return str(ipaddress.ip_network(f"{parsed}/{_IPV6_CLIENT_PREFIX}", strict=False))
     return str(parsed)
+
+
+def _without_port(address: str) -> str:
+    """``203.0.113.9:4711`` and ``[2001:db8::1]:443`` without their ports; anything else
+    (a bare IPv6 address has colons of its own) as it is."""
+    if address.startswith("["):
+        host, bracket, _ = address[1:].partition("]")
+        return host if bracket else address
+    host, colon, port = address.rpartition(":")
+    return host if colon and ":" not in host and port.isdigit() else address
 
 
 def _hashed(kind: str, *parts: str) -> str:

@@ -144,9 +144,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     client_address_header: Annotated[
         str | None,
         Meta(
-            description="Header a trusted proxy puts the client's address in (e.g. "
-            "X-Forwarded-For, whose last entry is used) for sign-in limits. Unset: the "
-            "peer address. Set it only behind a proxy that overwrites the header."
+            description="Header a trusted proxy puts the client's address in for sign-in "
+            "limits (e.g. X-Forwarded-For): the last address over all its lines is the "
+            "client, so the proxy must append it (or overwrite the header). Unset: the peer "
+            "address, which behind a proxy is the proxy's for every client."
         ),
     ] = None
     secret_keys: Annotated[

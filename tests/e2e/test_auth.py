@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +15,7 @@ from tests.e2e.api import PASSWORD, Client, bearer, create_key, create_org, prob
 from tests.e2e.conftest import CHEAP_HASHING
 from thedata.entrypoints.container import build_container
 from thedata.entrypoints.http import create_app
+from thedata.entrypoints.http.controllers.auth import _warn_of_an_unused_proxy_header
 
 
 async def test_sign_up_answers_the_user_and_a_working_token(client: Client) -> None:
@@ -247,3 +250,21 @@ async def test_wrong_current_passwords_are_429_after_the_limit(proxied_client: C
     assert blocked.status_code == 429
     assert 0 < int(blocked.headers["retry-after"]) <= 900
     assert problem_type(blocked) == "too-many-login-attempts"
+
+
+async def test_a_forwarded_sign_in_without_a_client_address_header_is_warned_of_once(
+    client: Client, log_lines: io.StringIO
+) -> None:
+    """Behind a proxy with THEDATA_CLIENT_ADDRESS_HEADER unset every client counts as the
+    proxy: the operator is told, once per process, rather than finding everyone locked out."""
+    _warn_of_an_unused_proxy_header.cache_clear()  # as in a process that just started
+    await register(client, "ada@x.io")
+    for n in range(3):
+        refused = await sign_in(client, "ada@x.io", "wrong password", f"203.0.113.{n}")
+        assert refused.status_code == 401
+    warnings = [
+        json.loads(line)
+        for line in log_lines.getvalue().splitlines()
+        if "THEDATA_CLIENT_ADDRESS_HEADER is unset" in line
+    ]
+    assert [w["level"] for w in warnings] == ["warning"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -314,6 +315,49 @@ def test_serve_keys_sign_in_limits_on_the_peer_whatever_x_forwarded_for_says(
                 {"email": email, "password": "wrong password"},
                 {"X-Forwarded-For": f"203.0.113.{n}"},
             )
+            for n in range(4)
+        ]
+    finally:
+        stop(process)
+    assert guesses == [401, 401, 401, 429]
+
+
+def sign_in_through_a_proxy(base: str, email: str, forwarded_lines: list[str]) -> int:
+    """A wrong sign-in whose ``X-Forwarded-For`` comes as separate header lines, as a proxy
+    that adds its own line (HAProxy's ``option forwardfor``) sends it."""
+    connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
+    try:
+        body = json.dumps({"email": email, "password": "wrong password"})
+        connection.putrequest("POST", "/v1/auth/token")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(len(body)))
+        for line in forwarded_lines:
+            connection.putheader("X-Forwarded-For", line)
+        connection.endheaders(body.encode())
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_behind_a_proxy_the_client_is_the_last_address_of_every_forwarded_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A client's own X-Forwarded-For line comes first: it cannot name another client."""
+    process, base = serve(
+        tmp_path,
+        THEDATA_DATABASE_URL=database_url,
+        THEDATA_CLIENT_ADDRESS_HEADER="X-Forwarded-For",
+        THEDATA_LOGIN_ATTEMPT_LIMIT="3",
+        THEDATA_PASSWORD_HASH_MEMORY_KIB="8",
+        THEDATA_PASSWORD_HASH_ITERATIONS="1",
+    )
+    email = f"ada-{os.urandom(4).hex()}@x.io"
+    try:
+        wait_ready(base, process)
+        account = {"email": email, "password": "a long enough password", "name": "Ada"}
+        assert post_json(base + "/v1/auth/register", account, {}) == 201
+        guesses = [
+            sign_in_through_a_proxy(base, email, [f"10.9.8.{n}", "203.0.113.9:5{n}000"])
             for n in range(4)
         ]
     finally:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from http import HTTPStatus
 from typing import Any
 
+import structlog
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
@@ -34,15 +36,34 @@ PROBLEMS = problem_responses(
     HTTPStatus.SERVICE_UNAVAILABLE,
 )
 
+log = structlog.get_logger("thedata.http.auth")
+
 
 def client_address(request: Request[Any, Any, Any], state: State) -> str:
-    """The client's address for sign-in limits: the trusted proxy's header, else the peer."""
+    """The client's address for sign-in limits: the last address the trusted proxy's header
+    holds, over all its lines (a proxy that adds a line of its own puts it after the
+    client's), else the peer."""
     header = container_of(state).settings().client_address_header
     if header is not None:
-        forwarded = request.headers.get(header, "").split(",")[-1].strip()
+        forwarded = ",".join(request.headers.getall(header, [])).split(",")[-1].strip()
         if forwarded:
             return forwarded
+    elif _FORWARDED_HEADER in request.headers:
+        _warn_of_an_unused_proxy_header()
     return request.client.host if request.client else "unknown"
+
+
+_FORWARDED_HEADER = "x-forwarded-for"
+
+
+@functools.cache
+def _warn_of_an_unused_proxy_header() -> None:
+    # once per process: behind a proxy every client would otherwise share the proxy's
+    # address, and one guesser's failures would lock everyone out
+    log.warning(
+        "a sign-in came with X-Forwarded-For but THEDATA_CLIENT_ADDRESS_HEADER is unset: "
+        "sign-in limits count the peer's address; behind a proxy, set it"
+    )
 
 
 class AuthController(Controller):
