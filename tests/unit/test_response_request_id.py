@@ -23,3 +23,10 @@ def test_the_response_carries_our_id_once_and_every_other_header(
     ours = [h for h in result if h[0].lower() == b"x-request-id"]
     assert ours == [(b"x-request-id", b"req-1")]
     assert [h for h in result if h[0].lower() != b"x-request-id"] == others
+
+
+def test_a_list_given_twice_still_carries_one_id() -> None:
+    headers = [(b"content-type", b"application/json")]
+    _with_request_id(headers, "req-1")
+    result = _with_request_id(headers, "req-2")
+    assert [h for h in result if h[0] == b"x-request-id"] == [(b"x-request-id", b"req-2")]
