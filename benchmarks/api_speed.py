@@ -16,10 +16,11 @@ as a template database on ``THEDATA_BENCH_DATABASE_URL``'s server, default
    production) and lean app, kept up for the whole run, loaded by wrk
    (``--threads`` threads, ``--connections`` connections, ``--duration`` s) endpoint by endpoint,
    the two apps alternated (the order reversed every round), for ``--rounds``
-   rounds. Each load starts once the machine's CPUs are nearly idle (up to 30 s),
-   so that what the last one left PostgreSQL to do (autovacuum after inserts) is
-   not charged to the next app. Per run: req/s, p50/p99 from wrk's latency
-   distribution, the server's CPU per request (``/proc/<pid>/stat``) and its peak RSS.
+   rounds. After each write load the database is vacuumed and checkpointed, and
+   each load starts once the machine's CPUs are nearly idle (up to 30 s, recorded),
+   so that what the last one left PostgreSQL to do is not charged to the next app.
+   Per run: req/s, p50/p99 from wrk's latency distribution, the server's CPU per
+   request (``/proc/<pid>/stat``) and its peak RSS.
 
 Endpoints: ``/health/live``; get a pipeline, list 50, create one (a unique name per
 request); get a run, list 50 runs, trigger a run (each pipeline once, over those
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import psycopg
 
 from benchmarks.api_speed_load import answer, require_wrk, sequential, write_requests, wrk
 from benchmarks.api_speed_report import APPS, summarize, table, write
@@ -157,7 +159,7 @@ def _one_load(
     seconds: float,
     tag: str,
 ) -> dict[str, Any]:
-    wait_machine_quiet()
+    waited, timed_out = wait_machine_quiet()
     target.reset_peak_rss()
     cpu = target.cpu_seconds()
     result = wrk(
@@ -170,6 +172,7 @@ def _one_load(
         statuses=endpoint == "trigger run",
     )
     result["cpu_us_per_request"] = (target.cpu_seconds() - cpu) / max(result["requests"], 1) * 1e6
+    result["quiet_wait_s"], result["quiet_wait_timed_out"] = round(waited, 1), timed_out
     result["peak_rss_mib"] = target.peak_rss_mib()
     # what wrk left in flight ends now: not during the next load (nor after its reset)
     target.wait_idle()
@@ -182,6 +185,14 @@ def _one_load(
     result["ok_rps"] = accepted / result["seconds"]
     result["conflict_rps"] = conflicts / result["seconds"]
     return result
+
+
+def settle_database(url: str) -> None:
+    """Vacuum and checkpoint now what a write load left: autovacuum (a minute's nap here)
+    and the checkpointer would otherwise do it during a later load, of either app."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE)")
+        connection.execute("CHECKPOINT")
 
 
 def measure(
@@ -206,6 +217,7 @@ def measure(
                 forget_triggers(url, workload)
                 _one_load(target, files[endpoint], endpoint, args, args.warm_up, f"w{run_id}{app}")
         forget_triggers(url, workload)
+        settle_database(url)
         for number in range(args.rounds):
             for endpoint in ENDPOINTS:
                 order = APPS if number % 2 == 0 else tuple(reversed(APPS))
@@ -220,6 +232,8 @@ def measure(
                         # what the next loads see is the seed: list runs must not list
                         # these queued runs in one round and the seeded ones in the next
                         forget_triggers(url, workload)
+                    if endpoint in WRITES:
+                        settle_database(url)
                     measured[endpoint][app].append(result)
                     cpu = result["cpu_us_per_request"]
                     progress(
