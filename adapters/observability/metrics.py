@@ -13,8 +13,10 @@ Labels are bounded by construction: an HTTP method outside the standard ones is
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import platform
+from collections import deque
 from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -28,6 +30,8 @@ from prometheus_client import (
     start_http_server,
 )
 from prometheus_client import multiprocess as _multiprocess
+
+from thedata.adapters.observability.next_turn import NextTurn
 
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 # the text format every Prometheus reads (our names need none of 1.0.0's escaping); the
@@ -64,16 +68,43 @@ _request_series: dict[tuple[str, str | None, int], _RequestSeries] = {}
 
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
-    """Count one answered request and its duration."""
-    if method not in _METHODS:
-        method = "other"
-    key = (method, route, status // 100)
-    try:
-        count, observe = _request_series[key]
-    except KeyError:
-        count, observe = _request_series.setdefault(key, _series_for(method, route, status))
-    count()
-    observe(seconds)
+    """Count one answered request and its duration, at the event loop's next turn with the
+    others of that turn (a scrape counts them first): recorded as each request ended, the
+    metrics cost a request to ``/health/live`` a tenth of its CPU under load."""
+    _answered.append((method, route, status, seconds))
+    _RECORD_SOON.soon()
+
+
+def record_answered_requests() -> None:
+    """Record now the requests ``observe_request`` was told of."""
+    answered = _answered
+    series = _request_series
+    while answered:
+        method, route, status, seconds = answered.popleft()
+        if method not in _METHODS:
+            method = "other"
+        key = (method, route, status // 100)
+        try:
+            count, observe = series[key]
+        except KeyError:
+            count, observe = series.setdefault(key, _series_for(method, route, status))
+        count()
+        observe(seconds)
+
+
+# appends and pops of a deque are atomic: a thread without a loop may record at once
+_answered: deque[tuple[str, str | None, int, float]] = deque()
+_RECORD_SOON = NextTurn(record_answered_requests)
+
+
+def _forget_answered() -> None:  # in a forked child: the parent records what it was told
+    _answered.clear()
+    _RECORD_SOON.forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_answered)
+atexit.register(record_answered_requests)
 
 
 def _series_for(method: str, route: str | None, status: int) -> _RequestSeries:
@@ -259,6 +290,7 @@ _BUILD_INFO.labels(version=_package_version(), python_version=platform.python_ve
 def exposition() -> bytes:
     """The text a scrape reads: this process's metrics, or every process's in multiprocess
     mode (less the gauges of processes that ended)."""
+    record_answered_requests()
     directory = os.environ.get(MULTIPROCESS_DIRECTORY)
     if not directory:
         return generate_latest(REGISTRY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from thedata.adapters.observability.metrics import REGISTRY
 from thedata.domain.runs import Run
@@ -56,6 +56,21 @@ _RECOVERIES = Counter(
 )
 
 
+# every worker reads the same queue: the largest figure is the current one
+_QUEUE_DEPTH = Gauge(
+    "thedata_run_queue_depth",
+    "Runs queued (all organizations), as a worker last read it.",
+    multiprocess_mode="max",
+    registry=REGISTRY,
+)
+_QUEUE_WAIT = Gauge(
+    "thedata_run_queue_oldest_wait_seconds",
+    "How long the longest queued run has waited, as a worker last read it (0: none queued).",
+    multiprocess_mode="max",
+    registry=REGISTRY,
+)
+
+
 class PrometheusRunMetrics:
     """Counts what the worker reports (see ``RunMetrics``)."""
 
@@ -82,3 +97,7 @@ class PrometheusRunMetrics:
             _FINISHED.labels(status=run.status.value, trigger=run.trigger.value).inc()
         else:
             _RECOVERIES.labels(kind="lease_expired_requeued").inc()
+
+    def backlog(self, queued: int, oldest_wait_seconds: float) -> None:
+        _QUEUE_DEPTH.set(queued)
+        _QUEUE_WAIT.set(oldest_wait_seconds)

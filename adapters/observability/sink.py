@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import json
 import logging
@@ -15,6 +14,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from structlog.typing import Processor
+
+from thedata.adapters.observability.next_turn import NextTurn
 
 Render = Callable[[Any], str]
 
@@ -60,9 +61,8 @@ class Sink:
         self._queue: deque[tuple[Render, Any]] = deque()
         # held by the drainer, only ever tried (never waited on)
         self._draining = threading.Lock()
-        # where a flush is scheduled and not yet run: a loop, and the thread it runs in
-        self._flush_on: asyncio.AbstractEventLoop | None = None
-        self._flush_thread: int | None = None
+        # the queue drained at the event loop's next turn
+        self._next_turn = NextTurn(self.flush)
 
     def write(self, line: str) -> None:
         """Write ``line`` now, after the lines queued before it."""
@@ -73,23 +73,7 @@ class Sink:
         """Write ``render(record)`` at the running event loop's next turn (now, if no loop
         runs in this thread)."""
         self._queue.append((render, record))
-        # A flush is on its way if this thread's running loop scheduled it: asked
-        # without ``asyncio.get_running_loop()``, whose check for a fork is a ``getpid``
-        # system call (one per request, measured with strace).
-        scheduled = self._flush_on
-        if (
-            scheduled is not None
-            and self._flush_thread == threading.get_ident()
-            and scheduled.is_running()
-        ):
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._flush_on, self._flush_thread = loop, threading.get_ident()
-        loop.call_soon(self._scheduled_flush, loop)
+        self._next_turn.soon()
 
     def flush(self) -> None:
         """Write the queued lines (unless another thread is writing them: it will)."""
@@ -113,12 +97,7 @@ class Sink:
         """In a forked child: the parent writes what was queued."""
         self._queue = deque()
         self._draining = threading.Lock()
-        self._flush_on = self._flush_thread = None
-
-    def _scheduled_flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._flush_on is loop:
-            self._flush_on = self._flush_thread = None
-        self.flush()
+        self._next_turn.forget()
 
     def _write(self, text: str) -> None:
         stream = self.stream

@@ -26,7 +26,7 @@ from thedata.application.ports.identity import (
 from thedata.application.ports.ids import IdFactory
 from thedata.application.ports.metrics import NoRunMetrics, RunMetrics
 from thedata.application.ports.run_arrivals import RunArrivals
-from thedata.application.ports.runs import RunRepository
+from thedata.application.ports.runs import RunBacklog, RunRepository
 from thedata.application.ports.secrets import (
     SecretKeyRotation,
     SecretStore,
@@ -85,6 +85,7 @@ __all__ = [
     "ReadPlan",
     "Retrying",
     "RunArrivals",
+    "RunBacklog",
     "RunMetrics",
     "RunRepository",
     "SecretKeyRotation",

@@ -33,6 +33,10 @@ class RunMetrics(Protocol):
         again, or failed with its attempts spent."""
         ...
 
+    def backlog(self, queued: int, oldest_wait_seconds: float) -> None:
+        """The queue now: runs queued, and how long the longest queued one has waited."""
+        ...
+
 
 class NoRunMetrics:
     """Counts nothing."""
@@ -50,4 +54,7 @@ class NoRunMetrics:
         """Nothing."""
 
     def lease_expired(self, run: Run) -> None:
+        """Nothing."""
+
+    def backlog(self, queued: int, oldest_wait_seconds: float) -> None:
         """Nothing."""

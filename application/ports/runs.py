@@ -17,8 +17,18 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from attrs import frozen
+
 from thedata.domain.pagination import Page, PageRequest
 from thedata.domain.runs import Run, RunStatus
+
+
+@frozen
+class RunBacklog:
+    """The queue at a glance."""
+
+    queued: int
+    oldest_queued_at: datetime | None
 
 
 class RunRepository(Protocol):
@@ -66,6 +76,11 @@ class RunRepository(Protocol):
     async def expired(self, now: datetime, limit: int) -> Sequence[Run]:
         """Up to ``limit`` running runs whose lease ended before ``now``, locked for this unit
         of work (runs another unit holds are skipped: another reaper has them)."""
+        ...
+
+    async def backlog(self) -> RunBacklog:
+        """How many runs are queued (across organizations) and when the longest waiting
+        one was queued: what operators watch."""
         ...
 
     async def purge_finished(self, before: datetime, limit: int) -> int:

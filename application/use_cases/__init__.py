@@ -39,7 +39,7 @@ from thedata.application.use_cases.revoke_access_token import RevokeAccessToken
 from thedata.application.use_cases.revoke_api_key import RevokeApiKey
 from thedata.application.use_cases.rotate_secret_key import RotateSecretKey, RotationReport
 from thedata.application.use_cases.run_pipeline import PipelineOutcome, RunPipeline
-from thedata.application.use_cases.run_queue import RunQueue
+from thedata.application.use_cases.run_queue import QueueBacklog, RunQueue
 from thedata.application.use_cases.sweep_orphan_secrets import SweepOrphanSecrets
 from thedata.application.use_cases.trigger_run import TriggerRun
 from thedata.application.use_cases.update_current_user import UpdateCurrentUser, UserChanges
@@ -104,6 +104,7 @@ __all__ = [
     "PipelineOutcome",
     "ProbeDataSource",
     "Purged",
+    "QueueBacklog",
     "RegisterUser",
     "Registration",
     "RemoveMember",

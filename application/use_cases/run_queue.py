@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from attrs import frozen
+
 from thedata.application.ports import Clock, UnitOfWorkFactory
 from thedata.domain.runs import Backoff, Run, RunError, RunStatus
 
@@ -142,3 +144,25 @@ class RunQueue:
                     reaped.append(lost)
             await uow.commit()
         return reaped
+
+    async def backlog(self) -> QueueBacklog:
+        """How many runs wait, and for how long the longest has (by the store's clock)."""
+        return await backlog_of(self._uow)
+
+
+async def backlog_of(uow_factory: UnitOfWorkFactory) -> QueueBacklog:
+    """How many runs wait, and for how long the longest has (by the store's clock)."""
+    async with uow_factory() as uow:
+        now = await uow.runs.now()
+        backlog = await uow.runs.backlog()
+    oldest = backlog.oldest_queued_at
+    waited = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+    return QueueBacklog(backlog.queued, waited)
+
+
+@frozen
+class QueueBacklog:
+    """Runs queued, and the seconds the longest queued one has waited (0 when none)."""
+
+    queued: int
+    oldest_wait_seconds: float

@@ -81,6 +81,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         Annotated[float, Meta(gt=0, le=10)],
         Meta(description="Seconds each readiness check may take before it counts as failed."),
     ] = 0.5
+    ready_queue_wait: Annotated[
+        Annotated[float, Meta(gt=0, le=86400)],
+        Meta(
+            description="Seconds the longest queued run may wait before readiness warns "
+            "(`runs` check; a warning keeps 200: more workers, not a restart, drain a queue)."
+        ),
+    ] = 300.0
     migrate_on_start: Annotated[
         bool, Meta(description="Apply pending migrations when `thedata serve` starts.")
     ] = True

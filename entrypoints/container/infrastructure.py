@@ -19,6 +19,7 @@ from thedata.adapters.postgres import (
 )
 from thedata.adapters.secrets import EncryptedFileSecretStore, PostgresSecretStore, SecretCipher
 from thedata.adapters.system import SystemClock, UuidV7IdFactory
+from thedata.application.queue_check import QueueCheck
 from thedata.application.secret_store_check import SecretStoreCheck
 from thedata.application.use_cases import CheckReadiness, ListWorkers, RotateSecretKey
 from thedata.application.workers_check import WorkersCheck
@@ -101,10 +102,16 @@ class Infrastructure(containers.DeclarativeContainer):
         connect_timeout=settings.provided.db_connect_timeout,
     )
     workers_health = providers.Factory(WorkersCheck, list_workers=list_workers, clock=clock)
+    queue_health = providers.Factory(
+        QueueCheck,
+        uow=unit_of_work_factory,
+        clock=clock,
+        warn_after=settings.provided.ready_queue_wait,
+    )
 
     check_readiness = providers.Factory(
         CheckReadiness,
-        checks=providers.List(database_health, secrets_health, workers_health),
+        checks=providers.List(database_health, secrets_health, workers_health, queue_health),
         clock=clock,
         timeout=settings.provided.ready_timeout,
     )

@@ -94,6 +94,7 @@ class Worker:
                 await self._beat()
                 await self._reap()
                 await self._enqueue_due()
+                await self._watch_backlog()
                 next_reap = loop.time() + self._reap_every
             self._freed.clear()  # before the count: an attempt ending after it wakes the sleep
             if len(self._running) < self._concurrency and await self._claim(stopping):
@@ -122,6 +123,14 @@ class Worker:
             await self._presence.gone(self.name)
         except Exception as e:
             log.warning("could not say this worker stopped", error=str(e))
+
+    async def _watch_backlog(self) -> None:
+        try:
+            backlog = await self._queue.backlog()
+        except DomainError as e:
+            log.warning("reading the queue's backlog failed; trying again later", error=str(e))
+            return
+        self._metrics.backlog(backlog.queued, backlog.oldest_wait_seconds)
 
     async def _reap(self) -> None:
         try:

@@ -16,7 +16,7 @@ from tests.contract.test_catalog_repositories import a_data_source, a_pipeline
 from tests.contract.test_identity_repositories import an_organization, ids
 from tests.identity import T0
 from thedata.application.errors import ReferenceConflict
-from thedata.application.ports import StoredResponse, UnitOfWork
+from thedata.application.ports import RunBacklog, StoredResponse, UnitOfWork
 from thedata.domain.organizations import Organization
 from thedata.domain.pagination import PageRequest
 from thedata.domain.pipelines import Pipeline
@@ -358,6 +358,29 @@ class RunRepositoryContract(ABC):
             assert await uow.runs.expired(now, 10) == claimed[:2]
             assert await uow.runs.expired(now, 1) == claimed[:1]
             assert await uow.runs.expired(T0 + LEASE, 10) == []
+
+    async def test_the_backlog_counts_queued_runs_and_the_oldest_one_of_any_organization(
+        self,
+    ) -> None:
+        """Queued runs only (a running or finished one is not waiting), across organizations."""
+        async with self.new_uow() as uow:
+            assert await uow.runs.backlog() == RunBacklog(0, None)
+        other = an_organization("elsewhere")
+        async with self.new_uow() as uow:
+            await uow.organizations.add(other)
+            await uow.commit()
+        pipelines = [await self.a_pipeline_of(self.org, f"p{n}") for n in range(3)]
+        pipelines.append(await self.a_pipeline_of(other, "theirs"))
+        runs = [
+            a_run(pipelines[0], T0 + 2 * SECOND),
+            a_run(pipelines[1], T0 + 5 * SECOND),
+            a_run(pipelines[2], T0 - 9 * SECOND),
+            a_run(pipelines[3], T0 + SECOND),
+        ]
+        await self.given(*runs)
+        assert await self.changed(runs[2], runs[2].claim("w", T0, LEASE, 1))
+        async with self.new_uow() as uow:
+            assert await uow.runs.backlog() == RunBacklog(3, T0 + SECOND)
 
     async def test_save_refuses_a_stale_attempt_or_status(self, pipeline: Pipeline) -> None:
         """A worker whose attempt was taken over (reaped, claimed again) stores nothing."""

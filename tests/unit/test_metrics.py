@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -10,10 +11,11 @@ import pytest
 import stamina
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import generate_latest
 
 from tests.scraped import scraped, value
 from thedata.adapters.observability import configure_logging
-from thedata.adapters.observability.metrics import observe_request, record_pool_stats
+from thedata.adapters.observability.metrics import REGISTRY, observe_request, record_pool_stats
 from thedata.adapters.observability.run_metrics import PrometheusRunMetrics
 from thedata.domain.runs import Backoff, Run, RunError, RunTrigger
 
@@ -154,3 +156,35 @@ def test_a_run_s_life_is_counted_at_each_step() -> None:
     assert added("thedata_run_recoveries_total", kind="zombie_refused") == 1
     assert added("thedata_run_recoveries_total", kind="lease_expired_requeued") == 1
     assert added("thedata_run_recoveries_total", kind="failed_after_max_attempts") == 1
+
+
+async def test_requests_answered_in_a_loop_are_recorded_at_its_next_turn_or_by_a_scrape() -> None:
+    """Deferred like access lines: nothing recorded while the request's turn runs, all of it
+    once the loop turns again; a scrape first records what is waiting."""
+
+    def recorded() -> float:  # the registry as it is, without recording what waits
+        return value(
+            scraped(generate_latest(REGISTRY).decode()),
+            "thedata_http_requests_total",
+            method="PUT",
+            route="/deferred",
+            status_class="2xx",
+        )
+
+    before = recorded()
+    observe_request("PUT", "/deferred", 200, 0.01)
+    observe_request("PUT", "/deferred", 201, 0.01)
+    assert recorded() == before
+    await asyncio.sleep(0)
+    assert recorded() == before + 2
+    observe_request("PUT", "/deferred", 204, 0.01)
+    assert (
+        value(
+            scraped(),
+            "thedata_http_requests_total",
+            method="PUT",
+            route="/deferred",
+            status_class="2xx",
+        )
+        == before + 3
+    )

@@ -10,6 +10,7 @@ from attrs import evolve
 
 from thedata.adapters.memory.repositories.tables import Tables
 from thedata.application.errors import ReferenceConflict
+from thedata.application.ports.runs import RunBacklog
 from thedata.domain.pagination import Page, PageRequest
 from thedata.domain.runs import Run, RunAlreadyActive, RunStatus
 
@@ -106,6 +107,10 @@ class InMemoryRunRepository:
         ]
         expired.sort(key=lambda r: (r.lease_expires_at, r.id))
         return [evolve(r) for r in expired[:limit]]
+
+    async def backlog(self) -> RunBacklog:
+        queued = [r.queued_at for r in self._rows().values() if r.status is RunStatus.QUEUED]
+        return RunBacklog(len(queued), min(queued, default=None))
 
     async def purge_finished(self, before: datetime, limit: int) -> int:
         rows = self._rows()

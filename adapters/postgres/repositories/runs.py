@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from thedata.adapters.postgres.repositories.connection import ConnectionSource
 from thedata.adapters.postgres.run_arrivals import CHANNEL
 from thedata.application.errors import ReferenceConflict
+from thedata.application.ports.runs import RunBacklog
 from thedata.domain.pagination import Page, PageRequest
 from thedata.domain.runs import (
     AttemptOutcome,
@@ -323,6 +324,14 @@ class PostgresRunRepository:
             (now, limit),
         )
         return [_run(row) for row in await cursor.fetchall()]
+
+    async def backlog(self) -> RunBacklog:
+        cursor = await self._connection().execute(
+            "SELECT count(*), min(queued_at) FROM runs WHERE status = 'queued'"
+        )
+        row = await cursor.fetchone()
+        queued, oldest = row if row is not None else (0, None)
+        return RunBacklog(queued, oldest)
 
     async def purge_finished(self, before: datetime, limit: int) -> int:
         cursor = await self._connection().execute(
