@@ -268,6 +268,23 @@ def count_decrypt_failure(reason: str) -> None:
     _DECRYPT_FAILURES.labels(reason=reason).inc()
 
 
+_HEALTH = Gauge(
+    "thedata_health_check_status",
+    "The last readiness verdict on each component: 0 pass, 1 warn, 2 fail (set each time "
+    "/health/ready answers).",
+    ["component"],
+    multiprocess_mode="livemax",
+    registry=REGISTRY,
+)
+_SEVERITY = {"pass": 0, "warn": 1, "fail": 2}
+
+
+def record_readiness(components: Mapping[str, str]) -> None:
+    """The readiness verdict (``pass``, ``warn`` or ``fail``) of each component."""
+    for component, status in components.items():
+        _HEALTH.labels(component=component).set(_SEVERITY[status])
+
+
 _BUILD_INFO = Gauge(
     "thedata_build_info",
     "Always 1: the running version of the service and of Python.",

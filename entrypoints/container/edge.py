@@ -11,7 +11,8 @@
 - ``observe_request(method, route, status, seconds)``: the request counted in the
   metrics; ``metrics_exposition()`` is what ``GET /metrics`` answers, of type
   ``METRICS_CONTENT_TYPE``; ``count_refusal(code, rate_limited=)`` counts a request
-  refused for its credentials or by a rate limit.
+  refused for its credentials or by a rate limit; ``record_readiness(components)`` the
+  last readiness verdict of each component.
 
 This module imports no ``dependency_injector``: the HTTP edge may import it.
 """
@@ -26,6 +27,7 @@ from thedata.adapters.observability.metrics import (
     METRICS_CONTENT_TYPE,
     count_refusal,
     observe_request,
+    record_readiness,
 )
 from thedata.adapters.observability.metrics import exposition as metrics_exposition
 from thedata.adapters.postgres.handoff import handing_on, request_scope
@@ -39,6 +41,7 @@ __all__ = [
     "log_request",
     "metrics_exposition",
     "observe_request",
+    "record_readiness",
     "request_scope",
     "unbind_request_id",
 ]

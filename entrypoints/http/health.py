@@ -11,6 +11,7 @@ from litestar.openapi import ResponseSpec
 
 from thedata.application.health import CheckResult, HealthReport, HealthStatus
 from thedata.application.use_cases import CheckReadiness
+from thedata.entrypoints.container.edge import record_readiness
 from thedata.entrypoints.http.dependencies import Injected, use_case
 
 HEALTH_MEDIA_TYPE = "application/health+json"
@@ -56,6 +57,15 @@ def health_body(report: HealthReport) -> HealthBody:
     return HealthBody(status=report.status.value, checks=checks)
 
 
+def _worst_by_component(report: HealthReport) -> dict[str, str]:
+    worst: dict[str, HealthStatus] = {}
+    for result in report.checks:
+        known = worst.get(result.component)
+        if known is None or result.status.severity > known.severity:
+            worst[result.component] = result.status
+    return {component: status.value for component, status in worst.items()}
+
+
 class HealthController(Controller):
     """Probes for orchestrators and load balancers; no authentication, never cached."""
 
@@ -87,5 +97,6 @@ class HealthController(Controller):
         while a dependency hangs.
         """
         report = await check_readiness()
+        record_readiness(_worst_by_component(report))
         status_code = 503 if report.status is HealthStatus.FAIL else 200
         return Response(health_body(report), status_code=status_code, headers=_NO_STORE)

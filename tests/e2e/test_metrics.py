@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from tests.conftest import make_settings
 from tests.e2e.api import register
 from tests.e2e.conftest import CHEAP_HASHING
+from tests.monitoring_tools import tool
 from tests.scraped import scraped, value
 from thedata.entrypoints.container import build_container
 from thedata.entrypoints.http import create_app
@@ -65,8 +64,13 @@ async def test_requests_are_counted_by_route_template_never_by_path(client: Any)
 
 
 async def test_the_pool_is_described_at_each_scrape(client: Any) -> None:
-    await client.get("/health/ready")
+    ready = (await client.get("/health/ready")).json()
     _, values = await scrape(client)
+    # the readiness verdict of each component: 0 pass, 1 warn, 2 fail
+    severity = {"pass": 0, "warn": 1, "fail": 2}
+    for component, results in ready["checks"].items():
+        worst = max(severity[r["status"]] for r in results)
+        assert value(values, "thedata_health_check_status", component=component) == worst
     assert value(values, "thedata_db_pool_max_connections") == POOL_MAX
     in_use = value(values, "thedata_db_pool_connections", state="in_use")
     idle = value(values, "thedata_db_pool_connections", state="idle")
@@ -89,23 +93,13 @@ async def test_sign_in_failures_and_rate_limit_hits_are_counted_by_code(client: 
     assert added("thedata_rate_limited_requests_total", "too_many_login_attempts") == 1
 
 
-def promtool() -> str:
-    """promtool's path; a skip where it is not installed, unless CI requires it."""
-    found = shutil.which("promtool")
-    if found is None:
-        if os.environ.get("THEDATA_REQUIRE_MONITORING_TOOLS") == "1":
-            pytest.fail("promtool is not installed (Debian's prometheus package has it)")
-        pytest.skip("promtool is not installed")
-    return found
-
-
 async def test_promtool_finds_nothing_to_fix_in_a_scrape(client: Any) -> None:
     """Names, units, types and help as Prometheus' own linter wants them."""
     await client.get("/health/live")
     await client.get("/nowhere")
     text, _ = await scrape(client)
     checked = subprocess.run(  # noqa: ASYNC221 - a test's short wait, nothing else runs
-        [promtool(), "check", "metrics"],
+        [tool("promtool"), "check", "metrics"],
         input=text,
         capture_output=True,
         text=True,
