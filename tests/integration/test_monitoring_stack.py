@@ -3,6 +3,7 @@ tools: configuration, rules, every alert's unit tests, and the runbook each aler
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 from pathlib import Path
@@ -86,3 +87,20 @@ def test_the_rules_read_only_metrics_the_service_exposes() -> None:
         return name
 
     assert {family(name) for name in used} - exposed == set()
+
+
+def test_the_committed_dashboards_are_what_their_code_builds() -> None:
+    """Dashboards are edited in dashboards.py only: regenerate with
+    ``python deploy/monitoring/grafana/dashboards.py``."""
+    spec = importlib.util.spec_from_file_location(
+        "dashboards", MONITORING / "grafana" / "dashboards.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    built: dict[str, str] = module.rendered()
+    committed = {
+        p.name: p.read_text() for p in (MONITORING / "grafana" / "dashboards").glob("*.json")
+    }
+    assert committed == built
