@@ -198,19 +198,21 @@ class Worker:
         self._freed.set()
 
     async def _attempt(self, run: Run, stopping: asyncio.Event) -> Run | None:
-        bound = log.bind(run_id=str(run.id), attempt=run.attempt)
+        # the attempt runs in a task of its own, with a copy of the context: every line
+        # written in it, by whatever code, names the run and the attempt
+        structlog.contextvars.bind_contextvars(run_id=str(run.id), attempt=run.attempt)
         started = time.monotonic()
         try:
             ended = await self._execute(run, stopping)
         except Exception:
-            bound.exception("the attempt crashed; its lease will expire and the run be retried")
+            log.exception("the attempt crashed; its lease will expire and the run be retried")
             return None
         if ended is None:
             self._metrics.attempt_refused()
-            bound.warning("the attempt lost its run to another; it stored nothing")
+            log.warning("the attempt lost its run to another; it stored nothing")
         else:
             self._metrics.attempt_ended(ended, time.monotonic() - started)
-            bound.info("run attempt ended", status=ended.status.value)
+            log.info("run attempt ended", status=ended.status.value)
         return ended
 
     async def _drain(self) -> None:
