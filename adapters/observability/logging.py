@@ -18,6 +18,7 @@ from thedata.adapters.observability.redaction import redact_secrets, redact_text
 from thedata.adapters.observability.request_context import add_request_id, request_id_in
 from thedata.adapters.observability.retries import instrument_retries
 from thedata.adapters.observability.sink import SINK, unrenderable
+from thedata.adapters.observability.tracing import TRACED, add_trace_ids
 
 LogFormat = Literal["json", "console"]
 
@@ -93,6 +94,7 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_request_id,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -185,6 +187,8 @@ def _access_line(record: _AccessRecord) -> str:
         if request_id is not None:
             bound.setdefault("request_id", request_id)
         event: EventDict = redact_secrets(None, "info", bound) if bound else {}
+        if TRACED.requests:
+            context.run(add_trace_ids, None, "info", event)
         event.update(
             method=redact_text(method),
             route=route,
@@ -246,7 +250,8 @@ def route_to_stdlib_logging() -> None:
     that imports theData.io decides, with ordinary ``logging`` configuration,
     what it sees of our logs (by default: warnings and errors on stderr). A host
     that configured structlog itself and serves our HTTP app adds
-    ``add_request_id`` to its processors to see the request id on our lines.
+    ``add_request_id`` (and ``add_trace_ids``) to its processors to see the request id
+    (and the trace) on our lines.
     """
     instrument_retries()
     if structlog.is_configured():
@@ -255,6 +260,7 @@ def route_to_stdlib_logging() -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             add_request_id,
+            add_trace_ids,
             structlog.stdlib.filter_by_level,
             structlog.processors.format_exc_info,
             redact_secrets,

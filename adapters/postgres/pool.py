@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import msgspec
 import structlog
+from opentelemetry.trace import Tracer
 from psycopg import AsyncConnection
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from thedata.adapters.postgres.errors import translated_errors
+from thedata.adapters.postgres.traced_cursor import traced_cursor_class
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +34,14 @@ async def _configure(connection: AsyncConnection[Any]) -> None:
     set_json_loads(_json_loads, connection)
 
 
+def _configure_traced(tracer: Tracer) -> Callable[[AsyncConnection[Any]], Awaitable[None]]:
+    async def configure(connection: AsyncConnection[Any]) -> None:
+        await _configure(connection)
+        connection.cursor_factory = traced_cursor_class(tracer, connection.info.dbname)
+
+    return configure
+
+
 async def open_pool(
     conninfo: str,
     *,
@@ -42,6 +52,7 @@ async def open_pool(
     acquire_timeout: float,
     startup_timeout: float,
     reconnect_window: float = 10.0,
+    tracer: Tracer | None = None,
 ) -> AsyncGenerator[AsyncConnectionPool, None]:
     """Open the pool, wait until it holds ``min_size`` connections, close it afterwards.
 
@@ -66,7 +77,8 @@ async def open_pool(
         reconnect_timeout=reconnect_window,
         open=False,
         name="thedata",
-        configure=_configure,
+        # with a tracer, each statement is a client span; without, not a call more
+        configure=_configure if tracer is None else _configure_traced(tracer),
         # No reset function: with one, the pool hands every returned connection to a
         # background task, and the next request waits for that task to run. A connection
         # comes back idle or is discarded, in whichever autocommit mode its last unit of

@@ -13,6 +13,7 @@
   ``METRICS_CONTENT_TYPE``; ``count_refusal(code, rate_limited=)`` counts a request
   refused for its credentials or by a rate limit; ``record_readiness(components)`` the
   last readiness verdict of each component.
+- ``trace_requests()``: this process traces its requests (access lines carry trace ids).
 
 This module imports no ``dependency_injector``: the HTTP edge may import it.
 """
@@ -30,6 +31,7 @@ from thedata.adapters.observability.metrics import (
     record_readiness,
 )
 from thedata.adapters.observability.metrics import exposition as metrics_exposition
+from thedata.adapters.observability.tracing import trace_requests
 from thedata.adapters.postgres.handoff import handing_on, request_scope
 
 __all__ = [
@@ -43,5 +45,6 @@ __all__ = [
     "observe_request",
     "record_readiness",
     "request_scope",
+    "trace_requests",
     "unbind_request_id",
 ]

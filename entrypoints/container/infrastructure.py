@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 from thedata.adapters.observability import remember_secret
 from thedata.adapters.observability.metrics import count_decrypt_failure
 from thedata.adapters.observability.run_metrics import PrometheusRunMetrics
+from thedata.adapters.observability.tracing import tracer_from_environment
 from thedata.adapters.postgres import (
     PostgresHealthCheck,
     PostgresMigrator,
@@ -40,6 +41,8 @@ class Infrastructure(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     clock = providers.Singleton(SystemClock)
+    # None unless tracing is configured (OTEL_* with the otel extra, or a host's provider)
+    tracer = providers.Singleton(tracer_from_environment)
     run_metrics = providers.Singleton(PrometheusRunMetrics)
     ids = providers.Singleton(UuidV7IdFactory)
     migrations = providers.Singleton(load_migrations)
@@ -57,6 +60,7 @@ class Infrastructure(containers.DeclarativeContainer):
         acquire_timeout=settings.provided.db_acquire_timeout,
         startup_timeout=settings.provided.db_startup_timeout,
         reconnect_window=settings.provided.db_reconnect_window,
+        tracer=tracer,
     )
     # a resource: init_resources starts its sampling in every process that opens the pool
     pool_metrics = providers.Resource(

@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from litestar import Litestar
 
 from thedata.application.idempotency import Replayed
-from thedata.entrypoints.container.edge import flush_logs
+from thedata.entrypoints.container.edge import flush_logs, trace_requests
 from thedata.entrypoints.http.controllers import CONTROLLERS
 from thedata.entrypoints.http.dependencies import ServiceContainer
 from thedata.entrypoints.http.docs import docs_assets_router, openapi_config
@@ -18,6 +18,7 @@ from thedata.entrypoints.http.metrics import MetricsController
 from thedata.entrypoints.http.plugin import ContainerPlugin
 from thedata.entrypoints.http.problems import EXCEPTION_HANDLERS
 from thedata.entrypoints.http.request_context import RequestContextMiddleware
+from thedata.entrypoints.http.server_spans import TracedRequestContextMiddleware
 
 
 def _package_version() -> str:
@@ -48,5 +49,10 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
     )
     # Litestar's middleware runs per route, so unrouted requests (404, 405) would
     # miss it; wrapping the app's outermost handler covers every response.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    tracer = container.tracer()
+    if tracer is None:
+        app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    else:  # a class of its own: not tracing costs the hot path nothing
+        trace_requests()
+        app.asgi_handler = TracedRequestContextMiddleware(app.asgi_handler, tracer)
     return app

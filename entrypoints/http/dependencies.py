@@ -73,6 +73,7 @@ class ServiceContainer(Protocol):
     def shutdown_resources(self) -> Any: ...  # an awaitable: closes what init opened
     def check_readiness(self) -> CheckReadiness: ...
     def pool_metrics(self) -> Any: ...  # a sampler of the database pool's figures
+    def tracer(self) -> Any: ...  # an OpenTelemetry tracer, or None when not tracing
     def authenticate(self) -> Authenticate: ...
 
     # accounts
