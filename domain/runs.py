@@ -167,6 +167,8 @@ class Run:
     attempts: tuple[AttemptRecord, ...] = ()
     """The attempts that ended, oldest first (the latest ``ATTEMPTS_KEPT``); ``streams``
     holds the current or last attempt's figures."""
+    trace_parent: str | None = None
+    """The trace of the request that queued it (W3C ``traceparent``), when it was traced."""
 
     @classmethod
     def queued(
@@ -179,8 +181,10 @@ class Run:
         max_attempts: int,
         *,
         scheduled_for: datetime | None = None,
+        trace_parent: str | None = None,
     ) -> Run:
-        """A new run, waiting for a worker (``scheduled_for``: the due time it was queued for)."""
+        """A new run, waiting for a worker (``scheduled_for``: the due time it was queued for;
+        ``trace_parent``: the trace of the request that queued it)."""
         if max_attempts < 1:
             raise ValueError("a run needs at least one attempt")
         return cls(
@@ -191,6 +195,7 @@ class Run:
             now,
             max_attempts,
             scheduled_for=scheduled_for,
+            trace_parent=trace_parent,
         )
 
     @property

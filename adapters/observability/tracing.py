@@ -9,11 +9,15 @@ all, not a no-op tracer called per request (that cost the hot path measurably).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 
 import structlog
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.trace import Tracer
 from structlog.typing import EventDict, WrappedLogger
+
+from thedata.application.ports.tracing import NoSpans
 
 log = structlog.get_logger("thedata.tracing")
 INSTRUMENTATION = "thedata"
@@ -72,3 +76,34 @@ def add_trace_ids(_logger: WrappedLogger, _method: str, event: EventDict) -> Eve
         event.setdefault("trace_id", format(context.trace_id, "032x"))
         event.setdefault("span_id", format(context.span_id, "016x"))
     return event
+
+
+def current_trace_parent() -> str | None:
+    """The current span as a W3C ``traceparent``, to store with what outlives the request
+    (a queued run); ``None`` when this process does not trace."""
+    if not TRACED.requests:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+class OpenTelemetrySpans:
+    """``Spans`` with an OpenTelemetry tracer (an error escaping a span marks it failed)."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+
+    def span(self, name: str, attributes: Mapping[str, str | int]) -> AbstractContextManager[None]:
+        return _span(self._tracer, name, attributes)
+
+
+@contextmanager
+def _span(tracer: Tracer, name: str, attributes: Mapping[str, str | int]) -> Iterator[None]:
+    with tracer.start_as_current_span(name, attributes=dict(attributes)):
+        yield
+
+
+def spans_for(tracer: Tracer | None) -> OpenTelemetrySpans | NoSpans:
+    """Spans of ``tracer``, or none when the process does not trace."""
+    return OpenTelemetrySpans(tracer) if tracer is not None else NoSpans()

@@ -33,6 +33,7 @@ from thedata.application.ports import (
 )
 from thedata.application.ports.secrets import SecretStore
 from thedata.application.ports.streams import StreamFailed, Superseded
+from thedata.application.ports.tracing import NoSpans, Spans
 from thedata.application.use_cases.check_data_source import ProbeDataSource
 from thedata.application.use_cases.data_source_access import find_data_source
 from thedata.application.use_cases.get_pipeline import find_pipeline
@@ -114,9 +115,11 @@ class ExecuteRun:
         retrying: Retrying | None = None,
         heartbeat: float | None = None,
         probe: ProbeDataSource | None = None,
+        spans: Spans | None = None,
     ) -> None:
         self._uow, self._connectors, self._secrets = uow, connectors, secrets
         self._probe = probe
+        self._spans = spans or NoSpans()
         self._queue, self._batch_rows, self._retrying = queue, batch_rows, retrying
         lease = queue.lease.total_seconds()
         self._heartbeat = heartbeat if heartbeat is not None else min(lease / 3, 2.0)
@@ -185,17 +188,22 @@ class ExecuteRun:
         reader, writer = await ends(self._connectors, self._secrets, source, destination)
         assert run.epoch is not None  # noqa: S101 - a claimed run holds its epoch
         for stream in pipeline.streams:
-            outcome = await move_stream(
-                reader,
-                writer,
-                pipeline=str(pipeline.id),
-                stream=stream,
-                epoch=run.epoch,
-                batch_rows=self._batch_rows,
-                progress=_for(attempt, stream.name),
-                retrying=self._retrying,
-                before_batch=attempt.check,
-            )
+            described = {
+                "thedata.stream.name": stream.name,
+                "thedata.stream.mode": stream.mode.value,
+            }
+            with self._spans.span("stream", described):
+                outcome = await move_stream(
+                    reader,
+                    writer,
+                    pipeline=str(pipeline.id),
+                    stream=stream,
+                    epoch=run.epoch,
+                    batch_rows=self._batch_rows,
+                    progress=_for(attempt, stream.name),
+                    retrying=self._retrying,
+                    before_batch=attempt.check,
+                )
             with contextlib.suppress(DependencyUnavailable):
                 # only the API's mirror: the destination holds the position, the next run
                 # mirrors it again

@@ -41,12 +41,19 @@ class TriggerRun:
         pipeline_id: UUID,
         idempotency: IdempotentRequest[Run] | None = None,
         trigger: RunTrigger = RunTrigger.MANUAL,
+        trace_parent: str | None = None,
     ) -> Run:
-        """The queued run."""
+        """The queued run (``trace_parent``: the trace of the request queuing it, if traced)."""
         authorize(principal, organization_id, Action.WRITE)
         now = self._clock.now()
         run = Run.queued(
-            self._ids.new_id(), organization_id, pipeline_id, trigger, now, self._max_attempts
+            self._ids.new_id(),
+            organization_id,
+            pipeline_id,
+            trigger,
+            now,
+            self._max_attempts,
+            trace_parent=trace_parent,
         )
         ttl = self._policy.idempotency_ttl
         created = creating(self._uow, principal.scope, idempotency, now, ttl, one_change=True)

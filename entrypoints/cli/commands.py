@@ -184,6 +184,7 @@ async def _worker(container: Any, settings: Settings, concurrency: int) -> Worke
         presence,
         arrivals,
         metrics=await resolve(container.run_metrics),
+        tracer=await resolve(container.tracer),
         concurrency=concurrency,
         grace=settings.shutdown_timeout,
     )

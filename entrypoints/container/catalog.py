@@ -14,6 +14,7 @@ from thedata.adapters.connectors import (
     log_transition,
 )
 from thedata.adapters.observability.metrics import count_breaker_transition
+from thedata.adapters.observability.tracing import spans_for
 from thedata.application.connector_guard import ConnectorGuard
 from thedata.application.use_cases import (
     CancelRun,
@@ -178,6 +179,7 @@ class Catalog(Infrastructure):
         batch_rows=Infrastructure.settings.provided.worker_batch_rows,
         retrying=stream_retrying,
         probe=providers.Factory(ProbeDataSource, **_connector_call),
+        spans=providers.Singleton(spans_for, Infrastructure.tracer),
     )
     run_pipeline = providers.Factory(
         RunPipeline,

@@ -13,7 +13,8 @@
   ``METRICS_CONTENT_TYPE``; ``count_refusal(code, rate_limited=)`` counts a request
   refused for its credentials or by a rate limit; ``record_readiness(components)`` the
   last readiness verdict of each component.
-- ``trace_requests()``: this process traces its requests (access lines carry trace ids).
+- ``trace_requests()``: this process traces its requests (access lines carry trace ids);
+  ``current_trace_parent()`` the current span as a ``traceparent`` (``None`` if not tracing).
 
 This module imports no ``dependency_injector``: the HTTP edge may import it.
 """
@@ -31,13 +32,14 @@ from thedata.adapters.observability.metrics import (
     record_readiness,
 )
 from thedata.adapters.observability.metrics import exposition as metrics_exposition
-from thedata.adapters.observability.tracing import trace_requests
+from thedata.adapters.observability.tracing import current_trace_parent, trace_requests
 from thedata.adapters.postgres.handoff import handing_on, request_scope
 
 __all__ = [
     "METRICS_CONTENT_TYPE",
     "bind_request_id",
     "count_refusal",
+    "current_trace_parent",
     "flush_logs",
     "handing_on",
     "log_request",

@@ -24,6 +24,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 
 from thedata.application.ports.metrics import NoRunMetrics, RunMetrics
 from thedata.application.ports.run_arrivals import RunArrivals
@@ -34,7 +36,7 @@ from thedata.application.use_cases import (
     RunQueue,
 )
 from thedata.domain.errors import DomainError
-from thedata.domain.runs import Run
+from thedata.domain.runs import Run, RunStatus
 
 log = structlog.get_logger("thedata.worker")
 SWEEP_EVERY = 60.0
@@ -62,6 +64,7 @@ class Worker:
         arrivals: RunArrivals | None = None,
         *,
         metrics: RunMetrics | None = None,
+        tracer: Tracer | None = None,
         concurrency: int = 1,
         name: str | None = None,
         poll: float = 1.0,
@@ -71,6 +74,7 @@ class Worker:
         self._queue, self._execute, self._schedule = queue, execute, schedule
         self._housekeeping, self._presence, self._arrivals = housekeeping, presence, arrivals
         self._metrics = metrics or NoRunMetrics()
+        self._tracer = tracer
         self._concurrency, self.name = concurrency, name or worker_id()
         self._poll, self._reap_every, self._grace = poll, reap_every, grace
         self._running: set[asyncio.Task[Run | None]] = set()
@@ -201,6 +205,28 @@ class Worker:
         # the attempt runs in a task of its own, with a copy of the context: every line
         # written in it, by whatever code, names the run and the attempt
         structlog.contextvars.bind_contextvars(run_id=str(run.id), attempt=run.attempt)
+        if self._tracer is None:
+            return await self._attempted(run, stopping)
+        # a trace of its own (an attempt may come hours after its trigger), linked to the
+        # trace of the request that queued the run
+        with self._tracer.start_as_current_span(
+            "run attempt",
+            kind=SpanKind.CONSUMER,
+            links=_links_to(run.trace_parent),
+            attributes={
+                "thedata.run.id": str(run.id),
+                "thedata.run.attempt": run.attempt,
+                "thedata.run.trigger": run.trigger.value,
+                "thedata.pipeline.id": str(run.pipeline_id),
+            },
+        ) as span:
+            ended = await self._attempted(run, stopping)
+            span.set_attribute("thedata.run.status", ended.status.value if ended else "taken over")
+            if ended is None or ended.status is RunStatus.FAILED:
+                span.set_status(Status(StatusCode.ERROR))
+            return ended
+
+    async def _attempted(self, run: Run, stopping: asyncio.Event) -> Run | None:
         started = time.monotonic()
         try:
             ended = await self._execute(run, stopping)
@@ -225,6 +251,14 @@ class Worker:
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def _links_to(trace_parent: str | None) -> list[Link]:
+    if trace_parent is None:
+        return []
+    context = trace.get_current_span(propagate.extract({"traceparent": trace_parent}))
+    linked = context.get_span_context()
+    return [Link(linked)] if linked.is_valid else []
 
 
 async def _sleep_or(seconds: float, *events: asyncio.Event) -> None:

@@ -143,6 +143,17 @@ class RunRepositoryContract(ABC):
         await self.given(run)
         assert await self.stored(run) == run
 
+    async def test_the_trace_of_the_request_that_queued_a_run_is_kept(
+        self, pipeline: Pipeline
+    ) -> None:
+        """A worker's span of each attempt links to it, through every change of the run."""
+        traced = evolve(a_run(pipeline), trace_parent=f"00-{'ab' * 16}-{'cd' * 8}-01")
+        await self.given(traced)
+        claimed = traced.claim("w", T0, LEASE, 1)
+        assert await self.changed(traced, claimed)
+        assert (await self.stored(traced)) == claimed
+        assert claimed.trace_parent == traced.trace_parent
+
     async def test_every_field_a_worker_changes_round_trips(self, pipeline: Pipeline) -> None:
         """Claim, progress with estimates, a retryable failure: every field comes back."""
         run = a_run(pipeline)

@@ -4,6 +4,7 @@ caller's trace continued, the ids on the log lines; and no span code at all when
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import uuid
@@ -24,10 +25,12 @@ from tests.e2e.api import create_org, register
 from tests.e2e.conftest import CHEAP_HASHING
 from tests.e2e.probe_routes import probe_router
 from thedata.adapters.observability.tracing import TRACED
-from thedata.entrypoints.container import build_container
+from thedata.entrypoints.container import Container, build_container
 from thedata.entrypoints.http import create_app
 from thedata.entrypoints.http.request_context import RequestContextMiddleware
 from thedata.entrypoints.http.server_spans import TracedRequestContextMiddleware
+from thedata.entrypoints.resolve import resolve
+from thedata.entrypoints.worker import Worker
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -41,15 +44,19 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture
-async def client(
-    database_url: str, tmp_path: Path, exporter: InMemorySpanExporter
-) -> AsyncIterator[Any]:
+def container(database_url: str, tmp_path: Path, exporter: InMemorySpanExporter) -> Container:
+    """The service's container, tracing into ``exporter``."""
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    container = build_container(
+    made = build_container(
         make_settings(database_url=database_url, data_root=str(tmp_path / "d"), **CHEAP_HASHING)
     )
-    container.tracer.override(providers.Object(provider.get_tracer("thedata")))
+    made.tracer.override(providers.Object(provider.get_tracer("thedata")))
+    return made
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[Any]:
     app = create_app(container)
     app.register(probe_router)
     async with AsyncTestClient(app) as test_client:
@@ -131,3 +138,67 @@ def test_without_a_tracer_the_app_runs_no_span_code(database_url: str) -> None:
     app = create_app(build_container(make_settings(database_url=database_url)))
     assert type(app.asgi_handler) is RequestContextMiddleware
     assert not isinstance(app.asgi_handler, TracedRequestContextMiddleware)
+
+
+async def test_a_run_attempt_is_a_trace_linked_to_its_trigger_with_a_span_per_stream(
+    client: Any, container: Container, exporter: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    headers, _ = await register(client, "ada@x.io")
+    org = await create_org(client, headers)
+    ids = []
+    for name in ("in", "out"):
+        (tmp_path / "d" / org / name).mkdir(parents=True)
+        folder = {"name": name, "kind": "file", "config": {"path": name, "format": "csv"}}
+        made = await client.post(f"/v1/orgs/{org}/data-sources", json=folder, headers=headers)
+        ids.append(made.json()["id"])
+    (tmp_path / "d" / org / "in" / "orders.csv").write_text("id,item\n1,pen\n")
+    stream = {"name": "orders", "destination": "orders", "mode": "full_refresh"}
+    body: dict[str, Any] = {
+        "name": "copy",
+        "source_id": ids[0],
+        "destination_id": ids[1],
+        "streams": [stream],
+    }
+    pipeline = (await client.post(f"/v1/orgs/{org}/pipelines", json=body, headers=headers)).json()
+    exporter.clear()
+    run = (
+        await client.post(f"/v1/orgs/{org}/pipelines/{pipeline['id']}/runs", headers=headers)
+    ).json()
+    (trigger,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    worker = Worker(
+        await resolve(container.run_queue),
+        await resolve(container.execute_run),
+        tracer=container.tracer(),
+        poll=0.05,
+    )
+    stopping = asyncio.Event()
+    working = asyncio.create_task(worker.run(stopping))
+    try:
+        for _ in range(400):
+            status = (await client.get(f"/v1/orgs/{org}/runs/{run['id']}", headers=headers)).json()
+            if status["status"] == "succeeded":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stopping.set()
+        await working
+    assert status["status"] == "succeeded"
+    (attempt,) = [s for s in exporter.get_finished_spans() if s.name == "run attempt"]
+    assert attempt.attributes is not None
+    assert attempt.attributes["thedata.run.id"] == run["id"]
+    assert attempt.attributes["thedata.run.status"] == "succeeded"
+    assert attempt.context.trace_id != trigger.context.trace_id  # a trace of its own
+    (link,) = attempt.links
+    assert (link.context.trace_id, link.context.span_id) == (
+        trigger.context.trace_id,
+        trigger.context.span_id,
+    )
+    inside = spans_of(exporter, attempt.context.trace_id)
+    (stream_span,) = [s for s in inside if s.name == "stream"]
+    assert stream_span.parent is not None
+    assert stream_span.parent.span_id == attempt.context.span_id
+    assert stream_span.attributes == {
+        "thedata.stream.name": "orders",
+        "thedata.stream.mode": "full_refresh",
+    }
+    assert any(s.kind is SpanKind.CLIENT for s in inside), "the attempt's statements"

@@ -32,14 +32,14 @@ from thedata.domain.runs import (
 _SELECT = (
     "SELECT id, organization_id, pipeline_id, trigger, max_attempts, queued_at, scheduled_for,"
     " status, attempt, not_before, started_at, finished_at, worker_id, lease_expires_at, epoch,"
-    " cancel_requested, streams::text, error::text, attempts::text FROM runs"
+    " cancel_requested, streams::text, error::text, attempts::text, trace_parent FROM runs"
 )
 _COLUMNS = (
     "INSERT INTO runs (id, organization_id, pipeline_id, trigger, max_attempts, queued_at,"
     " scheduled_for, status, attempt, not_before, started_at, finished_at, worker_id,"
-    " lease_expires_at, epoch, cancel_requested, streams, error, attempts)"
+    " lease_expires_at, epoch, cancel_requested, streams, error, attempts, trace_parent)"
 )
-_VALUES = "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+_VALUES = "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
 _INSERT_ROW = f"{_COLUMNS} VALUES ({_VALUES})"
 
 
@@ -197,7 +197,7 @@ def _decoded_json(
 def _run(row: tuple[Any, ...]) -> Run:
     (id_, org, pipeline, trigger, max_attempts, queued_at, scheduled_for) = row[:7]
     (status, attempt, not_before, started, finished, worker, lease, epoch) = row[7:15]
-    streams, error, attempts = _decoded_json(*row[16:])
+    streams, error, attempts = _decoded_json(*row[16:19])
     cancel = row[15]
     return Run(
         id=id_,
@@ -219,6 +219,7 @@ def _run(row: tuple[Any, ...]) -> Run:
         error=error,
         scheduled_for=scheduled_for,
         attempts=attempts,
+        trace_parent=row[19],
     )
 
 
@@ -232,7 +233,7 @@ def _row(run: Run) -> tuple[Any, ...]:
         run.queued_at,
         run.scheduled_for,
     )
-    return (*fixed, *_changes(run))
+    return (*fixed, *_changes(run), run.trace_parent)
 
 
 class PostgresRunRepository:

@@ -12,6 +12,7 @@ from thedata.application.use_cases import CancelRun, GetRun, ListRuns, TriggerRu
 from thedata.domain.pagination import DEFAULT_PAGE_SIZE
 from thedata.domain.principal import Principal
 from thedata.domain.runs import Run, RunStatus
+from thedata.entrypoints.container.edge import current_trace_parent
 from thedata.entrypoints.http.auth import PRINCIPAL, SECURITY, caller_use_case
 from thedata.entrypoints.http.dependencies import Injected
 from thedata.entrypoints.http.idempotency import Creation, IdempotencyKey
@@ -53,7 +54,10 @@ class RunController(Controller):
     ) -> Response[RunBody]:
         """Queue a run (202); 409 while one of the pipeline is queued or running."""
         idempotency = await TRIGGER.request(request, idempotency_key)
-        return TRIGGER.respond(await trigger_run(principal, org_id, pipeline_id, idempotency))
+        run = await trigger_run(
+            principal, org_id, pipeline_id, idempotency, trace_parent=current_trace_parent()
+        )
+        return TRIGGER.respond(run)
 
     @get(
         "/pipelines/{pipeline_id:uuid}/runs",
