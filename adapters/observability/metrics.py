@@ -155,7 +155,7 @@ _POOL_LOST = Counter(
     registry=REGISTRY,
 )
 
-# psycopg_pool's counters that ``pop_stats`` hands over (and resets), and what they add to
+# psycopg_pool's counters (from the pool's start), and the metric each one's gains add to
 _POOL_COUNTERS: dict[str, tuple[Counter, float]] = {
     "requests_num": (_POOL_ACQUIRES, 1.0),
     "requests_wait_ms": (_POOL_WAIT, 0.001),
@@ -165,8 +165,8 @@ _POOL_COUNTERS: dict[str, tuple[Counter, float]] = {
 
 
 def record_pool_stats(stats: Mapping[str, int]) -> None:
-    """Record a database pool's state and what it counted since the last call, as
-    ``psycopg_pool``'s ``pop_stats()`` gives them."""
+    """Record a database pool's state (``psycopg_pool``'s ``get_stats()`` names) and what
+    its counters gained since the last call."""
     size, available = stats.get("pool_size", 0), stats.get("pool_available", 0)
     _POOL_CONNECTIONS.labels(state="idle").set(available)
     _POOL_CONNECTIONS.labels(state="in_use").set(max(0, size - available))
@@ -180,14 +180,27 @@ def record_pool_stats(stats: Mapping[str, int]) -> None:
 
 class PoolSampler:
     """Records a database pool's figures every ``interval`` seconds while ``run`` runs, and
-    whenever asked (a scrape asks first, so that what it reads is current)."""
+    whenever asked (a scrape asks first, so that what it reads is current).
 
-    def __init__(self, pop_stats: Callable[[], Mapping[str, int]], interval: float) -> None:
-        self._pop_stats, self._interval = pop_stats, interval
+    It reads ``get_stats()``, whose counters run from the pool's start, and records what
+    they gained since its last look: ``pop_stats()`` would reset them for every other
+    reader of the pool's figures.
+    """
+
+    def __init__(self, get_stats: Callable[[], Mapping[str, int]], interval: float) -> None:
+        self._get_stats, self._interval = get_stats, interval
+        self._seen: dict[str, int] = {}
 
     def sample(self) -> None:
         """Record the pool's figures now."""
-        record_pool_stats(self._pop_stats())
+        stats = dict(self._get_stats())
+        for name in _POOL_COUNTERS:
+            total = stats.get(name, 0)
+            # a counter lower than last time was reset (a pop_stats): all of it is new
+            gained = total - self._seen.get(name, 0)
+            stats[name] = gained if gained >= 0 else total
+            self._seen[name] = total
+        record_pool_stats(stats)
 
     async def run(self) -> None:
         """Sample until cancelled (in every process: each has its own pool)."""

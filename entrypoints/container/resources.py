@@ -126,7 +126,7 @@ async def sampling_pool_metrics(
 ) -> AsyncIterator[PoolSampler]:
     """The pool's figures recorded as metrics every ``interval`` seconds, from start-up to
     shutdown (the sampler is also there for a scrape to freshen them)."""
-    sampler = PoolSampler(pool.pop_stats, interval)
+    sampler = PoolSampler(pool.get_stats, interval)
     task = asyncio.create_task(sampler.run(), name="thedata-pool-metrics")
     try:
         yield sampler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -62,3 +63,17 @@ def problem_type(response: Any) -> str:
     assert response.headers["content-type"].startswith("application/problem+json"), response.text
     kind: str = response.json()["type"]
     return kind.rsplit("/", 1)[-1]
+
+
+async def folder_sources(
+    client: Client, headers: dict[str, str], org: str, data_root: Path
+) -> tuple[str, str]:
+    """Two CSV folders of ``org`` under ``data_root`` as data sources: ``in`` and ``out``."""
+    ids = []
+    for name in ("in", "out"):
+        (data_root / org / name).mkdir(parents=True, exist_ok=True)
+        body = {"name": name, "kind": "file", "config": {"path": name, "format": "csv"}}
+        made = await client.post(f"/v1/orgs/{org}/data-sources", json=body, headers=headers)
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+    return ids[0], ids[1]

@@ -14,6 +14,7 @@ path fails here, and its author lowers the budget when it goes the other way.
 
 from __future__ import annotations
 
+import io
 import statistics
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,11 +26,11 @@ from litestar.testing import AsyncTestClient
 
 from tests.calls import CallCounter
 from tests.conftest import make_settings
-from tests.e2e.api import Client, create_org, register
+from tests.e2e.api import Client, create_org, folder_sources, register
 from tests.e2e.conftest import CHEAP_HASHING
 from tests.e2e.test_pipelines import pipeline
 from tests.roundtrips import CountingProxy, round_trips
-from thedata.entrypoints.container import build_container
+from thedata.entrypoints.container import build_container, configure_logging
 from thedata.entrypoints.http import create_app
 from thedata.entrypoints.resolve import resolve
 
@@ -95,11 +96,15 @@ async def counted(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Clie
     container = build_container(settings)
     app = create_app(container)
     app.asgi_handler = calls = CallCounter(app.asgi_handler)
+    # logging as in production (JSON access lines at info), whatever earlier tests left set:
+    # the calls an access line costs depend on it
+    configure_logging(log_format="json", level="info", stream=io.StringIO())
     try:
         async with AsyncTestClient(app) as client:
             yield client, Meter(proxy, calls, await resolve(container.pool))
     finally:
         proxy.stop()
+        configure_logging(log_format="console", level="warning")
 
 
 async def test_the_hot_path_stays_within_its_round_trips_and_calls(
@@ -109,12 +114,7 @@ async def test_the_hot_path_stays_within_its_round_trips_and_calls(
     client, meter = counted
     headers, _ = await register(client, "ada@x.io")
     org = await create_org(client, headers)
-    ids = []
-    for name in ("in", "out"):
-        (tmp_path / "data" / org / name).mkdir(parents=True)
-        body = {"name": name, "kind": "file", "config": {"path": name, "format": "csv"}}
-        made = await client.post(f"/v1/orgs/{org}/data-sources", json=body, headers=headers)
-        ids.append(made.json()["id"])
+    ids = await folder_sources(client, headers, org, tmp_path / "data")
     base = f"/v1/orgs/{org}/pipelines"
     names = iter(range(1_000))
     for _ in range(LISTED):  # lists show as many, each one its own run

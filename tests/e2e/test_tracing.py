@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.conftest import make_settings
-from tests.e2e.api import create_org, register
+from tests.e2e.api import create_org, folder_sources, register
 from tests.e2e.conftest import CHEAP_HASHING
 from tests.e2e.probe_routes import probe_router
 from thedata.adapters.observability.tracing import TRACED
@@ -145,12 +145,7 @@ async def test_a_run_attempt_is_a_trace_linked_to_its_trigger_with_a_span_per_st
 ) -> None:
     headers, _ = await register(client, "ada@x.io")
     org = await create_org(client, headers)
-    ids = []
-    for name in ("in", "out"):
-        (tmp_path / "d" / org / name).mkdir(parents=True)
-        folder = {"name": name, "kind": "file", "config": {"path": name, "format": "csv"}}
-        made = await client.post(f"/v1/orgs/{org}/data-sources", json=folder, headers=headers)
-        ids.append(made.json()["id"])
+    ids = await folder_sources(client, headers, org, tmp_path / "d")
     (tmp_path / "d" / org / "in" / "orders.csv").write_text("id,item\n1,pen\n")
     stream = {"name": "orders", "destination": "orders", "mode": "full_refresh"}
     body: dict[str, Any] = {

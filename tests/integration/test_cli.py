@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -296,19 +297,7 @@ def test_serve_keys_sign_in_limits_on_the_peer_whatever_x_forwarded_for_says(
 ) -> None:
     """Unless THEDATA_CLIENT_ADDRESS_HEADER names a header, the client is the peer: a guesser
     on loopback cannot make each guess look like another address with X-Forwarded-For."""
-    process, base = serve(
-        tmp_path,
-        THEDATA_DATABASE_URL=database_url,
-        THEDATA_LOGIN_ATTEMPT_LIMIT="3",
-        THEDATA_PASSWORD_HASH_MEMORY_KIB="8",
-        THEDATA_PASSWORD_HASH_ITERATIONS="1",
-    )
-    email = f"ada-{os.urandom(4).hex()}@x.io"
-    try:
-        wait_ready(base, process)
-        password = "a long enough password"
-        account = {"email": email, "password": password, "name": "Ada"}
-        assert post_json(base + "/v1/auth/register", account, {}) == 201
+    with three_guesses_allowed(database_url, tmp_path) as (base, email):
         guesses = [
             post_json(
                 base + "/v1/auth/token",
@@ -317,9 +306,31 @@ def test_serve_keys_sign_in_limits_on_the_peer_whatever_x_forwarded_for_says(
             )
             for n in range(4)
         ]
+    assert guesses == [401, 401, 401, 429]
+
+
+@contextmanager
+def three_guesses_allowed(
+    database_url: str, tmp_path: Path, **variables: str
+) -> Iterator[tuple[str, str]]:
+    """A ``thedata serve`` allowing 3 wrong passwords per account and client, and a fresh
+    account on it: the server's base URL and the account's email."""
+    process, base = serve(
+        tmp_path,
+        THEDATA_DATABASE_URL=database_url,
+        THEDATA_LOGIN_ATTEMPT_LIMIT="3",
+        THEDATA_PASSWORD_HASH_MEMORY_KIB="8",
+        THEDATA_PASSWORD_HASH_ITERATIONS="1",
+        **variables,
+    )
+    email = f"ada-{os.urandom(4).hex()}@x.io"
+    try:
+        wait_ready(base, process)
+        account = {"email": email, "password": "a long enough password", "name": "Ada"}
+        assert post_json(base + "/v1/auth/register", account, {}) == 201
+        yield base, email
     finally:
         stop(process)
-    assert guesses == [401, 401, 401, 429]
 
 
 def sign_in_through_a_proxy(base: str, email: str, forwarded_lines: list[str]) -> int:
@@ -343,23 +354,10 @@ def test_behind_a_proxy_the_client_is_the_last_address_of_every_forwarded_line(
     database_url: str, tmp_path: Path
 ) -> None:
     """A client's own X-Forwarded-For line comes first: it cannot name another client."""
-    process, base = serve(
-        tmp_path,
-        THEDATA_DATABASE_URL=database_url,
-        THEDATA_CLIENT_ADDRESS_HEADER="X-Forwarded-For",
-        THEDATA_LOGIN_ATTEMPT_LIMIT="3",
-        THEDATA_PASSWORD_HASH_MEMORY_KIB="8",
-        THEDATA_PASSWORD_HASH_ITERATIONS="1",
-    )
-    email = f"ada-{os.urandom(4).hex()}@x.io"
-    try:
-        wait_ready(base, process)
-        account = {"email": email, "password": "a long enough password", "name": "Ada"}
-        assert post_json(base + "/v1/auth/register", account, {}) == 201
+    header = {"THEDATA_CLIENT_ADDRESS_HEADER": "X-Forwarded-For"}
+    with three_guesses_allowed(database_url, tmp_path, **header) as (base, email):
         guesses = [
             sign_in_through_a_proxy(base, email, [f"10.9.8.{n}", "203.0.113.9:5{n}000"])
             for n in range(4)
         ]
-    finally:
-        stop(process)
     assert guesses == [401, 401, 401, 429]

@@ -15,7 +15,12 @@ from prometheus_client import generate_latest
 
 from tests.scraped import scraped, value
 from thedata.adapters.observability import configure_logging
-from thedata.adapters.observability.metrics import REGISTRY, observe_request, record_pool_stats
+from thedata.adapters.observability.metrics import (
+    REGISTRY,
+    PoolSampler,
+    observe_request,
+    record_pool_stats,
+)
 from thedata.adapters.observability.run_metrics import PrometheusRunMetrics
 from thedata.domain.runs import Backoff, Run, RunError, RunTrigger
 
@@ -188,3 +193,23 @@ async def test_requests_answered_in_a_loop_are_recorded_at_its_next_turn_or_by_a
         )
         == before + 3
     )
+
+
+def test_the_pool_sampler_records_what_the_pool_s_counters_gained_and_leaves_them_alone() -> None:
+    """The pool's counters run from its start (others read them too): each sample records
+    only what they gained since the last, and a counter reset by someone counts whole."""
+    readings = iter(
+        [
+            {"pool_max": 4, "requests_num": 10, "requests_wait_ms": 0},
+            {"pool_max": 4, "requests_num": 15, "requests_wait_ms": 2000},
+            {"pool_max": 4, "requests_num": 3, "requests_wait_ms": 2000},  # reset to 3
+        ]
+    )
+    sampler = PoolSampler(lambda: next(readings), interval=5)
+    acquires = "thedata_db_pool_acquires_total"
+    before = value(scraped(), acquires)
+    gains: list[float] = []
+    for _ in range(3):
+        sampler.sample()
+        gains.append(value(scraped(), acquires) - before - sum(gains))
+    assert gains == [10, 5, 3]
