@@ -101,3 +101,6 @@ class PrometheusRunMetrics:
     def backlog(self, queued: int, oldest_wait_seconds: float) -> None:
         _QUEUE_DEPTH.set(queued)
         _QUEUE_WAIT.set(oldest_wait_seconds)
+
+    def run_ended_unattempted(self, run: Run) -> None:
+        _FINISHED.labels(status=run.status.value, trigger=run.trigger.value).inc()

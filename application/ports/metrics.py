@@ -37,6 +37,10 @@ class RunMetrics(Protocol):
         """The queue now: runs queued, and how long the longest queued one has waited."""
         ...
 
+    def run_ended_unattempted(self, run: Run) -> None:
+        """``run`` ended without an attempt ending it (cancelled while queued)."""
+        ...
+
 
 class NoRunMetrics:
     """Counts nothing."""
@@ -57,4 +61,7 @@ class NoRunMetrics:
         """Nothing."""
 
     def backlog(self, queued: int, oldest_wait_seconds: float) -> None:
+        """Nothing."""
+
+    def run_ended_unattempted(self, run: Run) -> None:
         """Nothing."""

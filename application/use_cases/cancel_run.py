@@ -6,7 +6,7 @@ from uuid import UUID
 
 from thedata.application.authorization import authorize
 from thedata.application.errors import ConcurrentUpdate
-from thedata.application.ports import Clock, UnitOfWorkFactory
+from thedata.application.ports import Clock, NoRunMetrics, RunMetrics, UnitOfWorkFactory
 from thedata.application.use_cases.get_run import find_run
 from thedata.domain.access import Action
 from thedata.domain.principal import Principal
@@ -16,8 +16,11 @@ from thedata.domain.runs import Run
 class CancelRun:
     """``RunFinished`` (409) for a run that already ended."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, metrics: RunMetrics | None = None
+    ) -> None:
         self._uow, self._clock = uow, clock
+        self._metrics = metrics or NoRunMetrics()
 
     async def __call__(self, principal: Principal, organization_id: UUID, run_id: UUID) -> Run:
         """The run, cancelled or asked to stop."""
@@ -28,4 +31,6 @@ class CancelRun:
             if not await uow.runs.save(cancelled, attempt=run.attempt, status=run.status):
                 raise ConcurrentUpdate(f"run {run_id} changed meanwhile; try again")
             await uow.commit()
+        if cancelled.status.finished:  # a queued run ends here; a running one at its batch
+            self._metrics.run_ended_unattempted(cancelled)
         return cancelled

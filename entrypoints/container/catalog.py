@@ -160,7 +160,10 @@ class Catalog(Infrastructure):
     list_runs = providers.Factory(ListRuns, uow=Infrastructure.unit_of_work_factory)
     get_run = providers.Factory(GetRun, uow=Infrastructure.unit_of_work_factory)
     cancel_run = providers.Factory(
-        CancelRun, uow=Infrastructure.unit_of_work_factory, clock=Infrastructure.clock
+        CancelRun,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        metrics=Infrastructure.run_metrics,
     )
     run_queue = providers.Factory(
         RunQueue,

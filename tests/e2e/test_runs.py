@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import make_settings
 from tests.e2e.api import Client, add_member, create_org, problem_type, register
 from tests.e2e.test_pipelines import pipeline
+from tests.scraped import scraped, value
 from thedata.domain.runs import RunError, StreamStats
 from thedata.entrypoints.container import build_container, started
 from thedata.entrypoints.resolve import resolve
@@ -76,9 +77,13 @@ async def test_cancel_is_202_then_409_and_the_status_filter_is_checked(
     runs = f"/v1/orgs/{org}/pipelines/{pipeline_id}/runs"
     run = (await client.post(runs, headers=headers)).json()
     cancel = f"/v1/orgs/{org}/runs/{run['id']}/cancel"
+    ended = ("thedata_runs_finished_total", "cancelled")
+    before = value(scraped(), ended[0], status=ended[1], trigger="manual")
     cancelled = await client.post(cancel, headers=headers)
     assert cancelled.status_code == 202
     assert cancelled.json()["status"] == "cancelled"
+    # a queued run ends at its cancel: counted as finished then (no attempt will end it)
+    assert value(scraped(), ended[0], status=ended[1], trigger="manual") == before + 1
     assert cancelled.json()["finished_at"] is not None
     again = await client.post(cancel, headers=headers)
     assert again.status_code == 409

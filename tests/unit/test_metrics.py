@@ -148,6 +148,8 @@ def test_a_run_s_life_is_counted_at_each_step() -> None:
     expired = NOW + 2 * LEASE
     metrics.lease_expired(running().lease_lost(expired, Backoff()))
     metrics.lease_expired(running(max_attempts=1).lease_lost(expired, Backoff()))
+    queued = Run.queued(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), RunTrigger.SCHEDULE, NOW, 3)
+    metrics.run_ended_unattempted(queued.cancel(NOW))
     after = scraped()
 
     def added(name: str, **labels: str) -> float:
@@ -157,6 +159,7 @@ def test_a_run_s_life_is_counted_at_each_step() -> None:
     assert added("thedata_run_attempts_ended_total", status="queued", trigger="schedule") == 1
     assert added("thedata_run_attempts_ended_total", status="failed", trigger="schedule") == 1
     assert added("thedata_runs_finished_total", status="failed", trigger="schedule") == 2
+    assert added("thedata_runs_finished_total", status="cancelled", trigger="schedule") == 1
     assert added("thedata_run_attempt_duration_seconds_sum", trigger="schedule") == 5.0
     assert added("thedata_run_recoveries_total", kind="zombie_refused") == 1
     assert added("thedata_run_recoveries_total", kind="lease_expired_requeued") == 1
