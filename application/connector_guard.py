@@ -68,6 +68,19 @@ class ConnectorGuard:
         breaker = self._breakers.get(data_source_id)
         return breaker.state if breaker else CircuitState.CLOSED
 
+    def open_by_kind(self) -> dict[str, int]:
+        """How many data sources of each kind this process's breakers refuse now (open and
+        still pausing; one past its pause lets the next call through)."""
+        now = self._clock.monotonic()
+        counts: dict[str, int] = {}
+        for data_source_id, breaker in self._breakers.items():
+            if breaker.state is CircuitState.OPEN and now - breaker.opened_at < (
+                self._settings.wait_in_open
+            ):
+                kind = self._kinds.get(data_source_id, "unknown")
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
     def outcome(self, data_source_id: UUID) -> GuardedOutcome:
         """The breaker's state and, when open, until when (wall-clock) it refuses calls."""
         breaker = self._breakers.get(data_source_id)

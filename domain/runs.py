@@ -283,7 +283,8 @@ class Run:
         if self.cancel_requested:  # asked to stop, and it stopped: that is a cancel
             return self.cancelled(now)
         closed = self._closed(now, AttemptOutcome.HANDED_BACK)
-        return evolve(closed._requeued(None, self.error), attempt=self.attempt - 1)
+        # claimable at once; ``not_before`` says since when it waits again
+        return evolve(closed._requeued(now, self.error), attempt=self.attempt - 1)
 
     def deferred(
         self, now: datetime, until: datetime, error: RunError, most: timedelta, backoff: Backoff

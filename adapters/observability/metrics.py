@@ -16,11 +16,13 @@ import asyncio
 import atexit
 import os
 import platform
+import shutil
 from collections import deque
 from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import structlog
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -32,6 +34,8 @@ from prometheus_client import (
 from prometheus_client import multiprocess as _multiprocess
 
 from thedata.adapters.observability.next_turn import NextTurn
+
+log = structlog.get_logger("thedata.metrics")
 
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 # the text format every Prometheus reads (our names need none of 1.0.0's escaping); the
@@ -79,8 +83,11 @@ def record_answered_requests() -> None:
     """Record now the requests ``observe_request`` was told of."""
     answered = _answered
     series = _request_series
-    while answered:
-        method, route, status, seconds = answered.popleft()
+    while True:
+        try:
+            method, route, status, seconds = answered.popleft()
+        except IndexError:  # drained (by another thread too, perhaps)
+            return
         if method not in _METHODS:
             method = "other"
         key = (method, route, status // 100)
@@ -179,19 +186,18 @@ def record_pool_stats(stats: Mapping[str, int]) -> None:
 
 
 class PoolSampler:
-    """Records a database pool's figures every ``interval`` seconds while ``run`` runs, and
-    whenever asked (a scrape asks first, so that what it reads is current).
+    """Records a database pool's figures when sampled (see ``sampled_at_scrape``).
 
     It reads ``get_stats()``, whose counters run from the pool's start, and records what
     they gained since its last look: ``pop_stats()`` would reset them for every other
     reader of the pool's figures.
     """
 
-    def __init__(self, get_stats: Callable[[], Mapping[str, int]], interval: float) -> None:
-        self._get_stats, self._interval = get_stats, interval
+    def __init__(self, get_stats: Callable[[], Mapping[str, int]]) -> None:
+        self._get_stats = get_stats
         self._seen: dict[str, int] = {}
 
-    def sample(self) -> None:
+    def __call__(self) -> None:
         """Record the pool's figures now."""
         stats = dict(self._get_stats())
         for name in _POOL_COUNTERS:
@@ -202,11 +208,28 @@ class PoolSampler:
             self._seen[name] = total
         record_pool_stats(stats)
 
-    async def run(self) -> None:
-        """Sample until cancelled (in every process: each has its own pool)."""
+
+Sample = Callable[[], None]
+_SAMPLES: list[Sample] = []
+
+
+async def sample_every(sample: Sample, interval: float) -> None:
+    """Take ``sample`` now and every ``interval`` seconds until cancelled, and at each
+    scrape meanwhile (figures that are read, not counted: a pool's, open breakers)."""
+    _SAMPLES.append(sample)
+    try:
         while True:
-            self.sample()
-            await asyncio.sleep(self._interval)
+            _take(sample)
+            await asyncio.sleep(interval)
+    finally:
+        _SAMPLES.remove(sample)
+
+
+def _take(sample: Sample) -> None:
+    try:
+        sample()
+    except Exception:  # the next sample may do better; a scrape must not fail for it
+        log.exception("sampling metrics failed", sample=type(sample).__name__)
 
 
 _RETRIES = Counter(
@@ -237,13 +260,34 @@ _BREAKERS_OPEN = Gauge(
 )
 
 
-def count_breaker_transition(kind: str, before: str, after: str) -> None:
-    """A data source's breaker went from state ``before`` to ``after``."""
+def count_breaker_transition(kind: str, after: str) -> None:
+    """A data source's breaker entered state ``after``."""
     _BREAKER_TRANSITIONS.labels(kind=kind, state=after).inc()
-    if after == "open" and before != "open":
-        _BREAKERS_OPEN.labels(kind=kind).inc()
-    elif before == "open" and after != "open":
-        _BREAKERS_OPEN.labels(kind=kind).dec()
+
+
+class BreakerSampler:
+    """Records the data sources refused now, by kind, when sampled: read from the breakers
+    rather than counted at their changes, since an open breaker closes only at the next
+    call, which a quiet or deleted data source never makes."""
+
+    def __init__(self, open_by_kind: Callable[[], Mapping[str, int]]) -> None:
+        self._open_by_kind = open_by_kind
+
+    def __call__(self) -> None:
+        record_open_breakers(self._open_by_kind())
+
+
+def record_open_breakers(open_by_kind: Mapping[str, int]) -> None:
+    """How many data sources of each kind refuse calls now (kinds seen before and now
+    without an open breaker go back to 0)."""
+    for kind, count in open_by_kind.items():
+        _BREAKERS_OPEN.labels(kind=kind).set(count)
+    for kind in _open_kinds - open_by_kind.keys():
+        _BREAKERS_OPEN.labels(kind=kind).set(0)
+    _open_kinds.update(open_by_kind)
+
+
+_open_kinds: set[str] = set()
 
 
 _AUTH_REFUSED = Counter(
@@ -276,6 +320,11 @@ _DECRYPT_FAILURES = Counter(
 )
 
 
+# created at 0, so that the first failure is an increase a rate sees, not a new series
+for _reason in ("unknown_key_version", "failed_authentication"):
+    _DECRYPT_FAILURES.labels(reason=_reason)
+
+
 def count_decrypt_failure(reason: str) -> None:
     """A secret did not open, for ``reason`` (a name from the cipher)."""
     _DECRYPT_FAILURES.labels(reason=reason).inc()
@@ -286,7 +335,9 @@ _HEALTH = Gauge(
     "The last readiness verdict on each component: 0 pass, 1 warn, 2 fail (set each time "
     "/health/ready answers).",
     ["component"],
-    multiprocess_mode="livemax",
+    # the verdict of whichever process answered last: a fail another process gave earlier
+    # must not outlive the recovery
+    multiprocess_mode="livemostrecent",
     registry=REGISTRY,
 )
 _SEVERITY = {"pass": 0, "warn": 1, "fail": 2}
@@ -321,6 +372,8 @@ def exposition() -> bytes:
     """The text a scrape reads: this process's metrics, or every process's in multiprocess
     mode (less the gauges of processes that ended)."""
     record_answered_requests()
+    for sample in list(_SAMPLES):
+        _take(sample)
     directory = os.environ.get(MULTIPROCESS_DIRECTORY)
     if not directory:
         return generate_latest(REGISTRY)
@@ -362,10 +415,17 @@ def serve_metrics(host: str, port: int) -> Callable[[], None]:
     return stop
 
 
-def start_multiprocess_directory(directory: Path) -> None:
-    """Make ``directory`` where the processes started from now on keep their metrics,
-    emptied of an earlier run's (whose counters would otherwise add up with ours)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
+def start_multiprocess_directory(root: Path) -> Path:
+    """Make a directory under ``root`` where the processes started from now on keep their
+    metrics, one per parent process (two servers sharing a home must not add up or empty
+    each other's figures), and remove those of parents no longer running."""
+    root.mkdir(parents=True, exist_ok=True)
+    for earlier in root.glob("parent-*"):
+        pid = earlier.name.removeprefix("parent-")
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(earlier, ignore_errors=True)
+    directory = root / f"parent-{os.getpid()}"
+    shutil.rmtree(directory, ignore_errors=True)  # a pid reused from an earlier run
+    directory.mkdir()
     os.environ[MULTIPROCESS_DIRECTORY] = str(directory)
+    return directory

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from thedata.adapters.observability.metrics import REGISTRY
-from thedata.domain.runs import Run
+from thedata.domain.runs import Run, RunStatus, RunTrigger
 
 # an attempt moves anything from an empty table to a large one
 ATTEMPT_BUCKETS = (0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0)
@@ -71,6 +71,30 @@ _QUEUE_WAIT = Gauge(
 )
 
 
+_WORKER_REPORT = Gauge(
+    "thedata_worker_last_report_timestamp_seconds",
+    "When a worker last read the queue (every 5 s while it runs); 0 in processes without one.",
+    multiprocess_mode="max",
+    registry=REGISTRY,
+)
+
+# what the reaper made of a run whose worker stopped answering
+_RECOVERY_OF = {
+    RunStatus.QUEUED: "lease_expired_requeued",
+    RunStatus.FAILED: "failed_after_max_attempts",
+    RunStatus.CANCELLED: "lease_expired_cancelled",  # asked to stop: it did, by dying
+}
+# created at 0, so that a first occurrence is an increase a rate sees, not a new series
+for _kind in (*_RECOVERY_OF.values(), "zombie_refused"):
+    _RECOVERIES.labels(kind=_kind)
+for _trigger in RunTrigger:
+    _STARTED.labels(trigger=_trigger.value)
+    _QUEUED.labels(trigger=_trigger.value)
+    for _status in RunStatus:
+        if _status.finished:
+            _FINISHED.labels(status=_status.value, trigger=_trigger.value)
+
+
 class PrometheusRunMetrics:
     """Counts what the worker reports (see ``RunMetrics``)."""
 
@@ -92,15 +116,14 @@ class PrometheusRunMetrics:
         _RECOVERIES.labels(kind="zombie_refused").inc()
 
     def lease_expired(self, run: Run) -> None:
+        _RECOVERIES.labels(kind=_RECOVERY_OF[run.status]).inc()
         if run.status.finished:
-            _RECOVERIES.labels(kind="failed_after_max_attempts").inc()
             _FINISHED.labels(status=run.status.value, trigger=run.trigger.value).inc()
-        else:
-            _RECOVERIES.labels(kind="lease_expired_requeued").inc()
 
     def backlog(self, queued: int, oldest_wait_seconds: float) -> None:
         _QUEUE_DEPTH.set(queued)
         _QUEUE_WAIT.set(oldest_wait_seconds)
+        _WORKER_REPORT.set_to_current_time()
 
     def run_ended_unattempted(self, run: Run) -> None:
         _FINISHED.labels(status=run.status.value, trigger=run.trigger.value).inc()

@@ -28,7 +28,7 @@ class RunBacklog:
     """The queue at a glance."""
 
     queued: int
-    oldest_queued_at: datetime | None
+    oldest_ready_at: datetime | None
 
 
 class RunRepository(Protocol):
@@ -78,9 +78,11 @@ class RunRepository(Protocol):
         of work (runs another unit holds are skipped: another reaper has them)."""
         ...
 
-    async def backlog(self) -> RunBacklog:
-        """How many runs are queued (across organizations) and when the longest waiting
-        one was queued: what operators watch."""
+    async def backlog(self, now: datetime) -> RunBacklog:
+        """How many runs are queued (across organizations), and since when the longest
+        waiting claimable one has waited: since it was queued, or queued again (its
+        ``not_before``), whichever is later; a run waiting out a backoff is not waiting
+        for a worker yet."""
         ...
 
     async def purge_finished(self, before: datetime, limit: int) -> int:

@@ -154,15 +154,16 @@ async def backlog_of(uow_factory: UnitOfWorkFactory) -> QueueBacklog:
     """How many runs wait, and for how long the longest has (by the store's clock)."""
     async with uow_factory() as uow:
         now = await uow.runs.now()
-        backlog = await uow.runs.backlog()
-    oldest = backlog.oldest_queued_at
+        backlog = await uow.runs.backlog(now)
+    oldest = backlog.oldest_ready_at
     waited = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
     return QueueBacklog(backlog.queued, waited)
 
 
 @frozen
 class QueueBacklog:
-    """Runs queued, and the seconds the longest queued one has waited (0 when none)."""
+    """Runs queued, and the seconds the longest waiting claimable one has waited since it
+    was (re)queued (0 when none)."""
 
     queued: int
     oldest_wait_seconds: float

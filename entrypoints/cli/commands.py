@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -221,11 +222,14 @@ def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) ->
             asyncio.run(_migrate(msgspec.structs.replace(settings, database_url=url)))
         os.environ.update(THEDATA_DATABASE_URL=url, THEDATA_MIGRATE_ON_START="false")
         # each worker keeps its metrics in files there; a scrape of any adds them all up
-        start_multiprocess_directory(Path(settings.home) / "metrics")
-        uvicorn.run(
-            "thedata.entrypoints.asgi:app_from_environment",
-            factory=True,
-            workers=workers,
-            **options,
-        )
+        metrics = start_multiprocess_directory(Path(settings.home) / "metrics")
+        try:
+            uvicorn.run(
+                "thedata.entrypoints.asgi:app_from_environment",
+                factory=True,
+                workers=workers,
+                **options,
+            )
+        finally:
+            shutil.rmtree(metrics, ignore_errors=True)
     return 0

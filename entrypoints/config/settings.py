@@ -29,7 +29,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         str,
         Meta(
             min_length=1,
-            description="Folder for local state: the embedded database (and, later, key files).",
+            description="Folder for local state: the embedded database, the generated key file, "
+            "and under `serve --workers N` the workers' metrics files (`metrics/`).",
         ),
     ] = ".thedata"
     host: Annotated[str, Meta(min_length=1, description="Address `thedata serve` binds to.")] = (

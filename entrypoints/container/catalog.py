@@ -57,7 +57,7 @@ from thedata.entrypoints.container.resources import (
 def breaker_changed(data_source_id: UUID, kind: str, transition: Transition) -> None:
     """Each change of a data source's breaker: a log event and a count."""
     log_transition(data_source_id, kind, transition)
-    count_breaker_transition(kind, transition.before.value, transition.after.value)
+    count_breaker_transition(kind, transition.after.value)
 
 
 class Catalog(Infrastructure):

@@ -13,6 +13,8 @@
   ``METRICS_CONTENT_TYPE``; ``count_refusal(code, rate_limited=)`` counts a request
   refused for its credentials or by a rate limit; ``record_readiness(components)`` the
   last readiness verdict of each component.
+- ``sampling_metrics(container)``: while its block runs, the pool's figures and the open
+  breakers are sampled for the metrics.
 - ``trace_requests()``: this process traces its requests (access lines carry trace ids);
   ``current_trace_parent()`` the current span as a ``traceparent`` (``None`` if not tracing).
 
@@ -34,6 +36,7 @@ from thedata.adapters.observability.metrics import (
 from thedata.adapters.observability.metrics import exposition as metrics_exposition
 from thedata.adapters.observability.tracing import current_trace_parent, trace_requests
 from thedata.adapters.postgres.handoff import handing_on, request_scope
+from thedata.entrypoints.container.resources import sampling_metrics
 
 __all__ = [
     "METRICS_CONTENT_TYPE",
@@ -47,6 +50,7 @@ __all__ = [
     "observe_request",
     "record_readiness",
     "request_scope",
+    "sampling_metrics",
     "trace_requests",
     "unbind_request_id",
 ]

@@ -28,12 +28,8 @@ from thedata.entrypoints.config import Settings
 from thedata.entrypoints.container.resources import (
     database_url,
     load_key_ring,
-    sampling_pool_metrics,
     secret_file,
 )
-
-# often enough for a 15 s scrape interval to see each change; a scrape samples first anyway
-POOL_SAMPLE_SECONDS = 5.0
 
 
 class Infrastructure(containers.DeclarativeContainer):
@@ -61,10 +57,6 @@ class Infrastructure(containers.DeclarativeContainer):
         startup_timeout=settings.provided.db_startup_timeout,
         reconnect_window=settings.provided.db_reconnect_window,
         tracer=tracer,
-    )
-    # a resource: init_resources starts its sampling in every process that opens the pool
-    pool_metrics = providers.Resource(
-        sampling_pool_metrics, pool=pool, interval=POOL_SAMPLE_SECONDS
     )
     migrator = providers.Factory(
         PostgresMigrator,

@@ -8,11 +8,16 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
-from psycopg_pool import AsyncConnectionPool
 
-from thedata.adapters.observability.metrics import PoolSampler
+from thedata.adapters.observability.metrics import (
+    BreakerSampler,
+    PoolSampler,
+    Sample,
+    sample_every,
+)
 from thedata.adapters.postgres import EmbeddedPostgres
 from thedata.adapters.secrets import (
     KeyRing,
@@ -23,6 +28,7 @@ from thedata.adapters.secrets import (
 )
 from thedata.domain.circuit_breaker import BreakerSettings
 from thedata.entrypoints.config import Settings
+from thedata.entrypoints.resolve import resolve
 
 log = structlog.get_logger("thedata.entrypoints.container")
 
@@ -121,16 +127,33 @@ def run_retention_of(settings: Settings) -> timedelta:
     return timedelta(days=settings.run_retention_days)
 
 
-async def sampling_pool_metrics(
-    pool: AsyncConnectionPool, interval: float
-) -> AsyncIterator[PoolSampler]:
-    """The pool's figures recorded as metrics every ``interval`` seconds, from start-up to
-    shutdown (the sampler is also there for a scrape to freshen them)."""
-    sampler = PoolSampler(pool.get_stats, interval)
-    task = asyncio.create_task(sampler.run(), name="thedata-pool-metrics")
+@contextlib.asynccontextmanager
+async def sampling(samples: list[Sample], interval: float) -> AsyncIterator[None]:
+    """``samples`` taken every ``interval`` seconds and at each scrape while the block runs
+    (figures that are read, not counted: a pool's, the open breakers)."""
+    tasks = [
+        asyncio.create_task(sample_every(sample, interval), name="thedata-metrics-sample")
+        for sample in samples
+    ]
     try:
-        yield sampler
+        yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        # waited for without taking their CancelledError as ours
+        await asyncio.wait(tasks)
+
+
+# often enough for a 15 s scrape interval to see each change; a scrape samples first anyway
+SAMPLE_SECONDS = 5.0
+
+
+@contextlib.asynccontextmanager
+async def sampling_metrics(container: Any) -> AsyncIterator[None]:
+    """While the block runs (the container's resources open), the figures that are read
+    rather than counted are sampled: the database pool's and the open breakers."""
+    pool = await resolve(container.pool)
+    guard = await resolve(container.connector_guard)
+    samples: list[Sample] = [PoolSampler(pool.get_stats), BreakerSampler(guard.open_by_kind)]
+    async with sampling(samples, SAMPLE_SECONDS):
+        yield

@@ -15,6 +15,7 @@ from thedata.entrypoints.config import (
 )
 from thedata.entrypoints.container.catalog import Catalog
 from thedata.entrypoints.container.identity import Identity
+from thedata.entrypoints.container.resources import sampling_metrics
 from thedata.entrypoints.resolve import maybe_await
 
 
@@ -32,7 +33,8 @@ async def started(container: Container) -> AsyncIterator[Container]:
     """Open the container's resources for the ``async with`` block and close them after it."""
     await maybe_await(container.init_resources())
     try:
-        yield container
+        async with sampling_metrics(container):
+            yield container
     finally:
         await maybe_await(container.shutdown_resources())
 

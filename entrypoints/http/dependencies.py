@@ -72,7 +72,6 @@ class ServiceContainer(Protocol):
     def init_resources(self) -> Any: ...  # an awaitable: opens pools and servers
     def shutdown_resources(self) -> Any: ...  # an awaitable: closes what init opened
     def check_readiness(self) -> CheckReadiness: ...
-    def pool_metrics(self) -> Any: ...  # a sampler of the database pool's figures
     def tracer(self) -> Any: ...  # an OpenTelemetry tracer, or None when not tracing
     def authenticate(self) -> Authenticate: ...
 

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from litestar import Controller, Response, get
 
 from thedata.entrypoints.container.edge import METRICS_CONTENT_TYPE, metrics_exposition
-from thedata.entrypoints.http.dependencies import Injected, use_case
-
-
-class Sampler(Protocol):
-    """Records figures that are read rather than counted (the database pool's) now."""
-
-    def sample(self) -> None: ...
 
 
 class MetricsController(Controller):
@@ -28,12 +19,10 @@ class MetricsController(Controller):
         media_type=METRICS_CONTENT_TYPE,
         summary="Metrics",
         cache_control=None,
-        dependencies={"pool_metrics": use_case(lambda c: c.pool_metrics)},
     )
-    async def metrics(self, pool_metrics: Injected[Sampler]) -> Response[bytes]:
+    async def metrics(self) -> Response[bytes]:
         """Every metric of this process, or of every process under ``serve --workers N``,
         in Prometheus' text format."""
-        pool_metrics.sample()
         return Response(
             metrics_exposition(),
             media_type=METRICS_CONTENT_TYPE,

@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
+from thedata.entrypoints.container.edge import sampling_metrics
 from thedata.entrypoints.http.dependencies import ServiceContainer
 from thedata.entrypoints.resolve import maybe_await, resolve
 
@@ -47,8 +48,9 @@ class ContainerPlugin(InitPluginProtocol):
             try:
                 await maybe_await(container.init_resources())
                 await apply_pending_migrations(container)
-                log.info("ready to serve")
-                yield
+                async with sampling_metrics(container):
+                    log.info("ready to serve")
+                    yield
             finally:
                 await maybe_await(container.shutdown_resources())
                 log.info("stopped")

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
@@ -174,14 +174,26 @@ def body_pointer(key: str, message: str) -> str:
     return location_pointer("" if key == "data" else key, message)
 
 
-def handle_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:
+CLIENT_CLOSED_REQUEST = 499
+"""What a request whose client hung up before sending its body is recorded as (nginx's
+code): the client's doing, so a 4xx in the access line and the metrics, not a 500 of ours
+(a 500 would spend the API's error budget, and anyone could spend it)."""
+
+
+def handle_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     """Answer routing and protocol errors (404, 405, 413, malformed JSON, ...) as problems."""
+    if isinstance(error, InternalServerException) and error.detail == _DISCONNECTED:
+        log.info("the client hung up before sending its whole request")
+        return Response(None, status_code=CLIENT_CLOSED_REQUEST)  # nobody reads it
     status = HTTPStatus(error.status_code)
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         return handle_unexpected(request, error)
     detail = error.detail if error.detail and error.detail != status.phrase else _DETAIL[status]
     return problem_response(request, status, detail, headers=dict(error.headers or {}))
 
+
+# Litestar's words for it: it raises no type of its own
+_DISCONNECTED = "client disconnected prematurely"
 
 _DETAIL: dict[HTTPStatus, str] = {
     HTTPStatus.NOT_FOUND: "no resource at this path",

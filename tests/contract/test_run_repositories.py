@@ -375,7 +375,7 @@ class RunRepositoryContract(ABC):
     ) -> None:
         """Queued runs only (a running or finished one is not waiting), across organizations."""
         async with self.new_uow() as uow:
-            assert await uow.runs.backlog() == RunBacklog(0, None)
+            assert await uow.runs.backlog(T0) == RunBacklog(0, None)
         other = an_organization("elsewhere")
         async with self.new_uow() as uow:
             await uow.organizations.add(other)
@@ -391,7 +391,20 @@ class RunRepositoryContract(ABC):
         await self.given(*runs)
         assert await self.changed(runs[2], runs[2].claim("w", T0, LEASE, 1))
         async with self.new_uow() as uow:
-            assert await uow.runs.backlog() == RunBacklog(3, T0 + SECOND)
+            assert await uow.runs.backlog(T0 + 10 * SECOND) == RunBacklog(3, T0 + SECOND)
+        # a run queued again after running waits since then, not since its first queuing;
+        # one waiting out a backoff does not wait for a worker yet
+        claimed = runs[3].claim("w", T0 + 2 * SECOND, LEASE, 1)
+        assert await self.changed(runs[3], claimed)
+        back = claimed.handed_back(T0 + 20 * SECOND)
+        assert await self.changed(claimed, back)
+        later = evolve(runs[0], not_before=T0 + 60 * SECOND)
+        async with self.new_uow() as uow:
+            assert await uow.runs.save(later, attempt=0, status=RunStatus.QUEUED)
+            await uow.commit()
+        async with self.new_uow() as uow:
+            assert await uow.runs.backlog(T0 + 30 * SECOND) == RunBacklog(3, T0 + 5 * SECOND)
+            assert await uow.runs.backlog(T0 + 90 * SECOND) == RunBacklog(3, T0 + 5 * SECOND)
 
     async def test_save_refuses_a_stale_attempt_or_status(self, pipeline: Pipeline) -> None:
         """A worker whose attempt was taken over (reaped, claimed again) stores nothing."""

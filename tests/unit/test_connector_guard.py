@@ -144,3 +144,17 @@ async def test_a_caller_giving_up_does_not_cancel_the_shared_attempt() -> None:
     assert await second == "ok"
     assert calls == 1
     assert first.cancelled()
+
+
+async def test_open_breakers_are_counted_by_kind_only_while_they_pause() -> None:
+    """For the open-breakers gauge: a breaker whose pause is over lets the next call
+    through, so it no longer counts, even if no call comes (a quiet or deleted source)."""
+    clock = ManualClock()
+    checks, _ = guard(clock)
+    for source, kind in ((SOURCE, "postgres"), (uuid.uuid4(), "file")):
+        for _ in range(3):
+            with pytest.raises(ConnectorFailed):
+                await checks.call(source, "check", Dead(), kind=kind)
+    assert checks.open_by_kind() == {"postgres": 1, "file": 1}
+    clock.advance(timedelta(seconds=SETTINGS.wait_in_open + 1))
+    assert checks.open_by_kind() == {}

@@ -17,6 +17,7 @@ from tests.scraped import scraped, value
 from thedata.adapters.observability import configure_logging
 from thedata.adapters.observability.metrics import (
     REGISTRY,
+    BreakerSampler,
     PoolSampler,
     observe_request,
     record_pool_stats,
@@ -208,11 +209,19 @@ def test_the_pool_sampler_records_what_the_pool_s_counters_gained_and_leaves_the
             {"pool_max": 4, "requests_num": 3, "requests_wait_ms": 2000},  # reset to 3
         ]
     )
-    sampler = PoolSampler(lambda: next(readings), interval=5)
+    sampler = PoolSampler(lambda: next(readings))
     acquires = "thedata_db_pool_acquires_total"
     before = value(scraped(), acquires)
     gains: list[float] = []
     for _ in range(3):
-        sampler.sample()
+        sampler()
         gains.append(value(scraped(), acquires) - before - sum(gains))
     assert gains == [10, 5, 3]
+
+
+def test_the_open_breakers_gauge_follows_each_sample_back_to_zero() -> None:
+    gauge = "thedata_circuit_breakers_open"
+    BreakerSampler(lambda: {"sample-kind": 2})()
+    assert value(scraped(), gauge, kind="sample-kind") == 2
+    BreakerSampler(dict)()
+    assert value(scraped(), gauge, kind="sample-kind") == 0

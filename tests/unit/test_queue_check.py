@@ -24,7 +24,7 @@ class Store:
     async def now(self) -> datetime:
         return NOW
 
-    async def backlog(self) -> RunBacklog:
+    async def backlog(self, now: datetime) -> RunBacklog:
         if isinstance(self.backlog_now, Exception):
             raise self.backlog_now
         return self.backlog_now

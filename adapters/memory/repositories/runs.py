@@ -108,9 +108,14 @@ class InMemoryRunRepository:
         expired.sort(key=lambda r: (r.lease_expires_at, r.id))
         return [evolve(r) for r in expired[:limit]]
 
-    async def backlog(self) -> RunBacklog:
-        queued = [r.queued_at for r in self._rows().values() if r.status is RunStatus.QUEUED]
-        return RunBacklog(len(queued), min(queued, default=None))
+    async def backlog(self, now: datetime) -> RunBacklog:
+        queued = [r for r in self._rows().values() if r.status is RunStatus.QUEUED]
+        ready = [
+            max(r.queued_at, r.not_before) if r.not_before is not None else r.queued_at
+            for r in queued
+            if r.not_before is None or r.not_before <= now
+        ]
+        return RunBacklog(len(queued), min(ready, default=None))
 
     async def purge_finished(self, before: datetime, limit: int) -> int:
         rows = self._rows()

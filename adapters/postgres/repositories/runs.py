@@ -326,9 +326,12 @@ class PostgresRunRepository:
         )
         return [_run(row) for row in await cursor.fetchall()]
 
-    async def backlog(self) -> RunBacklog:
+    async def backlog(self, now: datetime) -> RunBacklog:
         cursor = await self._connection().execute(
-            "SELECT count(*), min(queued_at) FROM runs WHERE status = 'queued'"
+            "SELECT count(*), min(greatest(queued_at, not_before))"
+            " FILTER (WHERE not_before IS NULL OR not_before <= %s)"
+            " FROM runs WHERE status = 'queued'",
+            (now,),
         )
         row = await cursor.fetchone()
         queued, oldest = row if row is not None else (0, None)
