@@ -340,13 +340,12 @@ _HEALTH = Gauge(
     multiprocess_mode="livemostrecent",
     registry=REGISTRY,
 )
-_SEVERITY = {"pass": 0, "warn": 1, "fail": 2}
 
 
-def record_readiness(components: Mapping[str, str]) -> None:
-    """The readiness verdict (``pass``, ``warn`` or ``fail``) of each component."""
-    for component, status in components.items():
-        _HEALTH.labels(component=component).set(_SEVERITY[status])
+def record_readiness(severities: Mapping[str, int]) -> None:
+    """The readiness verdict of each component, as its severity (0 pass, 1 warn, 2 fail)."""
+    for component, severity in severities.items():
+        _HEALTH.labels(component=component).set(severity)
 
 
 _BUILD_INFO = Gauge(

@@ -57,13 +57,12 @@ def health_body(report: HealthReport) -> HealthBody:
     return HealthBody(status=report.status.value, checks=checks)
 
 
-def _worst_by_component(report: HealthReport) -> dict[str, str]:
-    worst: dict[str, HealthStatus] = {}
+def _worst_by_component(report: HealthReport) -> dict[str, int]:
+    """Each component's worst result, as the status's severity (0 pass, 1 warn, 2 fail)."""
+    worst: dict[str, int] = {}
     for result in report.checks:
-        known = worst.get(result.component)
-        if known is None or result.status.severity > known.severity:
-            worst[result.component] = result.status
-    return {component: status.value for component, status in worst.items()}
+        worst[result.component] = max(worst.get(result.component, 0), result.status.severity)
+    return worst
 
 
 class HealthController(Controller):
