@@ -1,34 +1,42 @@
-"""Readiness of the secret store, through its port: reachable, and which key seals."""
+"""Readiness of the secret store, through its port: reachable, its secrets open, and which
+key seals."""
 
 from __future__ import annotations
-
-from uuid import UUID
 
 from thedata.application.errors import DependencyUnavailable
 from thedata.application.health import CheckResult, HealthStatus
 from thedata.application.ports.clock import Clock
-from thedata.application.ports.secrets import SecretKeyRotation, SecretStore
-
-# No organization has the nil id: listing its references reads the store, and finds nothing.
-_PROBE = UUID(int=0)
+from thedata.application.ports.secrets import SecretKeyRotation
 
 
 class SecretStoreCheck:
-    """Lists a probe organization's references; reports the key version that seals."""
+    """Decrypts a canary per key version in use; reports the key version that seals.
+
+    ``fail`` when the store is out or a key version's secrets do not open: a process started
+    with the wrong key ring cannot reach a single data source sealed by the missing key, so it
+    should take no traffic (a rolling deploy with a bad key stops at its first instance).
+    """
 
     component = "secrets"
 
-    def __init__(self, store: SecretStore, rotation: SecretKeyRotation, clock: Clock) -> None:
-        self._store, self._rotation, self._clock = store, rotation, clock
+    def __init__(self, rotation: SecretKeyRotation, clock: Clock) -> None:
+        self._rotation, self._clock = rotation, clock
 
     async def check(self) -> tuple[CheckResult, ...]:
-        """``pass`` with the sealing key version, or ``fail`` saying why the store is out."""
+        """``pass`` with the sealing key version, or ``fail`` saying what does not open."""
         started = self._clock.monotonic()
         try:
-            await self._store.references(_PROBE)
+            unreadable = await self._rotation.unreadable_key_versions()
         except DependencyUnavailable as e:
             return (self._result(HealthStatus.FAIL, str(e)),)
         latency_ms = round((self._clock.monotonic() - started) * 1000, 2)
+        if unreadable:
+            versions = ", ".join(str(v) for v in unreadable)
+            output = (
+                f"secrets sealed with key version {versions} do not open: the key ring lacks "
+                "that key, or holds another key under its version"
+            )
+            return (self._result(HealthStatus.FAIL, output, latency_ms),)
         output = f"sealing with key version {self._rotation.current_key_version}"
         return (self._result(HealthStatus.PASS, output, latency_ms),)
 

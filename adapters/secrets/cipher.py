@@ -102,6 +102,20 @@ class SecretCipher:
         self._on_plaintext(value)
         return value
 
+    def opens(self, organization_id: UUID, reference: str, sealed: SealedSecret) -> bool:
+        """Whether ``sealed`` decrypts, quietly: a health probe's question, not a reader's, so
+        neither logged nor counted as a decrypt failure, and the value is never kept."""
+        aead = self._aead.get(sealed.key_version)
+        if aead is None:
+            return False
+        try:
+            aead.decrypt(
+                sealed.nonce, sealed.ciphertext, associated_data(organization_id, reference)
+            )
+        except (InvalidTag, ValueError):
+            return False
+        return True
+
     def reseal(self, organization_id: UUID, reference: str, sealed: SealedSecret) -> SealedSecret:
         """The same secret sealed again with the newest key."""
         return self.seal(organization_id, reference, self.open(organization_id, reference, sealed))

@@ -223,6 +223,22 @@ class EncryptedFileSecretStore:
 
         return await asyncio.to_thread(self._inspect, count)
 
+    async def unreadable_key_versions(self) -> Sequence[int]:
+        def samples(document: Document) -> dict[int, tuple[UUID, str, SealedSecret]]:
+            one_each: dict[int, tuple[UUID, str, SealedSecret]] = {}
+            for organization, secrets in document.items():
+                for reference, entry in secrets.items():
+                    sealed = _sealed(entry)
+                    one_each.setdefault(sealed.key_version, (UUID(organization), reference, sealed))
+            return one_each
+
+        sampled = await asyncio.to_thread(self._inspect, samples)
+        return sorted(
+            version
+            for version, (organization_id, reference, sealed) in sampled.items()
+            if not self._cipher.opens(organization_id, reference, sealed)
+        )
+
     async def reencrypt(self, batch_size: int) -> int:
         current = self._cipher.current_key_version
 

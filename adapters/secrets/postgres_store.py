@@ -34,6 +34,22 @@ LIMIT %s
 FOR UPDATE SKIP LOCKED
 """
 
+# One secret per key version in use, by a loose index scan over secrets_by_key_version:
+# as many index probes as there are versions, however many secrets there are.
+_ONE_PER_KEY_VERSION = """
+WITH RECURSIVE versions (key_version) AS (
+    SELECT min(key_version) FROM secrets
+    UNION ALL
+    SELECT (SELECT min(key_version) FROM secrets WHERE key_version > versions.key_version)
+    FROM versions WHERE versions.key_version IS NOT NULL
+)
+SELECT sample.organization_id, sample.reference, sample.key_version, sample.nonce,
+       sample.ciphertext
+FROM versions, LATERAL (
+    SELECT * FROM secrets WHERE secrets.key_version = versions.key_version LIMIT 1
+) AS sample
+"""
+
 
 def _sealed(columns: Sequence[Any]) -> SealedSecret:
     version, nonce, ciphertext = columns
@@ -165,6 +181,21 @@ class PostgresSecretStore:
                     "SELECT key_version, count(*) FROM secrets GROUP BY key_version"
                 )
                 return {int(version): int(count) for version, count in await cursor.fetchall()}
+
+    async def unreadable_key_versions(self) -> Sequence[int]:
+        with _unavailable_when_unreachable():
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(_ONE_PER_KEY_VERSION)
+                samples = await cursor.fetchall()
+        return sorted(
+            int(version)
+            for organization_id, reference, version, nonce, ciphertext in samples
+            if not self._cipher.opens(
+                organization_id,
+                reference,
+                SealedSecret(int(version), bytes(nonce), bytes(ciphertext)),
+            )
+        )
 
     async def reencrypt(self, batch_size: int) -> int:
         current = self._cipher.current_key_version

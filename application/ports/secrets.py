@@ -77,6 +77,12 @@ class SecretKeyRotation(Protocol):
         """How many secrets each key version seals."""
         ...
 
+    async def unreadable_key_versions(self) -> Sequence[int]:
+        """The key versions in use whose secrets do not open, sorted: one secret sealed by each
+        version is decrypted (and thrown away), so a ring that lacks a key, or holds another
+        key under its version, shows before a reader needs the secret."""
+        ...
+
     async def reencrypt(self, batch_size: int) -> int:
         """Re-encrypt up to ``batch_size`` secrets not on the newest key; how many it did.
 

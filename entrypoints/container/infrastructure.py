@@ -87,9 +87,7 @@ class Infrastructure(containers.DeclarativeContainer):
         functools.partial, PostgresUnitOfWork, pool, secrets=secret_store.provided.joined
     )
     rotate_secret_key = providers.Factory(RotateSecretKey, rotation=secret_store)
-    secrets_health = providers.Factory(
-        SecretStoreCheck, store=secret_store, rotation=secret_store, clock=clock
-    )
+    secrets_health = providers.Factory(SecretStoreCheck, rotation=secret_store, clock=clock)
 
     list_workers = providers.Factory(ListWorkers, uow=unit_of_work_factory)
     run_arrivals = providers.Factory(

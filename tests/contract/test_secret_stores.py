@@ -17,6 +17,7 @@ from tests.database import every_value_as_bytes
 from tests.secrets import ring
 from thedata.adapters.secrets import (
     EncryptedFileSecretStore,
+    KeyRing,
     PostgresSecretStore,
     SealedSecret,
     SecretCipher,
@@ -115,6 +116,20 @@ class SecretStoreContract(ABC):
         assert [await retired.get(ORG, f"s/{n}") for n in range(25)] == [
             f"value {n}".encode() for n in range(25)
         ]
+
+    async def test_the_canary_names_each_key_version_whose_secrets_do_not_open(self) -> None:
+        """One secret per key version in use is tried: a version missing from the ring or
+        holding another key is named, versions that open are not, and an empty store has
+        nothing to name."""
+        assert await self.store(SecretCipher(ring(1))).unreadable_key_versions() == []
+        for version in (1, 2, 3):
+            sealing = self.store(SecretCipher(ring(version)))
+            for n in range(3):
+                await sealing.put(ORG if n % 2 else OTHER, f"v{version}/{n}", b"value")
+        assert await self.store(SecretCipher(ring(3, 2, 1))).unreadable_key_versions() == []
+        assert await self.store(SecretCipher(ring(3, 1))).unreadable_key_versions() == [2]
+        other_key_as_1 = KeyRing({1: bytes([99]) * 32, 3: bytes([3]) * 32}, 3)
+        assert await self.store(SecretCipher(other_key_as_1)).unreadable_key_versions() == [1, 2]
 
     async def test_a_rotation_that_crashes_mid_batch_resumes_and_completes(self) -> None:
         """A failure inside a batch keeps that batch on the old key; running again finishes."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import make_settings
+from tests.e2e.api import create_org, register
+from thedata.adapters.observability.metrics import REGISTRY
 from thedata.adapters.postgres import load_migrations
 from thedata.entrypoints.container import build_container
 from thedata.entrypoints.http import create_app
@@ -78,6 +81,60 @@ async def test_an_unreadable_secret_store_fails_readiness(file_secrets_client: A
     (secrets,) = response.json()["checks"]["secrets"]
     assert secrets["status"] == "fail"
     assert "secret file cannot be read" in secrets["output"]
+
+
+def _key(version: int, fill: int) -> str:
+    return f"{version}:" + base64.urlsafe_b64encode(bytes([fill]) * 32).decode()
+
+
+async def _ready_with_keys(database_url: str, secret_keys: str) -> dict[str, Any]:
+    settings = make_settings(database_url=database_url, secret_keys=secret_keys)
+    async with AsyncTestClient(create_app(build_container(settings))) as client:
+        response = await client.get("/health/ready")
+        (secrets,) = response.json()["checks"]["secrets"]
+        return {"status_code": response.status_code, **secrets}
+
+
+async def test_a_key_ring_that_cannot_open_the_stored_secrets_fails_readiness(
+    database_url: str,
+) -> None:
+    """A process started with the wrong key (or without an old one) is not ready, and says
+    which key version's secrets do not open; the right ring passes and names the sealing
+    key. The canary is decrypted quietly: no decrypt failure is logged or counted."""
+    right, rotated = _key(1, 7), f"{_key(2, 9)},{_key(1, 7)}"
+    settings = make_settings(database_url=database_url, secret_keys=right)
+    async with AsyncTestClient(create_app(build_container(settings))) as client:
+        headers, _ = await register(client, "keys@example.com")
+        organization = await create_org(client, headers)
+        config = {"host": "127.0.0.1", "database": "d", "user": "u", "password": "key 1 seals"}
+        response = await client.post(
+            f"/v1/orgs/{organization}/data-sources",
+            headers=headers,
+            json={"name": "warehouse", "kind": "postgres", "config": config},
+        )
+        assert response.status_code == 201, response.text
+    failures_before = _decrypt_failures()
+
+    wrong_key = await _ready_with_keys(database_url, _key(1, 8))
+    assert (wrong_key["status_code"], wrong_key["status"]) == (503, "fail")
+    assert "key version 1 do not open" in wrong_key["output"]
+    missing_key = await _ready_with_keys(database_url, _key(2, 9))
+    assert (missing_key["status_code"], missing_key["status"]) == (503, "fail")
+    assert "key version 1 do not open" in missing_key["output"]
+    assert _decrypt_failures() == failures_before
+
+    both = await _ready_with_keys(database_url, rotated)
+    assert (both["status"], both["output"]) == ("pass", "sealing with key version 2")
+
+
+def _decrypt_failures() -> float:
+    return sum(
+        sample.value
+        for family in REGISTRY.collect()
+        if family.name == "thedata_secret_decrypt_failures"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
 
 
 @pytest.fixture
