@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
+import structlog
 
 from thedata.application.use_cases import RotationReport
 from thedata.entrypoints.config import Settings
@@ -20,6 +22,8 @@ from thedata.entrypoints.container import (
     started,
 )
 from thedata.entrypoints.resolve import resolve
+
+log = structlog.get_logger(__name__)
 
 
 def generate_key(version: int) -> int:
@@ -57,6 +61,7 @@ def rotate_key(settings: Settings, args: argparse.Namespace) -> int:
     if args.add_key:
         path = _key_file(settings)
         version = add_key_to_file(path)
+        log.info("secret key added", key_version=version, key_file=str(path))
         print(f"added key version {version} to {path}")  # noqa: T201
         settings = _with_key_file(settings, path)
     report = asyncio.run(_rotate(settings, args.batch_size))
@@ -68,8 +73,27 @@ def rotate_key(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _rotate(settings: Settings, batch_size: int) -> RotationReport:
     async with started(build_container(settings)) as container:
+        store = await resolve(container.secret_store)
         rotate = await resolve(container.rotate_secret_key)
-        return await rotate(batch_size)
+        # one line as it starts and one as it ends, never one per batch: an operator sees
+        # what moved where, and a rotation that died shows as a start without its end
+        log.info(
+            "secret key rotation started",
+            key_version=store.current_key_version,
+            secrets_by_key_version=_by_version(await store.count_by_key_version()),
+        )
+        report = await rotate(batch_size)
+        log.info(
+            "secret key rotation finished",
+            key_version=store.current_key_version,
+            reencrypted=report.reencrypted,
+            secrets_by_key_version=_by_version(report.by_key_version),
+        )
+        return report
+
+
+def _by_version(counts: Mapping[int, int]) -> dict[str, int]:
+    return {str(version): count for version, count in sorted(counts.items(), reverse=True)}
 
 
 def sweep_secrets(settings: Settings, _args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -71,10 +72,18 @@ async def test_rotation_moves_every_secret_and_status_counts_them(
         ["secrets", "rotate-key", "--batch-size", "2"],
         tmp_path,
         THEDATA_SECRET_KEYS=both,
+        THEDATA_LOG_FORMAT="json",
         **database,
     )
     assert rotated.returncode == 0, rotated.stderr
     assert "re-encrypted 5 secrets" in rotated.stdout
+    events = [json.loads(line) for line in rotated.stderr.splitlines() if line.startswith("{")]
+    rotation = [e for e in events if e["event"].startswith("secret key rotation")]
+    assert [(e["event"], e["secrets_by_key_version"]) for e in rotation] == [
+        ("secret key rotation started", {"1": 5}),
+        ("secret key rotation finished", {"2": 5}),
+    ]
+    assert rotation[1]["reencrypted"] == 5
     after = run(["secrets", "status"], tmp_path, THEDATA_SECRET_KEYS=both, **database)
     assert after.stdout.splitlines() == [
         "key version 2: 5 secrets (newest)",
