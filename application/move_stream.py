@@ -131,6 +131,7 @@ async def move_stream(
     epoch: int,
     batch_rows: int,
     progress: Progress | None = None,
+    written: Callable[[Written], None] | None = None,
     retrying: Retrying | None = None,
     verify: bool = False,
     before_batch: Callable[[], None] | None = None,
@@ -142,6 +143,9 @@ async def move_stream(
     in stay, and the same epoch opens the stream again where they end. Raises ``Superseded``
     when a later attempt holds the destination (nothing more was committed by this one), and
     ``StreamFailed`` when the stream cannot be moved as defined or the retries ran out.
+    ``progress`` hears the stream's figures so far after each batch (a full refresh redone
+    starts again from 0); ``written`` hears each batch's own, every batch written counted
+    once, a discarded load's too (what metrics count).
     ``before_batch`` is called before each batch is written: it may raise to stop the attempt
     there (a worker that lost its run writes nothing more).
     With ``verify``, the destination's fingerprint is compared with the source's snapshot
@@ -162,9 +166,11 @@ async def move_stream(
     estimate = found_estimate
     moved = Moved(0, 0, estimate)
 
-    def advanced(written: Written) -> None:
+    def advanced(batch: Written) -> None:
         nonlocal moved
-        moved = Moved(moved.rows + written.rows, moved.bytes + written.bytes, estimate)
+        moved = Moved(moved.rows + batch.rows, moved.bytes + batch.bytes, estimate)
+        if written is not None:
+            written(batch)
         if progress is not None:
             progress(moved)
 

@@ -89,8 +89,9 @@ class InMemoryStreamReader:
             plan.fingerprint(fingerprint_of(rows))
 
     async def _batches(self, rows: list[Row], plan: ReadPlan) -> AsyncIterator[Batch]:
-        if plan.cursor_field is None:
-            yield Batch(FrameFormat.ROWS, _frames(rows))
+        if plan.cursor_field is None:  # a full refresh: batches of the table as it is
+            for start in range(0, len(rows), plan.batch_rows):
+                yield Batch(FrameFormat.ROWS, _frames(rows[start : start + plan.batch_rows]))
             return
         names = plan.shape.names
         order = [names.index(plan.cursor_field), *(names.index(k) for k in plan.shape.primary_key)]

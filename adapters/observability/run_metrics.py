@@ -44,7 +44,17 @@ _DURATION = Histogram(
 )
 _ROWS = Counter(
     "thedata_run_rows_written",
-    "Rows attempts wrote to their destinations.",
+    "Rows attempts wrote to their destinations (counted after each batch, so a failed "
+    "attempt's batches count too), by the connector kinds at both ends.",
+    ["source_kind", "destination_kind"],
+    registry=REGISTRY,
+)
+_BYTES = Counter(
+    "thedata_run_written_bytes",
+    "Bytes attempts wrote to their destinations, in the frames the two ends exchanged "
+    "(binary COPY between PostgreSQL databases, else the destination's encoding), by the "
+    "connector kinds at both ends.",
+    ["source_kind", "destination_kind"],
     registry=REGISTRY,
 )
 _RECOVERIES = Counter(
@@ -108,9 +118,12 @@ class PrometheusRunMetrics:
         status, trigger = run.status.value, run.trigger.value
         _ENDED.labels(status=status, trigger=trigger).inc()
         _DURATION.labels(trigger=trigger).observe(seconds)
-        _ROWS.inc(run.rows_written)
         if run.status.finished:
             _FINISHED.labels(status=status, trigger=trigger).inc()
+
+    def moved(self, source_kind: str, destination_kind: str, rows: int, size: int) -> None:
+        _ROWS.labels(source_kind=source_kind, destination_kind=destination_kind).inc(rows)
+        _BYTES.labels(source_kind=source_kind, destination_kind=destination_kind).inc(size)
 
     def attempt_refused(self) -> None:
         _RECOVERIES.labels(kind="zombie_refused").inc()

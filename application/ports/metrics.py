@@ -23,6 +23,11 @@ class RunMetrics(Protocol):
         """The attempt of ``run`` (as it was stored at its end) took ``seconds``."""
         ...
 
+    def moved(self, source_kind: str, destination_kind: str, rows: int, size: int) -> None:
+        """An attempt wrote ``rows`` more rows, ``size`` more bytes, from a source of
+        ``source_kind`` to a destination of ``destination_kind`` (after each batch)."""
+        ...
+
     def attempt_refused(self) -> None:
         """An attempt found its run taken over (its lease had expired) and stored nothing:
         a zombie's commit, refused."""
@@ -52,6 +57,9 @@ class NoRunMetrics:
         """Nothing."""
 
     def attempt_ended(self, run: Run, seconds: float) -> None:
+        """Nothing."""
+
+    def moved(self, source_kind: str, destination_kind: str, rows: int, size: int) -> None:
         """Nothing."""
 
     def attempt_refused(self) -> None:

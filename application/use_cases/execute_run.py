@@ -28,8 +28,11 @@ from thedata.application.ports import (
     Clock,
     ConnectorFactory,
     Moved,
+    NoRunMetrics,
     Retrying,
+    RunMetrics,
     UnitOfWorkFactory,
+    Written,
 )
 from thedata.application.ports.secrets import SecretStore
 from thedata.application.ports.streams import StreamFailed, Superseded
@@ -116,10 +119,12 @@ class ExecuteRun:
         heartbeat: float | None = None,
         probe: ProbeDataSource | None = None,
         spans: Spans | None = None,
+        metrics: RunMetrics | None = None,
     ) -> None:
         self._uow, self._connectors, self._secrets = uow, connectors, secrets
         self._probe = probe
         self._spans = spans or NoSpans()
+        self._metrics = metrics or NoRunMetrics()
         self._queue, self._batch_rows, self._retrying = queue, batch_rows, retrying
         lease = queue.lease.total_seconds()
         self._heartbeat = heartbeat if heartbeat is not None else min(lease / 3, 2.0)
@@ -187,6 +192,11 @@ class ExecuteRun:
             await self._probed(source, destination)
         reader, writer = await ends(self._connectors, self._secrets, source, destination)
         assert run.epoch is not None  # noqa: S101 - a claimed run holds its epoch
+        kinds = source.kind.value, destination.kind.value
+
+        def written(batch: Written) -> None:
+            self._metrics.moved(*kinds, batch.rows, batch.bytes)
+
         for stream in pipeline.streams:
             described = {
                 "thedata.stream.name": stream.name,
@@ -201,6 +211,7 @@ class ExecuteRun:
                     epoch=run.epoch,
                     batch_rows=self._batch_rows,
                     progress=_for(attempt, stream.name),
+                    written=written,
                     retrying=self._retrying,
                     before_batch=attempt.check,
                 )

@@ -183,6 +183,7 @@ class Catalog(Infrastructure):
         retrying=stream_retrying,
         probe=providers.Factory(ProbeDataSource, **_connector_call),
         spans=providers.Singleton(spans_for, Infrastructure.tracer),
+        metrics=Infrastructure.run_metrics,
     )
     run_pipeline = providers.Factory(
         RunPipeline,

@@ -36,6 +36,8 @@ CORE_PANELS = {
     "Runs queued",
     "Runs queued and finished",
     "Attempts started and ended",
+    "Rows written by connector kinds",
+    "Bytes written by connector kinds",
     "Connections by state",
     "Connections taken",
     "Open breakers by kind",

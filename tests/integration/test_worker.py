@@ -119,7 +119,11 @@ async def test_an_in_process_worker_executes_a_triggered_run_to_success(
     assert added("thedata_run_attempts_ended_total", status="succeeded", trigger="manual") == 1
     assert added("thedata_runs_finished_total", status="succeeded", trigger="manual") == 1
     assert added("thedata_run_attempt_duration_seconds_count", trigger="manual") == 1
-    assert added("thedata_run_rows_written_total") == sum(rows(source_url, s.name) for s in STREAMS)
+    kinds = {"source_kind": "postgres", "destination_kind": "postgres"}
+    moved_rows = sum(rows(source_url, s.name) for s in STREAMS)
+    assert added("thedata_run_rows_written_total", **kinds) == moved_rows
+    # binary COPY: at least a 2-byte field count per row, and a header per stream
+    assert added("thedata_run_written_bytes_total", **kinds) > 2 * moved_rows
     assert ended.attempt == 1
     assert ended.streams["orders"].rows_written == 500
     assert table(destination_url, "orders_upserted") == table(source_url, "orders")

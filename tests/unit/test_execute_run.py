@@ -10,13 +10,27 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import stamina
 
 from tests.catalog import Catalog
 from tests.unit.test_run_pipeline import a_pipeline, wired
 from tests.unit.test_run_use_cases import Runs
-from thedata.adapters.memory.streams import InMemoryStreamReader, InMemoryStreamWriter
+from thedata.adapters.connectors.retrying import StaminaRetrying
+from thedata.adapters.memory.streams import (
+    InMemoryDatabase,
+    InMemoryStreamReader,
+    InMemoryStreamWriter,
+)
 from thedata.application.errors import ConnectorFailed
-from thedata.application.ports import Batch, FrameFormat, ReadPlan, Shape, StreamFailed, Written
+from thedata.application.ports import (
+    Batch,
+    FrameFormat,
+    NoRunMetrics,
+    ReadPlan,
+    Shape,
+    StreamFailed,
+    Written,
+)
 from thedata.application.use_cases import ExecuteRun, ProbeDataSource
 from thedata.domain.data_sources import DataSource, DataSourceHealth
 from thedata.domain.runs import Run, RunStatus
@@ -266,3 +280,73 @@ async def test_a_circuit_opened_by_failures_defers_the_next_attempt_without_spen
     assert deferred.not_before == runs.clock.now() + timedelta(seconds=30)  # wait_in_open
     assert catalog.connectors.connector_script.calls == calls  # known open: nothing tried
     assert (await health_of(catalog, run)).circuit == "open"
+
+
+class RecordedMoves:
+    """A ``RunMetrics`` that keeps what ``moved`` was told (the rest: ``NoRunMetrics``)."""
+
+    def __init__(self) -> None:
+        self.moves: list[tuple[str, str, int, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(NoRunMetrics(), name)
+
+    def moved(self, source_kind: str, destination_kind: str, rows: int, size: int) -> None:
+        self.moves.append((source_kind, destination_kind, rows, size))
+
+
+async def test_the_metrics_count_every_batch_written_once_a_full_refresh_redone_included() -> None:
+    """Rows and bytes are counted per batch, by the kinds at both ends: the 5 orders, then the
+    customers' first batch, whose load fails and is redone whole within the attempt (2 more
+    rows: the discarded batch was written too, and counts once)."""
+    catalog = Catalog()
+    owner, org, pipeline = await a_pipeline(catalog)
+    _, destination, _ = wired(catalog)
+    writes_before_failure = 6  # orders: 5 batches of 1 row; customers: the 2nd batch fails
+    catalog.connectors.stream_writer = RetriedWriter(destination, writes_before_failure)
+    runs = Runs(catalog)
+    await runs.trigger(owner, org, pipeline.id)
+    run = await runs.queue.claim("w1")
+    assert run is not None
+    metrics = RecordedMoves()
+    stamina.set_testing(True, attempts=2)
+    try:
+        execute = ExecuteRun(
+            catalog.uow,
+            catalog.connectors,
+            catalog.secrets,
+            runs.queue,
+            1,
+            retrying=StaminaRetrying(),
+            metrics=metrics,
+        )
+        done = await execute(run)
+    finally:
+        stamina.set_testing(False)
+    assert done is not None
+    assert done.status is RunStatus.SUCCEEDED, done.error
+    assert {(s, d) for s, d, _, _ in metrics.moves} == {("postgres", "postgres")}
+    assert sum(rows for _, _, rows, _ in metrics.moves) == 5 + 1 + 2
+    assert all(rows == 1 and size > 0 for _, _, rows, size in metrics.moves)
+
+
+class RetriedWriter(InMemoryStreamWriter):
+    """Fails the write numbered ``failing`` (counted over every open) as a lost connection."""
+
+    def __init__(self, database: InMemoryDatabase, failing: int) -> None:
+        super().__init__(database)
+        self.writes, self._failing = 0, failing
+
+    @asynccontextmanager
+    async def open(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async with super().open(*args, **kwargs) as sink:
+            real_write = sink.write
+
+            async def write(batch: Batch) -> Written:
+                number, self.writes = self.writes, self.writes + 1
+                if number == self._failing:
+                    raise StreamFailed("connection lost", retryable=True)
+                return await real_write(batch)
+
+            sink.write = write  # type: ignore[method-assign]
+            yield sink

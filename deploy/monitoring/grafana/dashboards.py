@@ -168,9 +168,24 @@ def runs() -> Dashboard:
         )
         .with_panel(
             series(
-                "Rows written",
+                "Rows written by connector kinds",
                 "rowsps",
-                query("sum(rate(thedata_run_rows_written_total[5m]))", "rows"),
+                query(
+                    "sum by (source_kind, destination_kind) "
+                    "(rate(thedata_run_rows_written_total[5m]))",
+                    "{{source_kind}} → {{destination_kind}}",
+                ),
+            )
+        )
+        .with_panel(
+            series(
+                "Bytes written by connector kinds",
+                "Bps",
+                query(
+                    "sum by (source_kind, destination_kind) "
+                    "(rate(thedata_run_written_bytes_total[5m]))",
+                    "{{source_kind}} → {{destination_kind}}",
+                ),
             )
         )
         .with_panel(
