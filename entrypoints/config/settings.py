@@ -218,6 +218,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "reaper, and can no longer finish it nor write its destination."
         ),
     ] = 30
+    metrics: Annotated[
+        bool,
+        Meta(
+            description="Count requests and runs in Prometheus metrics and serve them on "
+            "`/metrics`; false: no `/metrics`, requests and runs not counted (a deployment "
+            "without Prometheus)."
+        ),
+    ] = True
     worker_metrics_port: Annotated[
         Annotated[int, Meta(ge=1, le=65535)] | None,
         Meta(
@@ -278,6 +286,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             # a wider count below the per-address one would close accounts to everyone first
             if getattr(self, wider) < self.login_attempt_limit:
                 raise ValueError(f"must not be below THEDATA_LOGIN_ATTEMPT_LIMIT - at `$.{wider}`")
+        if not self.metrics and self.worker_metrics_port is not None:
+            raise ValueError(
+                "serves metrics, which THEDATA_METRICS=false turns off - at `$.worker_metrics_port`"
+            )
         if self.secret_keys is not None and self.secret_key_file is not None:
             raise ValueError(
                 "set THEDATA_SECRET_KEYS or THEDATA_SECRET_KEY_FILE, not both - at `$.secret_keys`"

@@ -20,6 +20,7 @@ from thedata.adapters.postgres import (
 )
 from thedata.adapters.secrets import EncryptedFileSecretStore, PostgresSecretStore, SecretCipher
 from thedata.adapters.system import SystemClock, UuidV7IdFactory
+from thedata.application.ports import NoRunMetrics
 from thedata.application.queue_check import QueueCheck
 from thedata.application.secret_store_check import SecretStoreCheck
 from thedata.application.use_cases import CheckReadiness, ListWorkers, RotateSecretKey
@@ -39,7 +40,11 @@ class Infrastructure(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     # None unless tracing is configured (OTEL_* with the otel extra, or a host's provider)
     tracer = providers.Singleton(tracer_from_environment)
-    run_metrics = providers.Singleton(PrometheusRunMetrics)
+    run_metrics = providers.Selector(
+        providers.Callable(lambda s: "on" if s.metrics else "off", settings),
+        on=providers.Singleton(PrometheusRunMetrics),
+        off=providers.Singleton(NoRunMetrics),
+    )
     ids = providers.Singleton(UuidV7IdFactory)
     migrations = providers.Singleton(load_migrations)
     # a resource, so a bad key ring stops start-up rather than the first request

@@ -151,7 +151,11 @@ SAMPLE_SECONDS = 5.0
 @contextlib.asynccontextmanager
 async def sampling_metrics(container: Any) -> AsyncIterator[None]:
     """While the block runs (the container's resources open), the figures that are read
-    rather than counted are sampled: the database pool's and the open breakers."""
+    rather than counted are sampled: the database pool's and the open breakers (unless
+    metrics are off)."""
+    if not (await resolve(container.settings)).metrics:
+        yield
+        return
     pool = await resolve(container.pool)
     guard = await resolve(container.connector_guard)
     samples: list[Sample] = [PoolSampler(pool.get_stats), BreakerSampler(guard.open_by_kind)]

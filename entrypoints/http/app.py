@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from litestar import Litestar
 
 from thedata.application.idempotency import Replayed
-from thedata.entrypoints.container.edge import flush_logs, trace_requests
+from thedata.entrypoints.container.edge import flush_logs, observe_request, trace_requests
 from thedata.entrypoints.http.controllers import CONTROLLERS
 from thedata.entrypoints.http.dependencies import ServiceContainer
 from thedata.entrypoints.http.docs import docs_assets_router, openapi_config
@@ -36,8 +36,9 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
     ``open_resources=False`` when the caller runs the container around the app.
     """
     settings = container.settings()
+    metrics = [MetricsController] if settings.metrics else []
     app = Litestar(
-        route_handlers=[HealthController, MetricsController, *CONTROLLERS, docs_assets_router()],
+        route_handlers=[HealthController, *metrics, *CONTROLLERS, docs_assets_router()],
         plugins=[ContainerPlugin(container, open_resources=open_resources)],
         exception_handlers={**EXCEPTION_HANDLERS, Replayed: replay_response},
         openapi_config=openapi_config(_package_version()),
@@ -49,10 +50,11 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
     )
     # Litestar's middleware runs per route, so unrouted requests (404, 405) would
     # miss it; wrapping the app's outermost handler covers every response.
+    observe = observe_request if settings.metrics else None
     tracer = container.tracer()
     if tracer is None:
-        app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+        app.asgi_handler = RequestContextMiddleware(app.asgi_handler, observe)
     else:  # a class of its own: not tracing costs the hot path nothing
         trace_requests()
-        app.asgi_handler = TracedRequestContextMiddleware(app.asgi_handler, tracer)
+        app.asgi_handler = TracedRequestContextMiddleware(app.asgi_handler, tracer, observe)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
@@ -60,6 +60,14 @@ def _with_request_id(
     return [*(h for h in headers if h[0].lower() != _HEADER_NAME), ours]
 
 
+Observe = Callable[[str, str | None, int, float], None]
+"""Told of each answered request: method, route template, status and seconds."""
+
+
+def _unobserved(method: str, route: str | None, status: int, seconds: float) -> None:
+    return None
+
+
 class RequestContextMiddleware:
     """Wraps the whole application, routing errors included, so no response escapes it.
 
@@ -69,8 +77,10 @@ class RequestContextMiddleware:
     ``request_scope``, where its caller and its use case may share a connection.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observe: Observe | None = observe_request) -> None:
+        """``observe`` counts each answered request (``None``: metrics are off)."""
         self._app = app
+        self._observe = observe or _unobserved
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -99,7 +109,7 @@ class RequestContextMiddleware:
             try:
                 seconds = time.perf_counter() - started
                 method, route = scope["method"], scope.get("path_template")
-                observe_request(method, route, status, seconds)
+                self._observe(method, route, status, seconds)
                 log_request(
                     method=method,
                     route=route,

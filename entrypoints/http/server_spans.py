@@ -17,7 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from thedata.entrypoints.http.request_context import RequestContextMiddleware
+from thedata.entrypoints.http.request_context import Observe, RequestContextMiddleware
 
 _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
@@ -28,8 +28,8 @@ class TracedRequestContextMiddleware(RequestContextMiddleware):
     """``RequestContextMiddleware`` inside a server span: every span and log line of the
     request (its database statements, its access line) belongs to the request's trace."""
 
-    def __init__(self, app: ASGIApp, tracer: Tracer) -> None:
-        super().__init__(app)
+    def __init__(self, app: ASGIApp, tracer: Tracer, observe: Observe | None) -> None:
+        super().__init__(app, observe)
         self._tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

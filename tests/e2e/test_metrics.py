@@ -109,3 +109,22 @@ async def test_promtool_finds_nothing_to_fix_in_a_scrape(client: Any) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.strip() == ""
     assert checked.stderr.strip() == ""
+
+
+async def test_with_metrics_off_nothing_is_served_and_requests_are_not_counted(
+    database_url: str, client: Any
+) -> None:
+    """THEDATA_METRICS=false: no /metrics route (404), and the off app's requests are not
+    counted (read from the registry this process shares with an app that counts)."""
+    settings = make_settings(database_url=database_url, metrics=False)
+    async with AsyncTestClient(create_app(build_container(settings))) as off:
+        _, before = await scrape(client)
+        for _ in range(5):
+            assert (await off.get("/health/live")).status_code == 200
+        assert (await off.get("/metrics")).status_code == 404
+        _, after = await scrape(client)
+    labels = {"method": "GET", "route": "/health/live", "status_class": "2xx"}
+    name = "thedata_http_requests_total"
+    assert value(after, name, **labels) == value(before, name, **labels)
+    unmatched = {"method": "GET", "route": "unmatched", "status_class": "4xx"}
+    assert value(after, name, **unmatched) == value(before, name, **unmatched)

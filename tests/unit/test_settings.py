@@ -154,3 +154,10 @@ def test_settings_built_in_code_are_validated_too() -> None:
     with pytest.raises(ConfigurationError, match=r"^THEDATA_PORT: "):
         validate_settings(Settings(port=0))
     assert validate_settings(Settings(port=8080)).port == 8080
+
+
+def test_a_worker_metrics_port_with_metrics_off_is_refused_naming_both() -> None:
+    """Serving metrics that are not recorded would show zeros, as if all were quiet."""
+    with pytest.raises(ConfigurationError, match=r"^THEDATA_WORKER_METRICS_PORT: .*METRICS=false"):
+        load({"THEDATA_METRICS": "false", "THEDATA_WORKER_METRICS_PORT": "9100"})
+    assert not load({"THEDATA_METRICS": "false"}).metrics
