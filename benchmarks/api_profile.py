@@ -15,6 +15,7 @@ profile (speedscope JSON) is kept beside the results of ``api_speed``. Needs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from benchmarks.api_speed_seed import PREFIX, copy_of, drop, ensure_template
 from benchmarks.api_speed_targets import lean, service
 from benchmarks.api_speed_workload import ENDPOINTS, load, request_lines
 from benchmarks.engine import DEFAULT_URL
+from benchmarks.otlp_receiver import otlp_receiver, tracing_env
 from thedata.adapters.observability import configure_logging
 
 
@@ -42,6 +44,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--app", choices=("service", "lean"), default="service")
+    parser.add_argument(
+        "--traced", action="store_true", help="the service traces every request (otel extra)"
+    )
     return parser.parse_args()
 
 
@@ -75,10 +80,16 @@ def main() -> None:
     template, _ = ensure_template(server, folder / "seed-data")
     url, _ = copy_of(server, template, f"{PREFIX}profile_{os.getpid()}")
     target = None
+    stack = contextlib.ExitStack()
     try:
         workload = load(url, folder / "data")
         requests = write_requests(folder, "profiled", request_lines(workload)[args.endpoint])
-        target = (service if args.app == "service" else lean)(folder, url)
+        if args.app == "lean":
+            target = lean(folder, url)
+        else:
+            receiver = stack.enter_context(otlp_receiver()) if args.traced else None
+            env = tracing_env(receiver) if receiver else None
+            target = service(folder, url, extra_env=env)
         target.wait_live()
         wrk(target.base, requests, seconds=3, connections=args.connections, threads=2,
             tag="warm", statuses=False)  # fmt: skip
@@ -100,6 +111,7 @@ def main() -> None:
     finally:
         if target is not None:
             target.stop()
+        stack.close()
         drop(server, f"{PREFIX}profile_{os.getpid()}")
         shutil.rmtree(folder, ignore_errors=True)
     print(f"{args.endpoint}: {loaded['rps']:.0f} req/s under the profiler; {samples} samples")

@@ -84,9 +84,9 @@ def table(summary: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write(record: dict[str, Any]) -> Path:
+def write(record: dict[str, Any], name: str = "api_speed") -> Path:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"api_speed-{stamp}.json"
+    path = RESULTS / f"{name}-{stamp}.json"
     path.write_text(json.dumps(record, indent=2, default=str) + "\n")
     return path

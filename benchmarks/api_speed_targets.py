@@ -100,19 +100,31 @@ class Target:
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("THEDATA_", "BENCH_"))}
-
-
-def service(folder: Path, database_url: str, label: str = "service") -> Target:
-    """``thedata serve --no-worker`` on ``database_url``, logging as in production."""
-    env = _clean_env() | {
-        "THEDATA_DATABASE_URL": database_url,
-        "THEDATA_SECRET_KEYS": TEST_SECRET_KEYS,  # the seed's (file data sources hold none)
-        "THEDATA_HOME": str(folder / "home"),
-        "THEDATA_DATA_ROOT": str(folder / "data"),
-        "THEDATA_LOG_FORMAT": "json",
-        "THEDATA_LOG_LEVEL": "info",
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("THEDATA_", "BENCH_", "OTEL_"))
     }
+
+
+def service(
+    folder: Path,
+    database_url: str,
+    label: str = "service",
+    extra_env: dict[str, str] | None = None,
+) -> Target:
+    """``thedata serve --no-worker`` on ``database_url``, logging as in production (with
+    ``extra_env`` on top)."""
+    env = (
+        _clean_env()
+        | {
+            "THEDATA_DATABASE_URL": database_url,
+            "THEDATA_SECRET_KEYS": TEST_SECRET_KEYS,  # the seed's (file data sources hold none)
+            "THEDATA_HOME": str(folder / "home"),
+            "THEDATA_DATA_ROOT": str(folder / "data"),
+            "THEDATA_LOG_FORMAT": "json",
+            "THEDATA_LOG_LEVEL": "info",
+        }
+        | (extra_env or {})
+    )
     command = [str(Path(sys.executable).parent / "thedata"), "serve", "--no-worker"]
     return Target(label, command, env, folder / f"{label}.log")
 
