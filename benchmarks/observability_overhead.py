@@ -125,7 +125,7 @@ def summarize(measured: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str,
 
 def table(summary: dict[str, Any]) -> str:
     head = (
-        f"{'endpoint':<13} {"variant":<20} {'req/s':>8} {'ratio':>6} {'by round':>17}"
+        f"{'endpoint':<13} {'variant':<20} {'req/s':>8} {'ratio':>6} {'by round':>17}"
         f"  {'p50/p99 ms':>14}  {'CPU µs/req':>10}  {'RSS MiB':>7}"
     )
     lines = [head, "-" * len(head)]
