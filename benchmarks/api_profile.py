@@ -45,7 +45,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--app", choices=("service", "lean"), default="service")
     parser.add_argument(
-        "--traced", action="store_true", help="the service traces every request (otel extra)"
+        "--traced",
+        type=float,
+        metavar="RATIO",
+        help="the service traces, keeping this share of traces (1: every one; otel extra)",
     )
     return parser.parse_args()
 
@@ -87,8 +90,12 @@ def main() -> None:
         if args.app == "lean":
             target = lean(folder, url)
         else:
-            receiver = stack.enter_context(otlp_receiver()) if args.traced else None
-            env = tracing_env(receiver) if receiver else None
+            env = None
+            if args.traced is not None:
+                env = tracing_env(stack.enter_context(otlp_receiver())) | {
+                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                    "OTEL_TRACES_SAMPLER_ARG": str(args.traced),
+                }
             target = service(folder, url, extra_env=env)
         target.wait_live()
         wrk(target.base, requests, seconds=3, connections=args.connections, threads=2,

@@ -7,12 +7,20 @@ import structlog
 
 from thedata.adapters.observability.metrics import count_retry
 
+# stamina names every retried block alike; the only one in the service retries a stream
+_CONTEXT_BLOCK = "<context block>"
+STREAM_OPERATION = "stream"
+
+
+def _operation(details: stamina.instrumentation.RetryDetails) -> str:
+    return STREAM_OPERATION if details.name == _CONTEXT_BLOCK else details.name
+
 
 def _log_retry_without_arguments(details: stamina.instrumentation.RetryDetails) -> None:
     # stamina's own hook logs the call's arguments, which may carry credentials
     structlog.get_logger("stamina").warning(
         "retry scheduled",
-        callable=details.name,
+        callable=_operation(details),
         retry_num=details.retry_num,
         wait_for=round(details.wait_for, 2),
         caused_by=type(details.caused_by).__name__,
@@ -20,7 +28,7 @@ def _log_retry_without_arguments(details: stamina.instrumentation.RetryDetails) 
 
 
 def _count_retry(details: stamina.instrumentation.RetryDetails) -> None:
-    count_retry(details.name, details.caused_by)
+    count_retry(_operation(details), details.caused_by)
 
 
 def instrument_retries() -> None:

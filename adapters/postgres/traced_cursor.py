@@ -8,9 +8,11 @@ source's could).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from psycopg import AsyncCursor
 from psycopg.rows import Row
@@ -23,6 +25,12 @@ def statement_summary(query: object) -> tuple[str | None, str | None]:
     """The operation (``SELECT``) and first table a statement names, when it is plain text."""
     if not isinstance(query, str):
         return None, None
+    return _summary(query)
+
+
+# the service's statements are constants: each is read once, not at every execution
+@functools.lru_cache(maxsize=512)
+def _summary(query: str) -> tuple[str | None, str | None]:
     operation = _OPERATION.match(query)
     table = _TABLE.search(query)
     return (
@@ -37,6 +45,11 @@ def traced_cursor_class(tracer: Tracer, database: str) -> type[AsyncCursor[Any]]
     class TracedCursor(AsyncCursor[Row]):
         # psycopg's signature, overloads and all, passed through untouched
         async def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+            parent = trace.get_current_span().get_span_context()
+            if parent.is_valid and not parent.trace_flags.sampled:
+                # in a trace the sampler dropped: a span would be made only to be thrown away
+                await super().execute(query, *args, **kwargs)
+                return self
             operation, table = statement_summary(query)
             attributes = {"db.system.name": "postgresql", "db.namespace": database}
             if operation:

@@ -18,6 +18,7 @@ from litestar.testing import AsyncTestClient
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.conftest import make_settings
@@ -197,3 +198,41 @@ async def test_a_run_attempt_is_a_trace_linked_to_its_trigger_with_a_span_per_st
         "thedata.stream.mode": "full_refresh",
     }
     assert any(s.kind is SpanKind.CLIENT for s in inside), "the attempt's statements"
+
+
+class CountingTracer:
+    """A tracer that counts the client spans asked of it, passing everything on."""
+
+    def __init__(self, tracer: Any) -> None:
+        self._tracer, self.client_spans = tracer, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tracer, name)
+
+    def start_as_current_span(self, name: str, **kwargs: Any) -> Any:
+        if kwargs.get("kind") is SpanKind.CLIENT:
+            self.client_spans += 1
+        return self._tracer.start_as_current_span(name, **kwargs)
+
+
+@pytest.mark.parametrize(("ratio", "spans_made"), [(0.0, False), (1.0, True)])
+async def test_statements_of_a_trace_the_sampler_dropped_make_no_span_at_all(
+    database_url: str, tmp_path: Path, ratio: float, spans_made: bool
+) -> None:
+    """One trace in N kept must cost the other N-1 next to nothing: beneath a request whose
+    trace was not sampled, statements run without asking the tracer for a span."""
+    sampler = ParentBased(TraceIdRatioBased(ratio))
+    tracer = CountingTracer(TracerProvider(sampler=sampler).get_tracer("thedata"))
+    made = build_container(
+        make_settings(database_url=database_url, data_root=str(tmp_path / "d"), **CHEAP_HASHING)
+    )
+    made.tracer.override(providers.Object(tracer))
+    try:
+        async with AsyncTestClient(create_app(made)) as client:
+            headers, _ = await register(client, "sampled@x.io")
+            tracer.client_spans = 0
+            response = await client.get("/v1/users/me", headers=headers)
+            assert response.status_code == 200
+    finally:
+        TRACED.requests = False
+    assert (tracer.client_spans > 0) is spans_made

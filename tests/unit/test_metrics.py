@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from tests.scraped import scraped, value
+from thedata.adapters.connectors.retrying import StaminaRetrying
 from thedata.adapters.observability import configure_logging
 from thedata.adapters.observability.metrics import (
     REGISTRY,
@@ -120,6 +121,25 @@ def test_each_retry_stamina_makes_is_counted_by_operation_and_error() -> None:
     with stamina.set_testing(True, attempts=3):  # no waiting between tries
         assert flaky() == "done"
     assert retries() - before == 2
+
+
+async def test_a_stream_retried_within_an_attempt_is_counted_as_the_stream_operation() -> None:
+    """stamina names every retried block ``<context block>``: the service's one such block
+    retries streams, and is counted under that name."""
+    configure_logging(log_format="json", level="error")
+    failures = 1
+
+    def retries() -> float:
+        return value(scraped(), "thedata_retries_total", operation="stream", error_type="OSError")
+
+    before = retries()
+    with stamina.set_testing(True, attempts=3):
+        async for attempt in StaminaRetrying().attempts(lambda e: isinstance(e, OSError)):
+            with attempt:
+                if failures:
+                    failures -= 1
+                    raise OSError
+    assert retries() - before == 1
 
 
 def test_the_build_is_described() -> None:
