@@ -152,7 +152,13 @@ async def _work(settings: Settings, concurrency: int) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         port = settings.worker_metrics_port
-        stop_metrics = serve_metrics(settings.host, port) if port is not None else None
+        try:
+            stop_metrics = serve_metrics(settings.host, port) if port is not None else None
+        except OSError as e:  # the port is taken, or the address is not this host's
+            raise SystemExit(
+                f"thedata: cannot serve metrics on {settings.host}:{port} "
+                f"(THEDATA_WORKER_METRICS_PORT): {e.strerror or e}"
+            ) from None
         try:
             await (await _worker(container, settings, concurrency)).run(stopping)
         finally:

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -250,6 +251,30 @@ def test_a_worker_serves_its_metrics_on_the_port_set(database_url: str, tmp_path
     assert status == 200
     names = {f.name for f in text_string_to_metric_families(body.decode())}
     assert {"thedata_build_info", "thedata_db_pool_max_connections"} <= names
+
+
+def test_a_worker_whose_metrics_port_is_taken_stops_in_one_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A port another process holds is a configuration mistake: said in one line naming the
+    setting, exit 1, no traceback."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run(
+            ["worker"],
+            tmp_path,
+            THEDATA_DATABASE_URL=database_url,
+            THEDATA_HOME=str(tmp_path / "state"),
+            THEDATA_WORKER_METRICS_PORT=str(port),
+            THEDATA_LOG_LEVEL="error",
+        )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"cannot serve metrics on 127.0.0.1:{port} (THEDATA_WORKER_METRICS_PORT)" in (
+        result.stderr
+    )
 
 
 def test_serve_against_an_external_database_migrates_it(database_url: str, tmp_path: Path) -> None:
