@@ -22,8 +22,16 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import structlog
-from prometheus_client import (
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus_client reads it once, when first imported, and then writes every value to a
+# file there. One naming a folder that is gone (left in a shell by an earlier `serve
+# --workers N`, which makes the folder for its own processes and removes it at exit)
+# would stop every command at its first metric: this process keeps its metrics in memory.
+if not Path(os.environ.get(MULTIPROCESS_DIRECTORY) or ".").is_dir():
+    del os.environ[MULTIPROCESS_DIRECTORY]
+
+import structlog  # noqa: E402 - after the environment is mended
+from prometheus_client import (  # noqa: E402
     CollectorRegistry,
     Counter,
     Gauge,
@@ -31,13 +39,11 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
-from prometheus_client import multiprocess as _multiprocess
+from prometheus_client import multiprocess as _multiprocess  # noqa: E402
 
-from thedata.adapters.observability.next_turn import NextTurn
+from thedata.adapters.observability.next_turn import NextTurn  # noqa: E402
 
 log = structlog.get_logger("thedata.metrics")
-
-MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 # the text format every Prometheus reads (our names need none of 1.0.0's escaping); the
 # charset is left for the HTTP framework to add
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"

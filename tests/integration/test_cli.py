@@ -84,6 +84,21 @@ def test_config_check_accepts_a_valid_configuration(tmp_path: Path) -> None:
     assert "hunter2" not in result.stdout + result.stderr
 
 
+def test_a_stale_multiprocess_metrics_folder_in_the_environment_stops_nothing(
+    tmp_path: Path,
+) -> None:
+    """PROMETHEUS_MULTIPROC_DIR left over from an earlier `serve --workers N`, naming a
+    folder since removed: commands run (their metrics kept in memory), no traceback."""
+    result = run(
+        ["config", "check"],
+        tmp_path,
+        THEDATA_DATABASE_URL="postgresql://app:hunter2@db:5432/x",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "removed"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_config_check_rejects_a_bad_value_in_one_line(tmp_path: Path) -> None:
     """An invalid value exits 2 with a single line naming the variable, no traceback."""
     result = run(["config", "check"], tmp_path, THEDATA_PORT="eighty")
