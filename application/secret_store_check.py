@@ -10,11 +10,15 @@ from thedata.application.ports.secrets import SecretKeyRotation
 
 
 class SecretStoreCheck:
-    """Decrypts a canary per key version in use; reports the key version that seals.
+    """Decrypts canaries per key version in use; reports the key version that seals.
 
-    ``fail`` when the store is out or a key version's secrets do not open: a process started
-    with the wrong key ring cannot reach a single data source sealed by the missing key, so it
-    should take no traffic (a rolling deploy with a bad key stops at its first instance).
+    ``fail`` when the store is out, or when secrets sealed by a key version up to this
+    process's newest do not open: the process was started with a ring that lacks an old
+    key or holds the wrong one, cannot reach the data sources it sealed, and should take no
+    traffic (a rolling deploy with such a ring stops at its first instance). Versions newer
+    than its newest are another process's new key, a ``warn``: this one is still serving
+    and a restart with the new ring is the cure, not taking it (and, during a key roll-out,
+    every instance not yet restarted) out of the load balancer.
     """
 
     component = "secrets"
@@ -30,14 +34,22 @@ class SecretStoreCheck:
         except DependencyUnavailable as e:
             return (self._result(HealthStatus.FAIL, str(e)),)
         latency_ms = round((self._clock.monotonic() - started) * 1000, 2)
-        if unreadable:
-            versions = ", ".join(str(v) for v in unreadable)
+        current = self._rotation.current_key_version
+        wrong = [v for v in unreadable if v <= current]
+        newer = [v for v in unreadable if v > current]
+        if wrong:
             output = (
-                f"secrets sealed with key version {versions} do not open: the key ring lacks "
-                "that key, or holds another key under its version"
+                f"secrets sealed with key version {_listed(wrong)} do not open: the key ring "
+                "lacks that key, or holds another key under its version"
             )
             return (self._result(HealthStatus.FAIL, output, latency_ms),)
-        output = f"sealing with key version {self._rotation.current_key_version}"
+        if newer:
+            output = (
+                f"secrets are sealed with key version {_listed(newer)}, newer than this "
+                f"process's ring (newest {current}): restart it with the new ring"
+            )
+            return (self._result(HealthStatus.WARN, output, latency_ms),)
+        output = f"sealing with key version {current}"
         return (self._result(HealthStatus.PASS, output, latency_ms),)
 
     def _result(
@@ -53,3 +65,7 @@ class SecretStoreCheck:
             component_type="datastore",
             output=output,
         )
+
+
+def _listed(versions: list[int]) -> str:
+    return ", ".join(str(v) for v in versions)

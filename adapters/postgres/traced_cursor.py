@@ -17,7 +17,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from psycopg import AsyncCursor
 from psycopg.rows import Row
 
-_OPERATION = re.compile(r"\s*(?:WITH\b.*?\)\s*)?([A-Za-z]+)", re.DOTALL)
+_WORD_OR_PARENTHESIS = re.compile(r"[()]|[A-Za-z_]+")
+# what a WITH's main statement can be, after its common table expressions
+_MAIN_STATEMENTS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES"})
 _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+([A-Za-z_][A-Za-z0-9_.]*)", re.IGNORECASE)
 
 
@@ -31,12 +33,28 @@ def statement_summary(query: object) -> tuple[str | None, str | None]:
 # the service's statements are constants: each is read once, not at every execution
 @functools.lru_cache(maxsize=512)
 def _summary(query: str) -> tuple[str | None, str | None]:
-    operation = _OPERATION.match(query)
     table = _TABLE.search(query)
-    return (
-        operation.group(1).upper() if operation else None,
-        table.group(1) if table else None,
-    )
+    return _operation(query), table.group(1) if table else None
+
+
+def _operation(query: str) -> str | None:
+    """The statement's first word; for a WITH, that of the statement after its common table
+    expressions (the first such word outside parentheses)."""
+    tokens = (match.group() for match in _WORD_OR_PARENTHESIS.finditer(query))
+    first = next(tokens, "(")
+    if first in "()":
+        return None
+    if first.upper() != "WITH":
+        return first.upper()
+    depth = 0
+    for word in tokens:
+        if word == "(":
+            depth += 1
+        elif word == ")":
+            depth -= 1
+        elif depth == 0 and word.upper() in _MAIN_STATEMENTS:
+            return word.upper()
+    return "WITH"
 
 
 def traced_cursor_class(tracer: Tracer, database: str) -> type[AsyncCursor[Any]]:

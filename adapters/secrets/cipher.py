@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from uuid import UUID
 
 import structlog
@@ -115,6 +115,10 @@ class SecretCipher:
         except (InvalidTag, ValueError):
             return False
         return True
+
+    def opens_any(self, sealed: Iterable[tuple[UUID, str, SealedSecret]]) -> bool:
+        """Whether any of these (organization, reference, sealed) decrypts (``opens``)."""
+        return any(self.opens(organization_id, ref, s) for organization_id, ref, s in sealed)
 
     def reseal(self, organization_id: UUID, reference: str, sealed: SealedSecret) -> SealedSecret:
         """The same secret sealed again with the newest key."""

@@ -19,6 +19,7 @@ from uuid import UUID
 from thedata.adapters.secrets.cipher import SealedSecret, SecretCipher
 from thedata.application.errors import DependencyUnavailable, SecretStoreUnavailable
 from thedata.application.ports import StoredSecret
+from thedata.application.ports.secrets import CANARIES_PER_KEY_VERSION
 from thedata.domain.secrets import SecretNotFound, check_reference
 
 T = TypeVar("T")
@@ -105,6 +106,7 @@ class EncryptedFileSecretStore:
     def __init__(self, path: Path, cipher: SecretCipher) -> None:
         self._path, self._cipher = path, cipher
         self._lock_path = path.with_name(path.name + ".lock")
+        self._opened: set[int] = set()  # key versions a canary opened (the ring is fixed)
 
     @property
     def current_key_version(self) -> int:
@@ -224,20 +226,27 @@ class EncryptedFileSecretStore:
         return await asyncio.to_thread(self._inspect, count)
 
     async def unreadable_key_versions(self) -> Sequence[int]:
-        def samples(document: Document) -> dict[int, tuple[UUID, str, SealedSecret]]:
-            one_each: dict[int, tuple[UUID, str, SealedSecret]] = {}
+        opened = frozenset(self._opened)
+
+        def canaries(document: Document) -> dict[int, list[tuple[UUID, str, SealedSecret]]]:
+            by_version: dict[int, list[tuple[UUID, str, SealedSecret]]] = {}
             for organization, secrets in document.items():
                 for reference, entry in secrets.items():
-                    sealed = _sealed(entry)
-                    one_each.setdefault(sealed.key_version, (UUID(organization), reference, sealed))
-            return one_each
+                    version = int(entry["key_version"])
+                    if version in opened:
+                        continue
+                    sampled = by_version.setdefault(version, [])
+                    if len(sampled) < CANARIES_PER_KEY_VERSION:  # decoded only if tried
+                        sampled.append((UUID(organization), reference, _sealed(entry)))
+            return by_version
 
-        sampled = await asyncio.to_thread(self._inspect, samples)
-        return sorted(
-            version
-            for version, (organization_id, reference, sealed) in sampled.items()
-            if not self._cipher.opens(organization_id, reference, sealed)
-        )
+        unreadable = []
+        for version, sampled in sorted((await asyncio.to_thread(self._inspect, canaries)).items()):
+            if self._cipher.opens_any(sampled):
+                self._opened.add(version)
+            else:
+                unreadable.append(version)
+        return unreadable
 
     async def reencrypt(self, batch_size: int) -> int:
         current = self._cipher.current_key_version

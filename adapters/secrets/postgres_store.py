@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from thedata.adapters.secrets.cipher import SealedSecret, SecretCipher
 from thedata.application.errors import SecretStoreUnavailable
 from thedata.application.ports import StoredSecret
+from thedata.application.ports.secrets import CANARIES_PER_KEY_VERSION
 from thedata.domain.secrets import SecretNotFound, check_reference
 
 _UPSERT = """
@@ -34,20 +35,20 @@ LIMIT %s
 FOR UPDATE SKIP LOCKED
 """
 
-# One secret per key version in use, by a loose index scan over secrets_by_key_version:
-# as many index probes as there are versions, however many secrets there are.
-_ONE_PER_KEY_VERSION = """
+# The key versions in use, by a loose index scan over secrets_by_key_version: as many
+# index probes as there are versions, however many secrets there are.
+_KEY_VERSIONS = """
 WITH RECURSIVE versions (key_version) AS (
     SELECT min(key_version) FROM secrets
     UNION ALL
     SELECT (SELECT min(key_version) FROM secrets WHERE key_version > versions.key_version)
     FROM versions WHERE versions.key_version IS NOT NULL
 )
-SELECT sample.organization_id, sample.reference, sample.key_version, sample.nonce,
-       sample.ciphertext
-FROM versions, LATERAL (
-    SELECT * FROM secrets WHERE secrets.key_version = versions.key_version LIMIT 1
-) AS sample
+SELECT key_version FROM versions WHERE key_version IS NOT NULL
+"""
+_SEALED_BY = """
+SELECT organization_id, reference, nonce, ciphertext FROM secrets
+WHERE key_version = %s LIMIT %s
 """
 
 
@@ -110,6 +111,7 @@ class PostgresSecretStore:
 
     def __init__(self, pool: AsyncConnectionPool, cipher: SecretCipher) -> None:
         self._pool, self._cipher = pool, cipher
+        self._opened: set[int] = set()  # key versions a canary opened (the ring is fixed)
 
     @property
     def current_key_version(self) -> int:
@@ -183,19 +185,26 @@ class PostgresSecretStore:
                 return {int(version): int(count) for version, count in await cursor.fetchall()}
 
     async def unreadable_key_versions(self) -> Sequence[int]:
+        unreadable = []
         with _unavailable_when_unreachable():
             async with self._pool.connection() as connection:
-                cursor = await connection.execute(_ONE_PER_KEY_VERSION)
-                samples = await cursor.fetchall()
-        return sorted(
-            int(version)
-            for organization_id, reference, version, nonce, ciphertext in samples
-            if not self._cipher.opens(
-                organization_id,
-                reference,
-                SealedSecret(int(version), bytes(nonce), bytes(ciphertext)),
-            )
-        )
+                cursor = await connection.execute(_KEY_VERSIONS)
+                versions = [int(version) for (version,) in await cursor.fetchall()]
+                for version in versions:
+                    if version in self._opened:
+                        continue
+                    cursor = await connection.execute(
+                        _SEALED_BY, (version, CANARIES_PER_KEY_VERSION)
+                    )
+                    canaries = [
+                        (organization_id, reference, SealedSecret(version, bytes(n), bytes(c)))
+                        for organization_id, reference, n, c in await cursor.fetchall()
+                    ]
+                    if self._cipher.opens_any(canaries):
+                        self._opened.add(version)
+                    else:
+                        unreadable.append(version)
+        return unreadable
 
     async def reencrypt(self, batch_size: int) -> int:
         current = self._cipher.current_key_version

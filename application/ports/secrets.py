@@ -70,6 +70,9 @@ class SecretWriter(Protocol):
         ...
 
 
+CANARIES_PER_KEY_VERSION = 3
+
+
 class SecretKeyRotation(Protocol):
     """Moving every stored secret onto the key ring's newest key."""
 
@@ -78,9 +81,15 @@ class SecretKeyRotation(Protocol):
         ...
 
     async def unreadable_key_versions(self) -> Sequence[int]:
-        """The key versions in use whose secrets do not open, sorted: one secret sealed by each
-        version is decrypted (and thrown away), so a ring that lacks a key, or holds another
-        key under its version, shows before a reader needs the secret."""
+        """The key versions in use that this process's ring cannot open, sorted.
+
+        For each version, up to ``CANARIES_PER_KEY_VERSION`` secrets it sealed are decrypted
+        (and thrown away) until one opens: a version none of them opens is named, so a ring
+        that lacks a key, or holds another key under its version, shows before a reader
+        needs the secret, while one damaged row (the decrypt-failure alert's business) does
+        not. A version once opened is not tried again: the ring does not change while the
+        process runs.
+        """
         ...
 
     async def reencrypt(self, batch_size: int) -> int:

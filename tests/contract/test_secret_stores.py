@@ -131,6 +131,19 @@ class SecretStoreContract(ABC):
         other_key_as_1 = KeyRing({1: bytes([99]) * 32, 3: bytes([3]) * 32}, 3)
         assert await self.store(SecretCipher(other_key_as_1)).unreadable_key_versions() == [1, 2]
 
+    async def test_one_damaged_secret_does_not_make_its_key_version_unreadable(self) -> None:
+        """A ciphertext moved to another slot fails there (the decrypt-failure alert's
+        business); its key version still opens others, so the canary names only a version
+        none of whose secrets open."""
+        store = self.store(SecretCipher(ring(1)))
+        await store.put(ORG, "a/moved", b"value")
+        await self.copy_sealed("a/moved", OTHER, "b/damaged")
+        await store.delete(ORG, "a/moved")
+        fresh = self.store(SecretCipher(ring(1)))
+        assert await fresh.unreadable_key_versions() == [1]  # only the damaged one is left
+        await store.put(ORG, "c/fine", b"value")
+        assert await self.store(SecretCipher(ring(1))).unreadable_key_versions() == []
+
     async def test_a_rotation_that_crashes_mid_batch_resumes_and_completes(self) -> None:
         """A failure inside a batch keeps that batch on the old key; running again finishes."""
         old = self.store(SecretCipher(ring(1)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import io
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -96,23 +98,15 @@ async def _ready_with_keys(database_url: str, secret_keys: str) -> dict[str, Any
 
 
 async def test_a_key_ring_that_cannot_open_the_stored_secrets_fails_readiness(
-    database_url: str,
+    database_url: str, log_lines: io.StringIO
 ) -> None:
     """A process started with the wrong key (or without an old one) is not ready, and says
     which key version's secrets do not open; the right ring passes and names the sealing
-    key. The canary is decrypted quietly: no decrypt failure is logged or counted."""
+    key; secrets sealed by a key newer than the process's ring (another instance's, during
+    a key roll-out) are a warning, still ready. The canaries are decrypted quietly: no
+    decrypt failure is logged or counted."""
     right, rotated = _key(1, 7), f"{_key(2, 9)},{_key(1, 7)}"
-    settings = make_settings(database_url=database_url, secret_keys=right)
-    async with AsyncTestClient(create_app(build_container(settings))) as client:
-        headers, _ = await register(client, "keys@example.com")
-        organization = await create_org(client, headers)
-        config = {"host": "127.0.0.1", "database": "d", "user": "u", "password": "key 1 seals"}
-        response = await client.post(
-            f"/v1/orgs/{organization}/data-sources",
-            headers=headers,
-            json={"name": "warehouse", "kind": "postgres", "config": config},
-        )
-        assert response.status_code == 201, response.text
+    headers, organization = await _a_data_source_sealed_by(database_url, right, None)
     failures_before = _decrypt_failures()
 
     wrong_key = await _ready_with_keys(database_url, _key(1, 8))
@@ -121,10 +115,41 @@ async def test_a_key_ring_that_cannot_open_the_stored_secrets_fails_readiness(
     missing_key = await _ready_with_keys(database_url, _key(2, 9))
     assert (missing_key["status_code"], missing_key["status"]) == (503, "fail")
     assert "key version 1 do not open" in missing_key["output"]
-    assert _decrypt_failures() == failures_before
-
     both = await _ready_with_keys(database_url, rotated)
     assert (both["status"], both["output"]) == ("pass", "sealing with key version 2")
+
+    await _a_data_source_sealed_by(database_url, rotated, (headers, organization))
+    not_yet_rotated = await _ready_with_keys(database_url, right)
+    assert (not_yet_rotated["status_code"], not_yet_rotated["status"]) == (200, "warn")
+    assert (
+        "sealed with key version 2, newer than this process's ring (newest 1)"
+        in (not_yet_rotated["output"])
+    )
+    assert _decrypt_failures() == failures_before
+    assert "secret" not in " ".join(
+        json.loads(line)["event"] for line in log_lines.getvalue().splitlines()
+    )
+
+
+async def _a_data_source_sealed_by(
+    database_url: str, secret_keys: str, account: tuple[dict[str, str], str] | None
+) -> tuple[dict[str, str], str]:
+    """A new data source with a password, created by an app with ``secret_keys`` (for a
+    new account and organization unless ``account`` gives them); the account."""
+    settings = make_settings(database_url=database_url, secret_keys=secret_keys)
+    async with AsyncTestClient(create_app(build_container(settings))) as client:
+        if account is None:
+            headers, _ = await register(client, "keys@example.com")
+            account = headers, await create_org(client, headers)
+        headers, organization = account
+        config = {"host": "127.0.0.1", "database": "d", "user": "u", "password": secret_keys}
+        response = await client.post(
+            f"/v1/orgs/{organization}/data-sources",
+            headers=headers,
+            json={"name": f"warehouse-{len(secret_keys)}", "kind": "postgres", "config": config},
+        )
+        assert response.status_code == 201, response.text
+    return account
 
 
 def _decrypt_failures() -> float:
