@@ -228,7 +228,11 @@ def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) ->
             asyncio.run(_migrate(msgspec.structs.replace(settings, database_url=url)))
         os.environ.update(THEDATA_DATABASE_URL=url, THEDATA_MIGRATE_ON_START="false")
         # each worker keeps its metrics in files there; a scrape of any adds them all up
-        metrics = start_multiprocess_directory(Path(settings.home) / "metrics")
+        metrics = (
+            start_multiprocess_directory(Path(settings.home) / "metrics")
+            if settings.metrics
+            else None
+        )
         try:
             uvicorn.run(
                 "thedata.entrypoints.asgi:app_from_environment",
@@ -237,5 +241,6 @@ def _serve_workers(settings: Settings, workers: int, options: dict[str, Any]) ->
                 **options,
             )
         finally:
-            shutil.rmtree(metrics, ignore_errors=True)
+            if metrics is not None:
+                shutil.rmtree(metrics, ignore_errors=True)
     return 0

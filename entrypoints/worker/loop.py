@@ -129,6 +129,8 @@ class Worker:
             log.warning("could not say this worker stopped", error=str(e))
 
     async def _watch_backlog(self) -> None:
+        if isinstance(self._metrics, NoRunMetrics):
+            return  # the figures are only for the metrics: no query for nobody
         try:
             backlog = await self._queue.backlog()
         except DomainError as e:

@@ -70,6 +70,21 @@ def test_each_thedata_command_parses_and_its_settings_load(name: str) -> None:
     assert settings.database_url is not None
     assert settings.database_url.endswith("@postgres:5432/thedata")
     assert not settings.migrate_on_start  # the migrate service does it, once
+    # behind the TLS proxy every client would otherwise share the proxy's sign-in limits
+    assert settings.client_address_header == "X-Forwarded-For"
+    # file data sources: the API checks and discovers what the worker reads and writes
+    mounts = dict(volume.split(":")[:2] for volume in service["volumes"])
+    assert mounts["thedata-data"] == settings.data_root
+
+
+def test_the_health_checks_probe_the_ports_the_settings_serve_on() -> None:
+    """The image's check calls the API's default port; the worker's, its metrics port."""
+    defaults = load_settings({}, env_file=None)
+    assert f"http://127.0.0.1:{defaults.port}/health/live" in DOCKERFILE.read_text()
+    worker = services()["worker"]
+    port = worker["environment"]["THEDATA_WORKER_METRICS_PORT"]
+    assert f"http://127.0.0.1:{port}/metrics" in " ".join(worker["healthcheck"]["test"])
+    assert "--host=127.0.0.1" in " ".join(services()["postgres"]["healthcheck"]["test"])
 
 
 def test_every_mounted_file_is_in_the_repository() -> None:

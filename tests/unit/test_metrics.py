@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import stamina
@@ -140,6 +141,19 @@ async def test_a_stream_retried_within_an_attempt_is_counted_as_the_stream_opera
                     failures -= 1
                     raise OSError
     assert retries() - before == 1
+
+
+def test_the_service_has_one_retried_block_so_its_label_is_right() -> None:
+    """The hooks name every stamina ``retry_context`` block ``stream``: true while the
+    stream retry is the only one. A second one needs a name of its own (this fails)."""
+    root = Path(__file__).resolve().parents[2]
+    uses = [
+        path
+        for layer in ("domain", "application", "adapters", "entrypoints")
+        for path in (root / layer).rglob("*.py")
+        if "retry_context(" in path.read_text()
+    ]
+    assert [p.relative_to(root).as_posix() for p in uses] == ["adapters/connectors/retrying.py"]
 
 
 def test_the_build_is_described() -> None:
