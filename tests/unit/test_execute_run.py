@@ -13,11 +13,11 @@ import pytest
 import stamina
 
 from tests.catalog import Catalog
+from tests.unit.test_move_stream_retries import FailingWriter as CountedFailures
 from tests.unit.test_run_pipeline import a_pipeline, wired
 from tests.unit.test_run_use_cases import Runs
 from thedata.adapters.connectors.retrying import StaminaRetrying
 from thedata.adapters.memory.streams import (
-    InMemoryDatabase,
     InMemoryStreamReader,
     InMemoryStreamWriter,
 )
@@ -303,7 +303,8 @@ async def test_the_metrics_count_every_batch_written_once_a_full_refresh_redone_
     owner, org, pipeline = await a_pipeline(catalog)
     _, destination, _ = wired(catalog)
     writes_before_failure = 6  # orders: 5 batches of 1 row; customers: the 2nd batch fails
-    catalog.connectors.stream_writer = RetriedWriter(destination, writes_before_failure)
+    lost = StreamFailed("connection lost", retryable=True)
+    catalog.connectors.stream_writer = CountedFailures(destination, {writes_before_failure}, lost)
     runs = Runs(catalog)
     await runs.trigger(owner, org, pipeline.id)
     run = await runs.queue.claim("w1")
@@ -328,25 +329,3 @@ async def test_the_metrics_count_every_batch_written_once_a_full_refresh_redone_
     assert {(s, d) for s, d, _, _ in metrics.moves} == {("postgres", "postgres")}
     assert sum(rows for _, _, rows, _ in metrics.moves) == 5 + 1 + 2
     assert all(rows == 1 and size > 0 for _, _, rows, size in metrics.moves)
-
-
-class RetriedWriter(InMemoryStreamWriter):
-    """Fails the write numbered ``failing`` (counted over every open) as a lost connection."""
-
-    def __init__(self, database: InMemoryDatabase, failing: int) -> None:
-        super().__init__(database)
-        self.writes, self._failing = 0, failing
-
-    @asynccontextmanager
-    async def open(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        async with super().open(*args, **kwargs) as sink:
-            real_write = sink.write
-
-            async def write(batch: Batch) -> Written:
-                number, self.writes = self.writes, self.writes + 1
-                if number == self._failing:
-                    raise StreamFailed("connection lost", retryable=True)
-                return await real_write(batch)
-
-            sink.write = write  # type: ignore[method-assign]
-            yield sink
