@@ -15,6 +15,7 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from thedata.adapters.postgres.errors import translated_errors
+from thedata.adapters.postgres.fail_fast_pool import FailFastPool
 from thedata.adapters.postgres.traced_cursor import traced_cursor_class
 
 log = structlog.get_logger(__name__)
@@ -67,9 +68,10 @@ async def open_pool(
 
     After an outage the pool doubles its wait between reconnection attempts;
     ``reconnect_window`` makes it start over with short waits instead, so the
-    service is back within seconds of the database, not minutes.
+    service is back within seconds of the database, not minutes. Meanwhile requests
+    fail at once rather than wait ``acquire_timeout`` each (``FailFastPool``).
     """
-    pool = AsyncConnectionPool(
+    pool = FailFastPool(
         conninfo,
         min_size=min_size,
         max_size=max_size,

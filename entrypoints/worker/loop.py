@@ -78,6 +78,7 @@ class Worker:
         self._concurrency, self.name = concurrency, name or worker_id()
         self._poll, self._reap_every, self._grace = poll, reap_every, grace
         self._running: set[asyncio.Task[Run | None]] = set()
+        self._claims_failing = False
         # set when an attempt ends: a worker at its concurrency claims again at once, rather
         # than after the rest of a poll (which held a busy worker to one run per poll)
         self._freed = asyncio.Event()
@@ -188,8 +189,14 @@ class Worker:
         try:
             run = await self._queue.claim(self.name)
         except DomainError as e:
-            log.warning("claiming failed; trying again later", error=str(e))
+            # once per outage, not at every poll: a database down for an hour is one line
+            if not self._claims_failing:
+                log.warning("claiming failed; trying again at every poll", error=str(e))
+            self._claims_failing = True
             return False
+        if self._claims_failing:
+            log.info("claiming works again")
+            self._claims_failing = False
         if run is None:
             return False
         log.info("run claimed", run_id=str(run.id), attempt=run.attempt, epoch=run.epoch)

@@ -1,8 +1,10 @@
-"""Readiness under database faults: it fails fast while the database is gone, and recovers."""
+"""The service under control-database faults: readiness and requests fail fast while it
+is gone, workers wait it out, and everything recovers by itself."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +14,21 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import make_settings
+from tests.e2e.api import register
+from tests.e2e.conftest import CHEAP_HASHING
 from tests.faults import PartitionableProxy
+from tests.integration.test_run_pipeline_folders import organization
+from tests.integration.test_worker import wait_for
 from thedata.adapters.postgres import EmbeddedPostgres
-from thedata.entrypoints.container import build_container
+from thedata.application.errors import DependencyUnavailable
+from thedata.application.use_cases import NewDataSource, NewPipeline
+from thedata.domain.data_sources import DataSourceKind
+from thedata.domain.pipelines import Stream, StreamMode
+from thedata.domain.runs import RunStatus
+from thedata.entrypoints.container import build_container, started
 from thedata.entrypoints.http import create_app
+from thedata.entrypoints.resolve import resolve
+from thedata.entrypoints.worker import Worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -120,3 +133,95 @@ async def test_service_returns_soon_after_a_long_outage(tmp_path: Path) -> None:
             await wait_until_ready(client, within=4)
     finally:
         server.stop()
+
+
+async def test_requests_fail_fast_with_retry_after_while_the_database_is_down(
+    own_server: EmbeddedPostgres, log_lines: Any
+) -> None:
+    """Database stopped under a stream of authenticated requests: after the first answer
+    that finds it gone, every request is a 503 problem with Retry-After within a second
+    (not the pool's acquire timeout); back up, requests succeed again by themselves."""
+    url = own_server.start()
+    settings = make_settings(database_url=url, db_acquire_timeout=5, **CHEAP_HASHING)
+    async with AsyncTestClient(create_app(build_container(settings))) as client:
+        headers, _ = await register(client, "down@x.io")
+        assert (await client.get("/v1/users/me", headers=headers)).status_code == 200
+
+        await asyncio.to_thread(own_server.stop)
+        answers = []
+        outage_ends = time.monotonic() + 8
+        while time.monotonic() < outage_ends:
+            started = time.perf_counter()
+            response = await client.get("/v1/users/me", headers=headers)
+            answers.append((response.status_code, time.perf_counter() - started, response))
+        statuses = {status for status, _, _ in answers}
+        assert statuses == {503}, statuses
+        slow = [round(elapsed, 2) for _, elapsed, _ in answers[1:] if elapsed >= 1.0]
+        assert not slow, f"{len(slow)} of {len(answers)} answers took a second or more: {slow}"
+        last = answers[-1][2]
+        assert last.headers["content-type"] == "application/problem+json"
+        assert int(last.headers["retry-after"]) >= 1
+
+        await asyncio.to_thread(own_server.start)
+        deadline = time.monotonic() + 10
+        while (await client.get("/v1/users/me", headers=headers)).status_code != 200:
+            assert time.monotonic() < deadline, "requests did not recover within 10 s"
+            await asyncio.sleep(0.2)
+
+
+async def test_a_worker_stops_claiming_while_the_database_is_down_and_resumes_by_itself(
+    own_server: EmbeddedPostgres, tmp_path: Path, log_lines: Any
+) -> None:
+    """A worker running through an outage of the control database: it neither dies nor
+    floods the log, and a run queued once the database is back is executed."""
+    url = own_server.start()
+    data_root = tmp_path / "data"
+    settings = make_settings(database_url=url, data_root=str(data_root), **CHEAP_HASHING)
+    async with started(build_container(settings)) as container:
+        principal, org = await organization(container)
+        ids = []
+        for name in ("in", "out"):
+            (data_root / str(org) / name).mkdir(parents=True)
+            config = {"path": name, "format": "csv"}
+            made = await (await resolve(container.create_data_source))(
+                principal, org, NewDataSource(name, DataSourceKind.FILE, config)
+            )
+            ids.append(made.id)
+        (data_root / str(org) / "in" / "items.csv").write_text("id,name\n1,a\n2,b\n")
+        streams = [Stream("items", "items", StreamMode.FULL_REFRESH)]
+        pipeline = await (await resolve(container.create_pipeline))(
+            principal, org, NewPipeline("copy", ids[0], ids[1], streams)
+        )
+        worker = Worker(
+            await resolve(container.run_queue),
+            await resolve(container.execute_run),
+            poll=0.05,
+            reap_every=0.2,
+        )
+        stopping = asyncio.Event()
+        working = asyncio.create_task(worker.run(stopping))
+        try:
+            await asyncio.to_thread(own_server.stop)
+            await asyncio.sleep(3)
+            assert not working.done(), "the worker died with the database"
+            await asyncio.to_thread(own_server.start)
+            trigger = await resolve(container.trigger_run)
+            deadline = time.monotonic() + 15
+            while True:  # the API's own requests answer 503 until the pool is back
+                try:
+                    run = await trigger(principal, org, pipeline.id)
+                    break
+                except DependencyUnavailable:
+                    assert time.monotonic() < deadline, "the database never came back"
+                    await asyncio.sleep(0.2)
+            ended = await wait_for(container, principal, org, run.id, lambda r: r.status.finished)
+        finally:
+            stopping.set()
+            await working
+    assert ended.status is RunStatus.SUCCEEDED, ended.error
+    events = [json.loads(line)["event"] for line in log_lines.getvalue().splitlines()]
+    # about 60 polls met the outage: one line says so, one says it is over
+    assert events.count("claiming failed; trying again at every poll") == 1
+    assert events.count("claiming works again") == 1
+    written = (data_root / str(org) / "out").rglob("*.csv")
+    assert any("1,a" in path.read_text() for path in written)

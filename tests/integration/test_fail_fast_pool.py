@@ -1,0 +1,52 @@
+"""The pool fails requests at once only while the database is gone, not when it refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import PoolTimeout
+
+from tests.conftest import free_port
+from thedata.adapters.postgres.fail_fast_pool import DatabaseKnownDown, FailFastPool
+
+
+async def until(condition: object, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "the pool never got there"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_database_nobody_answers_for_fails_requests_at_once() -> None:
+    """Connection refused: known down after the first attempt; requests fail in no time."""
+    pool = FailFastPool(f"postgresql://nobody@127.0.0.1:{free_port()}/none", timeout=3, open=False)
+    await pool.open(wait=False)
+    try:
+        await until(lambda: pool.database_down)
+        for _ in range(5):
+            started = time.perf_counter()
+            with pytest.raises(DatabaseKnownDown):
+                await pool.getconn()
+            assert time.perf_counter() - started < 0.1
+    finally:
+        await pool.close()
+
+
+@pytest.mark.postgres
+async def test_a_server_that_answers_with_a_refusal_is_not_down(database_url: str) -> None:
+    """A database that does not exist (or a wrong password, too many clients): the server is
+    there, so requests wait for a connection as usual and are refused by the pool's timeout."""
+    missing = make_conninfo(database_url, dbname="no_such_database")
+    pool = FailFastPool(missing, timeout=1, open=False)
+    await pool.open(wait=False)
+    try:
+        await until(lambda: pool.get_stats().get("connections_errors", 0) > 0)
+        assert not pool.database_down
+        with pytest.raises(PoolTimeout) as raised:
+            await pool.getconn()
+        assert not isinstance(raised.value, DatabaseKnownDown)
+    finally:
+        await pool.close()
