@@ -16,6 +16,7 @@ from thedata.entrypoints.http.dependencies import Injected, use_case
 
 HEALTH_MEDIA_TYPE = "application/health+json"
 _NO_STORE = {"Cache-Control": "no-store"}
+READY_RETRY_AFTER = 5  # seconds: what a failing check needs to change is not quicker
 
 
 class HealthCheckEntry(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
@@ -25,7 +26,9 @@ class HealthCheckEntry(msgspec.Struct, frozen=True, omit_defaults=True, rename="
     component_type: str
     status: Literal["pass", "warn", "fail"]
     time: datetime
-    observed_value: float | int | None = None
+    # a count or a latency: JSON's one number type (``float | int`` made the schema's oneOf
+    # match an integer twice)
+    observed_value: float | None = None
     observed_unit: str | None = None
     output: str | None = None
 
@@ -85,7 +88,7 @@ class HealthController(Controller):
             503: ResponseSpec(
                 data_container=HealthBody,
                 media_type=HEALTH_MEDIA_TYPE,
-                description="A dependency failed its check",
+                description="A dependency failed its check; `Retry-After` says when to ask again",
             )
         },
     )
@@ -97,5 +100,7 @@ class HealthController(Controller):
         """
         report = await check_readiness()
         record_readiness(_worst_by_component(report))
-        status_code = 503 if report.status is HealthStatus.FAIL else 200
-        return Response(health_body(report), status_code=status_code, headers=_NO_STORE)
+        if report.status is HealthStatus.FAIL:
+            headers = _NO_STORE | {"Retry-After": str(READY_RETRY_AFTER)}
+            return Response(health_body(report), status_code=503, headers=headers)
+        return Response(health_body(report), headers=_NO_STORE)

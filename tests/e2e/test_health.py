@@ -173,9 +173,12 @@ async def unmigrated_client(database_url: str, tmp_path: Path) -> AsyncIterator[
 
 
 async def test_ready_fails_while_migrations_are_pending(unmigrated_client: Any) -> None:
-    """A reachable database with an old schema is not ready: 503, saying what to run."""
+    """A reachable database with an old schema is not ready: 503, saying what to run, and
+    when to ask again (Retry-After), never cached."""
     response = await unmigrated_client.get("/health/ready")
     assert response.status_code == 503
+    assert int(response.headers["retry-after"]) > 0
+    assert response.headers["cache-control"] == "no-store"
     body = response.json()
     assert body["status"] == "fail"
     entries = {e["componentId"]: e for e in body["checks"]["database"]}

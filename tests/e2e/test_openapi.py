@@ -108,3 +108,24 @@ async def test_error_answers_are_documented_as_problem_details(client: Any) -> N
             for status in ("400", "401"):
                 content = operation["responses"][status]["content"]
                 assert content == {"application/problem+json": {"schema": problem}}, (method, path)
+
+
+async def test_no_schema_offers_alternatives_that_overlap(client: Any) -> None:
+    """A ``oneOf`` whose branches both match a value (``number`` and ``integer``: every
+    integer is a number) makes valid answers fail their own schema."""
+    document = (await client.get("/schema/openapi.json")).json()
+    overlapping = []
+
+    def visit(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            types = {branch.get("type") for branch in node.get("oneOf", []) if "type" in branch}
+            if {"number", "integer"} <= types:
+                overlapping.append(where)
+            for key, value in node.items():
+                visit(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for number, value in enumerate(node):
+                visit(value, f"{where}/{number}")
+
+    visit(document, "")
+    assert not overlapping
