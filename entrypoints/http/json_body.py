@@ -1,11 +1,15 @@
-"""JSON request bodies nested deeper than any of our schemas are the client's error, not a 500."""
+"""JSON request bodies: JSON by their media type, well formed, and nested no deeper than any of
+our schemas; anything else is the client's error, said as such (never a 500, never the
+parser's own words)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Request
-from litestar.exceptions import ClientException
+from litestar.exceptions import ClientException, HTTPException, SerializationException
+
+from thedata.domain.errors import FieldError, InvalidInput
 
 MAX_JSON_DEPTH = 32
 """Arrays and objects a body may open inside each other; our deepest schema needs 3."""
@@ -32,6 +36,34 @@ def _children(node: list[Any] | dict[str, Any]) -> Any:
     return node.values() if isinstance(node, dict) else node
 
 
+UNSUPPORTED_MEDIA_TYPE = 415
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """``application/json`` or a ``+json`` type, any parameters aside; no header at all is
+    taken as JSON (a client that names no type sends what the API reads)."""
+    if content_type is None:
+        return True
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _malformed(error: SerializationException) -> InvalidInput:
+    """The decoder's complaint, in our words: where it stopped, never its wording."""
+    said = str(error)
+    if "truncated" in said:
+        message = "the JSON ends before its last value does"
+    elif "(byte " in said:
+        message = "not JSON: unexpected character at byte " + said.rsplit("(byte ", 1)[1].rstrip(
+            ")"
+        )
+    else:
+        message = "not JSON"
+    return InvalidInput("the request body is not valid JSON", [FieldError("", message)])
+
+
 class JsonRequest(Request[Any, Any, Any]):
     """Litestar's request, refusing bodies nested deeper than ``MAX_JSON_DEPTH`` with a 400.
 
@@ -43,11 +75,21 @@ class JsonRequest(Request[Any, Any, Any]):
     """
 
     async def json(self) -> Any:
-        """The decoded body; ``ClientException`` if it nests too deep."""
+        """The decoded body: ``HTTPException`` 415 if it is not JSON by its media type,
+        ``InvalidInput`` if it is not well formed, ``ClientException`` if it nests too deep."""
+        content_type = self.headers.get("content-type")
+        if not is_json_media_type(content_type):
+            raise HTTPException(
+                status_code=UNSUPPORTED_MEDIA_TYPE,
+                detail="the body must be JSON (Content-Type: application/json), not "
+                + str(content_type)[:80],
+            )
         try:
             value = await super().json()
         except RecursionError:
             raise ClientException(TOO_DEEP) from None
+        except SerializationException as e:
+            raise _malformed(e) from None
         body = await self.body()
         # a body with few brackets cannot nest deeply: most skip the walk
         brackets = body.count(b"[") + body.count(b"{")

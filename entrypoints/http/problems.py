@@ -189,8 +189,16 @@ def handle_http_error(request: Request[Any, Any, Any], error: HTTPException) -> 
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         return handle_unexpected(request, error)
     detail = error.detail if error.detail and error.detail != status.phrase else _DETAIL[status]
-    return problem_response(request, status, detail, headers=dict(error.headers or {}))
+    return problem_response(
+        request, status, detail, code=_CODE.get(status), headers=dict(error.headers or {})
+    )
 
+
+# problem types of ours for the protocol errors a client can act on
+_CODE: dict[HTTPStatus, str] = {
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "body_too_large",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+}
 
 # Litestar's words for it: it raises no type of its own
 _DISCONNECTED = "client disconnected prematurely"

@@ -86,11 +86,46 @@ async def test_invalid_fields_are_named_as_json_pointers(
 
 @pytest.mark.parametrize("raw", [b"{", b"[1, 2]", b"\xff\xfe", b'{"name": "a", "count": 1e999}'])
 async def test_malformed_json_is_a_400_problem(client: Any, raw: bytes) -> None:
-    """Garbage, a wrong JSON type or undecodable bytes are the client's error, not a 500."""
+    """Garbage, a wrong JSON type or undecodable bytes are the client's error, not a 500:
+    invalid input, with an ``errors`` entry for the body in our words, not the parser's."""
     response = await client.post(
         "/probe/echo", content=raw, headers={"content-type": "application/json"}
     )
-    assert_problem(response, 400)
+    body = assert_problem(response, 400)
+    assert body["type"] == "https://thedata.io/problems/invalid-input"
+    ((error,),) = [body["errors"]]
+    assert error["field"] == ""
+    assert "malformed" not in error["message"]  # msgspec's "JSON is malformed: ..."
+    assert "truncated" not in error["message"]  # msgspec's "Input data was truncated"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+async def test_a_body_that_is_not_json_by_its_media_type_is_a_415_problem(
+    client: Any, content_type: str
+) -> None:
+    """A JSON-looking body sent as another type is not read as JSON: 415, saying what to send."""
+    response = await client.post(
+        "/probe/echo", content=b'{"name": "a", "count": 1}', headers={"content-type": content_type}
+    )
+    body = assert_problem(response, 415)
+    assert body["type"] == "https://thedata.io/problems/unsupported-media-type"
+    assert "application/json" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "application/json", "application/json; charset=utf-8",
+                     "Application/JSON", "application/merge-patch+json"],
+)  # fmt: skip
+async def test_json_media_types_and_none_at_all_are_read_as_json(
+    client: Any, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await client.post(
+        "/probe/echo", content=b'{"name": "a", "count": 1}', headers=headers
+    )
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("value", ["0", "201", "ten", "1e3", ""])
