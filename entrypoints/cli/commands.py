@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from thedata.domain.runs import Run
 from thedata.entrypoints.cli import event_loop
+from thedata.entrypoints.cli.http_protocol import ProblemHttpToolsProtocol
 from thedata.entrypoints.config import Settings, render_configuration_docs
 from thedata.entrypoints.container import (
     KEY_FILE_NAME,
@@ -108,6 +109,8 @@ def serve(
         # uvicorn's default would take it from X-Forwarded-For whenever the peer is
         # loopback, letting a client on the host pick its own sign-in-limit address
         "proxy_headers": False,
+        # httptools, with a problem detail for bytes that are not a request
+        "http": ProblemHttpToolsProtocol,
     }
     with _stop_signals_end_cleanly():
         if workers == 1:

@@ -292,6 +292,33 @@ def test_a_worker_whose_metrics_port_is_taken_stops_in_one_line(
     )
 
 
+def test_bytes_that_are_not_http_get_a_problem_with_a_request_id(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The HTTP parser's own 400 is a problem detail with X-Request-ID, like every answer."""
+    process, base = serve(tmp_path, THEDATA_DATABASE_URL=database_url, THEDATA_LOG_LEVEL="error")
+    try:
+        wait_ready(base, process)
+        port = int(base.rsplit(":", 1)[1])
+        for garbage in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                connection.sendall(garbage)
+                answer = b""
+                while chunk := connection.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")
+            headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+            assert lines[0] == "HTTP/1.1 400 Bad Request"
+            assert headers["content-type"] == "application/problem+json"
+            problem = json.loads(body)
+            assert problem["status"] == 400
+            assert problem["request_id"] == headers["x-request-id"]
+            assert problem["type"].endswith("/malformed-request")
+    finally:
+        stop(process)
+
+
 def test_serve_against_an_external_database_migrates_it(database_url: str, tmp_path: Path) -> None:
     """With THEDATA_DATABASE_URL set no embedded server starts, and start-up migrates."""
     process, base = serve(tmp_path, THEDATA_DATABASE_URL=database_url)
