@@ -46,13 +46,15 @@ class _Watch:
 
     def __init__(self) -> None:
         self.down = False
+        # before the first connection, start-up reports a missing database in its own words
+        self._ever_connected = False
 
     def failed(self, error: BaseException) -> None:
         message = str(error)
         answered = any(mark in message for mark in _SERVER_ANSWERED)
         if answered and not any(going in message for going in _SERVER_GOING_AWAY):
             return  # the server answered (too many clients, a wrong password): it is there
-        if not self.down:
+        if not self.down and self._ever_connected:
             log.error(
                 "control database unreachable: requests fail at once until it answers",
                 error=str(error).splitlines()[0] if str(error) else type(error).__name__,
@@ -60,9 +62,10 @@ class _Watch:
         self.down = True
 
     def connected(self) -> None:
-        if self.down:
+        if self.down and self._ever_connected:
             log.warning("control database reachable again")
         self.down = False
+        self._ever_connected = True
 
 
 def _watched_connection_class(watch: _Watch) -> type[AsyncConnection[Any]]:

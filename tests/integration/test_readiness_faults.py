@@ -167,6 +167,11 @@ async def test_requests_fail_fast_with_retry_after_while_the_database_is_down(
         while (await client.get("/v1/users/me", headers=headers)).status_code != 200:
             assert time.monotonic() < deadline, "requests did not recover within 10 s"
             await asyncio.sleep(0.2)
+    events = [json.loads(line)["event"] for line in log_lines.getvalue().splitlines()]
+    # one line as the outage starts, one as it ends: not one per request
+    unreachable = "control database unreachable: requests fail at once until it answers"
+    assert events.count(unreachable) == 1
+    assert events.count("control database reachable again") == 1
 
 
 async def test_a_worker_stops_claiming_while_the_database_is_down_and_resumes_by_itself(
