@@ -51,6 +51,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         int,
         Meta(ge=1024, le=64 * MiB, description="Largest request body accepted (bytes); 413 above."),
     ] = MiB
+    body_timeout: Annotated[
+        Seconds,
+        Meta(
+            description="Seconds a request's body may pause between two of its pieces; a "
+            "client that stops sending is answered 408 and its connection closed."
+        ),
+    ] = 10.0
     db_pool_min_size: Annotated[
         int, Meta(ge=0, le=100, description="Connections the pool keeps open when idle.")
     ] = 1

@@ -53,8 +53,12 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
     observe = observe_request if settings.metrics else None
     tracer = container.tracer()
     if tracer is None:
-        app.asgi_handler = RequestContextMiddleware(app.asgi_handler, observe)
+        app.asgi_handler = RequestContextMiddleware(
+            app.asgi_handler, observe, settings.body_timeout
+        )
     else:  # a class of its own: not tracing costs the hot path nothing
         trace_requests()
-        app.asgi_handler = TracedRequestContextMiddleware(app.asgi_handler, tracer, observe)
+        app.asgi_handler = TracedRequestContextMiddleware(
+            app.asgi_handler, tracer, observe, settings.body_timeout
+        )
     return app

@@ -196,6 +196,7 @@ def handle_http_error(request: Request[Any, Any, Any], error: HTTPException) -> 
 
 # problem types of ours for the protocol errors a client can act on
 _CODE: dict[HTTPStatus, str] = {
+    HTTPStatus.REQUEST_TIMEOUT: "body_timeout",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "body_too_large",
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
 }

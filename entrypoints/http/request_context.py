@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.exceptions import HTTPException
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
 from thedata.entrypoints.container.edge import (
     bind_request_id,
@@ -60,6 +62,36 @@ def _with_request_id(
     return [*(h for h in headers if h[0].lower() != _HEADER_NAME), ours]
 
 
+DEFAULT_BODY_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 408
+
+
+def _body_within(receive: Receive, seconds: float) -> Receive:
+    """``receive``, each piece of the body awaited ``seconds`` at most: a client that
+    declares a body and stops sending it (a slow-loris) is answered 408 and cut off, not
+    held on to with a connection and a task. Once the body is whole, what follows (the
+    wait for a disconnect) is not bounded."""
+    whole = False
+
+    async def receive_within() -> ReceiveMessage:
+        nonlocal whole
+        if whole:
+            return await receive()
+        try:
+            async with asyncio.timeout(seconds):
+                message = await receive()
+        except TimeoutError:
+            raise HTTPException(
+                status_code=REQUEST_TIMEOUT,
+                detail=f"the request body stopped arriving for {seconds:g} s",
+                headers={"Connection": "close"},
+            ) from None
+        whole = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return receive_within
+
+
 Observe = Callable[[str, str | None, int, float], None]
 """Told of each answered request: method, route template, status and seconds."""
 
@@ -77,10 +109,17 @@ class RequestContextMiddleware:
     ``request_scope``, where its caller and its use case may share a connection.
     """
 
-    def __init__(self, app: ASGIApp, observe: Observe | None = observe_request) -> None:
-        """``observe`` counts each answered request (``None``: metrics are off)."""
+    def __init__(
+        self,
+        app: ASGIApp,
+        observe: Observe | None = observe_request,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    ) -> None:
+        """``observe`` counts each answered request (``None``: metrics are off);
+        ``body_timeout`` bounds each wait for a piece of the request's body."""
         self._app = app
         self._observe = observe or _unobserved
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -103,7 +142,7 @@ class RequestContextMiddleware:
         # opened and closed without a coroutine each, as ``async with`` would cost
         connections = request_scope().open()
         try:
-            await self._app(scope, receive, send_with_id)
+            await self._app(scope, _body_within(receive, self._body_timeout), send_with_id)
         finally:
             leftover = connections.close()
             try:

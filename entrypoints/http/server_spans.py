@@ -28,8 +28,10 @@ class TracedRequestContextMiddleware(RequestContextMiddleware):
     """``RequestContextMiddleware`` inside a server span: every span and log line of the
     request (its database statements, its access line) belongs to the request's trace."""
 
-    def __init__(self, app: ASGIApp, tracer: Tracer, observe: Observe | None) -> None:
-        super().__init__(app, observe)
+    def __init__(
+        self, app: ASGIApp, tracer: Tracer, observe: Observe | None, body_timeout: float
+    ) -> None:
+        super().__init__(app, observe, body_timeout)
         self._tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,0 +1,90 @@
+"""A client that declares a body and stops sending it is cut off, not waited for."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import make_settings
+from tests.e2e.conftest import CHEAP_HASHING
+from thedata.entrypoints.container import build_container
+from thedata.entrypoints.http import create_app
+
+BODY_TIMEOUT = 0.3
+
+
+@pytest.fixture
+async def app(database_url: str) -> AsyncIterator[Any]:
+    settings = make_settings(database_url=database_url, body_timeout=BODY_TIMEOUT, **CHEAP_HASHING)
+    async with AsyncTestClient(create_app(build_container(settings))) as client:
+        yield client.app
+
+
+def scope() -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/auth/register",
+        "raw_path": b"/v1/auth/register",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+async def answer(
+    app: Any, pieces: list[bytes], pause: float, *, ends: bool = True
+) -> tuple[list[dict[str, Any]], float]:
+    """The messages the app sends for a body sent in ``pieces``, ``pause`` s apart; unless
+    the last piece ``ends`` the body, the client says more is coming and goes silent."""
+    sent: list[dict[str, Any]] = []
+    queue = list(pieces)
+
+    async def receive() -> dict[str, Any]:
+        if not queue:
+            await asyncio.sleep(3600)  # a client that stopped sending
+        await asyncio.sleep(pause)
+        piece = queue.pop(0)
+        return {"type": "http.request", "body": piece, "more_body": bool(queue) or not ends}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    started = time.perf_counter()
+    await asyncio.wait_for(app(scope(), receive, send), timeout=10)
+    return sent, time.perf_counter() - started
+
+
+async def test_a_body_that_stops_arriving_is_a_408_problem_and_the_connection_closes(
+    app: Any,
+) -> None:
+    sent, elapsed = await answer(app, [b'{"email": "slow@x'], pause=0, ends=False)
+    start, body = sent[0], sent[1]
+    assert start["status"] == 408
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    assert headers["connection"] == "close"
+    assert headers["content-type"] == "application/problem+json"
+    problem = msgspec.json.decode(body["body"])
+    assert problem["type"].endswith("/body-timeout")
+    assert problem["request_id"] == headers["x-request-id"]
+    assert elapsed < BODY_TIMEOUT + 1
+
+
+async def test_a_slow_body_whose_pieces_keep_coming_is_read_whole(app: Any) -> None:
+    """The limit is on each pause, not the whole body: pieces a little apart are fine."""
+    body = msgspec.json.encode({"email": "steady@x.io", "password": "p" * 12, "name": "S"})
+    pieces = [body[i : i + 8] for i in range(0, len(body), 8)]
+    sent, elapsed = await answer(app, pieces, pause=BODY_TIMEOUT / 3)
+    assert sent[0]["status"] == 201, sent
+    assert elapsed > BODY_TIMEOUT  # the body took longer than one pause allows in all
