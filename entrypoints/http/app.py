@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from litestar import Litestar
+from litestar.routes import HTTPRoute
 
 from thedata.application.idempotency import Replayed
 from thedata.entrypoints.container.edge import flush_logs, observe_request, trace_requests
@@ -48,6 +49,7 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
         logging_config=None,
         on_shutdown=[flush_logs],  # the last requests' access lines, before the process ends
     )
+    _answer_options_with_every_method(app)
     # Litestar's middleware runs per route, so unrouted requests (404, 405) would
     # miss it; wrapping the app's outermost handler covers every response.
     observe = observe_request if settings.metrics else None
@@ -62,3 +64,17 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
             app.asgi_handler, tracer, observe, settings.body_timeout
         )
     return app
+
+
+def _answer_options_with_every_method(app: Litestar) -> None:
+    """Litestar 2's automatic OPTIONS answer lists only the methods of the first handlers
+    registered at a path (litestar-org/litestar#4169, fixed in 3): when a second controller
+    adds methods there, the route is rebuilt but its OPTIONS handler still reads the old
+    route's methods. Point each at its own route, so ``Allow`` names every method."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or "OPTIONS" not in route.route_handler_map:
+            continue
+        handler, _ = route.route_handler_map["OPTIONS"]
+        for cell in handler.fn.__closure__ or ():
+            if isinstance(cell.cell_contents, HTTPRoute) and cell.cell_contents is not route:
+                cell.cell_contents = route

@@ -129,3 +129,20 @@ async def test_no_schema_offers_alternatives_that_overlap(client: Any) -> None:
 
     visit(document, "")
     assert not overlapping
+
+
+async def test_options_and_405_name_every_method_a_path_has(client: Any) -> None:
+    """For every documented path: OPTIONS answers 204 with ``Allow`` naming each method the
+    document lists there (and OPTIONS), and so does a 405 for a method it lacks."""
+    document = (await client.get("/schema/openapi.json")).json()
+    for template, operations in document["paths"].items():
+        path = re.sub(r"\{[^}]+\}", "01a22e4b-2755-7502-bcf6-0ec7677f124e", template)
+        documented = {method.upper() for method in operations} | {"OPTIONS"}
+        answer = await client.options(path)
+        assert answer.status_code == 204, template
+        assert set(answer.headers["allow"].split(", ")) == documented, template
+        missing = sorted({"PUT", "PATCH", "DELETE", "POST", "GET"} - documented)
+        if missing:
+            refused = await client.request(missing[0], path)
+            assert refused.status_code == 405, (template, missing[0])
+            assert set(refused.headers["allow"].split(", ")) == documented, template
