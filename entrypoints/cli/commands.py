@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from thedata.domain.runs import Run
 from thedata.entrypoints.cli import event_loop
 from thedata.entrypoints.cli.http_protocol import ProblemHttpToolsProtocol
+from thedata.entrypoints.cli.openapi_document import render_openapi_document
 from thedata.entrypoints.config import Settings, render_configuration_docs
 from thedata.entrypoints.container import (
     KEY_FILE_NAME,
@@ -41,6 +42,12 @@ from thedata.entrypoints.worker import Worker
 def print_config_docs() -> int:
     """Print the settings reference (the source of docs/configuration.md)."""
     sys.stdout.write(render_configuration_docs())
+    return 0
+
+
+def print_openapi_document() -> int:
+    """Print the OpenAPI document (the source of docs/openapi.json)."""
+    sys.stdout.write(render_openapi_document())
     return 0
 
 

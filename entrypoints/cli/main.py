@@ -11,6 +11,7 @@ from thedata.entrypoints.cli.commands import (
     check_config,
     migrate,
     print_config_docs,
+    print_openapi_document,
     serve,
     work,
 )
@@ -75,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     config_actions = config_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
     config_actions.add_parser("check", help="validate the configuration; non-zero exit if invalid")
     config_actions.add_parser("docs", help="print every setting as a Markdown table")
+    commands.add_parser(
+        "openapi", help="print the API's OpenAPI document (the source of docs/openapi.json)"
+    )
 
     secrets_cmd = commands.add_parser("secrets", help="manage the secret key ring")
     secrets_actions = secrets_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -112,6 +116,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "config" and args.action == "docs":
         return print_config_docs()
+    if args.command == "openapi":
+        return print_openapi_document()
     if args.command == "secrets" and args.action == "generate-key":
         return generate_key(args.version)
     try:
