@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import make_settings
@@ -56,6 +58,23 @@ async def test_a_trigger_is_202_once_and_409_while_the_run_is_active(
     assert got.json() == run
     listed = await client.get(runs, headers=headers)
     assert [r["id"] for r in listed.json()["items"]] == [run["id"]]
+
+
+async def test_fifty_triggers_at_once_queue_one_run(
+    client: Client, setup: tuple[dict[str, str], str, str], database_url: str
+) -> None:
+    """Business-flow abuse (OWASP API6): a client firing 50 triggers at once gets one run;
+    the other 49 are told one is active, and the database holds a single run."""
+    headers, org, pipeline_id = setup
+    runs = f"/v1/orgs/{org}/pipelines/{pipeline_id}/runs"
+    answers = await asyncio.gather(*(client.post(runs, headers=headers) for _ in range(50)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [202] + [409] * 49
+    with psycopg.connect(database_url) as connection:
+        (count,) = connection.execute(
+            "SELECT count(*) FROM runs WHERE pipeline_id = %s", (pipeline_id,)
+        ).fetchone() or (0,)
+    assert count == 1
 
 
 async def test_a_trigger_with_an_idempotency_key_is_answered_once(
