@@ -36,15 +36,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 READY_DEADLINE = 1.0
 
 
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL server of this test's own, so it can be stopped without harming others."""
-    server = EmbeddedPostgres(tmp_path / "pg", database="faults")
-    server.start()
-    yield server
-    server.stop()
-
-
 async def timed_get(client: Any, path: str) -> tuple[int, dict[str, Any], float]:
     started = time.perf_counter()
     response = await client.get(path)
