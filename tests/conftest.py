@@ -133,12 +133,20 @@ async def pool_on(database_url: str, **overrides: Any) -> AsyncIterator[AsyncCon
         await resource.aclose()
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A local TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+    """A local TCP port nothing listens on right now, and never the same one twice in this
+    process: two servers of one test asked for a port each must not be told the same (the
+    kernel may well offer a port again once its probe is closed)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 # A fixed key ring for tests that use an external database (which needs one configured).
