@@ -4,19 +4,21 @@ psycopg's pool makes every request wait its whole acquire timeout (5 s by defaul
 connection while the database is down: the first requests fail fast on their broken
 connections, the rest queue until they time out, all at once, and clients retrying pile
 up behind them. This pool watches its own connection attempts instead. Once one fails
-for want of the database (refused, unreachable, timed out, shutting down), every request
-fails at once with an error the API answers as a 503 with ``Retry-After``. Those failures
-also nudge the pool (once a second at most) to try connecting again, which a request's
-wait used to do, so the service finds the database again by itself: the first
-connection made clears it.
+for want of the database (refused, unreachable, timed out, shutting down) and no pooled
+connection is left to try, every request fails at once with an error the API answers as a
+503 with ``Retry-After``. Meanwhile a task of its own has the pool try to connect again
+every second (psycopg's own retries stop after ``reconnect_timeout``), so the service finds
+the database again by itself, traffic or not: the first connection made clears it.
 
 A server that refuses for another reason (too many clients, a wrong password) is not
-"gone": the connections already pooled still work, and requests go on waiting for them.
+"gone": requests go on waiting for the pooled connections. Behind a connection pooler
+(PgBouncer) logins succeed while PostgreSQL is down, and requests wait as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -27,7 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 
 log = structlog.get_logger(__name__)
 
-NUDGE_EVERY = 1.0  # seconds between nudges to reconnect, while the database is known gone
+RETRY_EVERY = 1.0  # seconds between attempts to reconnect while the database is known gone
 # A failed connection attempt carries no SQLSTATE, only libpq's text. The server's own
 # refusals come with its severity ("FATAL:  too many clients already"); those that mean it
 # is going or not yet there count as gone. A server whose messages are translated to a
@@ -46,10 +48,14 @@ class _Watch:
 
     def __init__(self) -> None:
         self.down = False
+        self.on_down: Any = None  # told when the database goes (the pool starts retrying)
         # before the first connection, start-up reports a missing database in its own words
         self._ever_connected = False
+        self._last_success = float("-inf")
 
-    def failed(self, error: BaseException) -> None:
+    def failed(self, error: BaseException, started: float) -> None:
+        if started < self._last_success:
+            return  # an attempt older than a connection made since: stale news
         message = str(error)
         answered = any(mark in message for mark in _SERVER_ANSWERED)
         if answered and not any(going in message for going in _SERVER_GOING_AWAY):
@@ -57,27 +63,31 @@ class _Watch:
         if not self.down and self._ever_connected:
             log.error(
                 "control database unreachable: requests fail at once until it answers",
-                error=str(error).splitlines()[0] if str(error) else type(error).__name__,
+                error=message.splitlines()[0] if message else type(error).__name__,
             )
+        if not self.down and self.on_down is not None:
+            self.on_down()
         self.down = True
 
-    def connected(self) -> None:
+    def connected(self, started: float) -> None:
         if self.down and self._ever_connected:
             log.warning("control database reachable again")
         self.down = False
         self._ever_connected = True
+        self._last_success = max(self._last_success, started)
 
 
 def _watched_connection_class(watch: _Watch) -> type[AsyncConnection[Any]]:
     class WatchedConnection(AsyncConnection[Any]):
         @classmethod
         async def connect(cls, *args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
             try:
                 connection = await super().connect(*args, **kwargs)
             except psycopg.OperationalError as e:
-                watch.failed(e)
+                watch.failed(e, started)
                 raise
-            watch.connected()
+            watch.connected(started)
             return connection
 
     return WatchedConnection
@@ -89,8 +99,8 @@ class FailFastPool(AsyncConnectionPool[AsyncConnection[Any]]):
 
     def __init__(self, conninfo: str, **kwargs: Any) -> None:
         self._watch = _Watch()
-        self._next_nudge = 0.0
-        self._nudges: set[asyncio.Task[None]] = set()
+        self._watch.on_down = self._start_retrying
+        self._retrying: asyncio.Task[None] | None = None
         super().__init__(
             conninfo, connection_class=_watched_connection_class(self._watch), **kwargs
         )
@@ -101,20 +111,32 @@ class FailFastPool(AsyncConnectionPool[AsyncConnection[Any]]):
         return self._watch.down
 
     async def getconn(self, timeout: float | None = None) -> AsyncConnection[Any]:  # noqa: ASYNC109 - the pool's own signature
-        if not self._watch.down:
+        if not self._watch.down or self.closed or self.get_stats().get("pool_available"):
+            # a pooled connection may still work (one attempt failed on a live server);
+            # if it does not, its request fails fast on it anyway
             return await super().getconn(timeout)
-        self._nudge()
         raise DatabaseKnownDown(
             "the database is unavailable: the last attempt to connect to it failed"
         )
 
-    def _nudge(self) -> None:
-        """Have the pool try to connect, in the background: ``check`` grows an empty pool
-        (a no-op while an attempt is under way) and drops pooled connections that broke."""
-        now = time.monotonic()
-        if now < self._next_nudge:
-            return
-        self._next_nudge = now + NUDGE_EVERY
-        task = asyncio.get_running_loop().create_task(self.check())
-        self._nudges.add(task)  # kept until done: the loop holds tasks weakly
-        task.add_done_callback(self._nudges.discard)
+    async def close(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - the pool's own signature
+        if self._retrying is not None:
+            self._retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrying
+        await super().close(timeout)
+
+    def _start_retrying(self) -> None:
+        if self._retrying is None or self._retrying.done():
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to retry from
+                self._retrying = asyncio.get_running_loop().create_task(self._retry())
+
+    async def _retry(self) -> None:
+        """Until the database answers: every second, have the pool try to connect (``check``
+        grows an empty pool, a no-op while an attempt is under way, and drops pooled
+        connections that broke), bounded so that a silent database cannot hold it."""
+        while self._watch.down and not self.closed:
+            await asyncio.sleep(RETRY_EVERY)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(RETRY_EVERY * 5):
+                    await self.check()

@@ -4,10 +4,13 @@ it cannot parse as every other answer is given, a problem detail with a request 
 from __future__ import annotations
 
 import msgspec
+import structlog
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from thedata.entrypoints.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 from thedata.entrypoints.http.request_ids import new_request_id
+
+log = structlog.get_logger(__name__)
 
 
 def unparsable_request_answer(request_id: str) -> bytes:
@@ -37,5 +40,8 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
     answers ``text/plain`` and no request id, the only answer of the server without them)."""
 
     def send_400_response(self, msg: str) -> None:
-        self.transport.write(unparsable_request_answer(new_request_id()))
+        request_id = new_request_id()
+        # the id the client is told to quote, in the log it is quoted against
+        log.info("request is not HTTP/1.1", request_id=request_id, reason=msg)
+        self.transport.write(unparsable_request_answer(request_id))
         self.transport.close()

@@ -66,30 +66,46 @@ DEFAULT_BODY_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 408
 
 
-def _body_within(receive: Receive, seconds: float) -> Receive:
-    """``receive``, each piece of the body awaited ``seconds`` at most: a client that
-    declares a body and stops sending it (a slow-loris) is answered 408 and cut off, not
-    held on to with a connection and a task. Once the body is whole, what follows (the
-    wait for a disconnect) is not bounded."""
+MIN_BODY_RATE = 1024  # bytes a second a body must average, beyond its first pause
+
+
+def _body_within(receive: Receive, seconds: float, scope: Scope) -> Receive:
+    """``receive``, each piece of the body awaited ``seconds`` at most, and the whole body
+    ``seconds`` plus a second per KiB it declares: a client that declares a body and stops
+    sending it, or trickles it (a slow-loris), is answered 408 and cut off, not held on to
+    with a connection and a task. Once the body is whole, what follows (the wait for a
+    disconnect) is not bounded."""
     whole = False
+    deadline: float | None = None
 
     async def receive_within() -> ReceiveMessage:
-        nonlocal whole
+        nonlocal whole, deadline
         if whole:
             return await receive()
+        now = asyncio.get_running_loop().time()
+        if deadline is None:
+            deadline = now + seconds + _declared_length(scope) / MIN_BODY_RATE
         try:
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout(min(seconds, max(deadline - now, 0.0))):
                 message = await receive()
         except TimeoutError:
             raise HTTPException(
                 status_code=REQUEST_TIMEOUT,
-                detail=f"the request body stopped arriving for {seconds:g} s",
+                detail=f"the request body stopped arriving, or came slower than "
+                f"{MIN_BODY_RATE} bytes a second",
                 headers={"Connection": "close"},
             ) from None
         whole = message["type"] != "http.request" or not message.get("more_body", False)
         return message
 
     return receive_within
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
 
 
 Observe = Callable[[str, str | None, int, float], None]
@@ -142,7 +158,7 @@ class RequestContextMiddleware:
         # opened and closed without a coroutine each, as ``async with`` would cost
         connections = request_scope().open()
         try:
-            await self._app(scope, _body_within(receive, self._body_timeout), send_with_id)
+            await self._app(scope, _body_within(receive, self._body_timeout, scope), send_with_id)
         finally:
             leftover = connections.close()
             try:

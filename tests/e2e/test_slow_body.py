@@ -26,7 +26,7 @@ async def app(database_url: str) -> AsyncIterator[Any]:
         yield client.app
 
 
-def scope() -> dict[str, Any]:
+def scope(content_length: int = 100) -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -37,14 +37,17 @@ def scope() -> dict[str, Any]:
         "raw_path": b"/v1/auth/register",
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(content_length).encode()),
+        ],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 80),
     }
 
 
 async def answer(
-    app: Any, pieces: list[bytes], pause: float, *, ends: bool = True
+    app: Any, pieces: list[bytes], pause: float, *, ends: bool = True, declared: int = 100
 ) -> tuple[list[dict[str, Any]], float]:
     """The messages the app sends for a body sent in ``pieces``, ``pause`` s apart; unless
     the last piece ``ends`` the body, the client says more is coming and goes silent."""
@@ -62,7 +65,7 @@ async def answer(
         sent.append(message)
 
     started = time.perf_counter()
-    await asyncio.wait_for(app(scope(), receive, send), timeout=10)
+    await asyncio.wait_for(app(scope(declared), receive, send), timeout=10)
     return sent, time.perf_counter() - started
 
 
@@ -81,10 +84,21 @@ async def test_a_body_that_stops_arriving_is_a_408_problem_and_the_connection_cl
     assert elapsed < BODY_TIMEOUT + 1
 
 
+async def test_a_body_trickled_slower_than_the_minimum_rate_is_cut_off(app: Any) -> None:
+    """A slow-loris sending a piece just inside each pause, for ever, is stopped once the
+    whole body is overdue (its declared 100 bytes at 1 KiB/s: well under a second more)."""
+    pieces = [b" "] * 100
+    sent, elapsed = await answer(app, pieces, pause=BODY_TIMEOUT * 0.8, ends=False)
+    assert sent[0]["status"] == 408
+    assert elapsed < BODY_TIMEOUT * 3
+
+
 async def test_a_slow_body_whose_pieces_keep_coming_is_read_whole(app: Any) -> None:
-    """The limit is on each pause, not the whole body: pieces a little apart are fine."""
+    """Pieces a little apart are fine, as long as the whole keeps up with the minimum rate
+    over what the body declares (here 2 KiB: about two seconds more than one pause)."""
     body = msgspec.json.encode({"email": "steady@x.io", "password": "p" * 12, "name": "S"})
-    pieces = [body[i : i + 8] for i in range(0, len(body), 8)]
-    sent, elapsed = await answer(app, pieces, pause=BODY_TIMEOUT / 3)
+    body += b" " * (2048 - len(body))  # JSON allows trailing blanks
+    pieces = [body[i : i + 256] for i in range(0, len(body), 256)]
+    sent, elapsed = await answer(app, pieces, pause=BODY_TIMEOUT / 3, declared=len(body))
     assert sent[0]["status"] == 201, sent
     assert elapsed > BODY_TIMEOUT  # the body took longer than one pause allows in all

@@ -10,6 +10,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import PoolTimeout
 
 from tests.conftest import free_port
+from thedata.adapters.postgres import EmbeddedPostgres
 from thedata.adapters.postgres.fail_fast_pool import DatabaseKnownDown, FailFastPool
 
 
@@ -48,5 +49,28 @@ async def test_a_server_that_answers_with_a_refusal_is_not_down(database_url: st
         with pytest.raises(PoolTimeout) as raised:
             await pool.getconn()
         assert not isinstance(raised.value, DatabaseKnownDown)
+    finally:
+        await pool.close()
+
+
+@pytest.mark.slow
+async def test_the_pool_finds_the_database_again_without_any_request(
+    own_server: EmbeddedPostgres,
+) -> None:
+    """Down, then back while nobody asks for a connection: the pool reconnects by itself
+    (psycopg's own retries stop after its reconnect window), so the next request is served
+    rather than refused."""
+    url = own_server.start()
+    pool = FailFastPool(url, min_size=1, timeout=3, reconnect_timeout=1, open=False)
+    await pool.open(wait=True)
+    try:
+        await asyncio.to_thread(own_server.stop)
+        await pool.check()  # finds the pooled connection broken; replacing it fails
+        await until(lambda: pool.database_down)
+        await asyncio.sleep(2)  # past the pool's own reconnect window
+        await asyncio.to_thread(own_server.start)
+        await until(lambda: not pool.database_down, within=10)
+        async with pool.connection() as connection:
+            await connection.execute("SELECT 1")
     finally:
         await pool.close()
