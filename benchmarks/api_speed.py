@@ -49,7 +49,15 @@ from typing import Any
 import msgspec
 import psycopg
 
-from benchmarks.api_speed_load import answer, require_wrk, sequential, write_requests, wrk
+from benchmarks.api_speed_load import (
+    add_load_options,
+    answer,
+    quick_if_asked,
+    require_wrk,
+    sequential,
+    write_requests,
+    wrk,
+)
 from benchmarks.api_speed_report import APPS, summarize, table, write
 from benchmarks.api_speed_seed import PREFIX, copy_of, drop, ensure_template
 from benchmarks.api_speed_targets import ROOT, Target, lean, service, wait_machine_quiet
@@ -249,16 +257,11 @@ def measure(
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=15, help="seconds of wrk per run")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
+    add_load_options(parser)
     parser.add_argument("--sequential", type=int, default=200, help="requests counted per endpoint")
-    parser.add_argument("--warm-up", type=float, default=2, help="seconds of wrk before round 1")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 3 s")
-    args = parser.parse_args()
+    args = quick_if_asked(parser.parse_args())
     if args.quick:
-        args.rounds, args.duration, args.warm_up, args.sequential = 1, 3, 1, 50
+        args.sequential = 50
     return args
 
 

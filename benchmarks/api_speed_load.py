@@ -11,6 +11,7 @@ defined when statuses are asked for: wrk then parses every response for it).
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import re
 import shutil
@@ -74,6 +75,23 @@ end
 """
 
 INSTALL_HINT = "wrk is not installed: apt-get install -y wrk (Debian/Ubuntu), brew install wrk"
+
+
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """The options every wrk benchmark takes: rounds, load shape, warm-up and a smoke run."""
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=15, help="seconds of wrk per load")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warm-up", type=float, default=2, help="seconds of wrk before round 1")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 3 s")
+
+
+def quick_if_asked(args: argparse.Namespace) -> argparse.Namespace:
+    """``--quick``: one round of 3 s after 1 s of warm-up."""
+    if args.quick:
+        args.rounds, args.duration, args.warm_up = 1, 3, 1
+    return args
 
 
 def require_wrk() -> None:

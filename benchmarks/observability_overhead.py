@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.api_speed import _one_load, _revision
-from benchmarks.api_speed_load import require_wrk, write_requests
+from benchmarks.api_speed_load import add_load_options, quick_if_asked, require_wrk, write_requests
 from benchmarks.api_speed_report import write
 from benchmarks.api_speed_seed import PREFIX, copy_of, drop, ensure_template
 from benchmarks.api_speed_targets import Target, service
@@ -146,16 +146,8 @@ def table(summary: dict[str, Any]) -> str:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=15, help="seconds of wrk per load")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--warm-up", type=float, default=2, help="seconds of wrk before round 1")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 3 s")
-    args = parser.parse_args()
-    if args.quick:
-        args.rounds, args.duration, args.warm_up = 1, 3, 1
-    return args
+    add_load_options(parser)
+    return quick_if_asked(parser.parse_args())
 
 
 def main() -> None:

@@ -77,3 +77,25 @@ async def folder_sources(
         assert made.status_code == 201, made.text
         ids.append(made.json()["id"])
     return ids[0], ids[1]
+
+
+def raw_post_scope(path: str, content_length: int) -> dict[str, Any]:
+    """The ASGI scope of a JSON POST to ``path`` declaring ``content_length`` bytes, for
+    tests that feed the app its body piece by piece (or never)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(content_length).encode()),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+    }

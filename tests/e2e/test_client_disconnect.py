@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from tests.e2e.api import raw_post_scope
 from tests.scraped import scraped, value
 
 
@@ -25,20 +26,7 @@ async def test_a_hang_up_mid_body_is_a_4xx_in_the_metrics_and_the_access_line(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/auth/register",
-        "raw_path": b"/v1/auth/register",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"200")],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = raw_post_scope("/v1/auth/register", 200)
     series = {"method": "POST", "route": "/v1/auth/register"}
     before = scraped()
     await client.app(scope, receive, send)

@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import make_settings
+from tests.e2e.api import raw_post_scope
 from tests.e2e.conftest import CHEAP_HASHING
 from thedata.entrypoints.container import build_container
 from thedata.entrypoints.http import create_app
@@ -24,26 +25,6 @@ async def app(database_url: str) -> AsyncIterator[Any]:
     settings = make_settings(database_url=database_url, body_timeout=BODY_TIMEOUT, **CHEAP_HASHING)
     async with AsyncTestClient(create_app(build_container(settings))) as client:
         yield client.app
-
-
-def scope(content_length: int = 100) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/auth/register",
-        "raw_path": b"/v1/auth/register",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(content_length).encode()),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 80),
-    }
 
 
 async def answer(
@@ -65,7 +46,9 @@ async def answer(
         sent.append(message)
 
     started = time.perf_counter()
-    await asyncio.wait_for(app(scope(declared), receive, send), timeout=10)
+    await asyncio.wait_for(
+        app(raw_post_scope("/v1/auth/register", declared), receive, send), timeout=10
+    )
     return sent, time.perf_counter() - started
 
 
