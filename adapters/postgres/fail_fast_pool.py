@@ -10,6 +10,12 @@ connection is left to try, every request fails at once with an error the API ans
 every second (psycopg's own retries stop after ``reconnect_timeout``), so the service finds
 the database again by itself, traffic or not: the first connection made clears it.
 
+A database that goes silent (a network partition, a frozen host: nothing refused, nothing
+answered) is found by a deadline on every answer: the server cancels a statement at its
+statement timeout, so an answer that has not come some seconds later never will. The
+connection is then closed, and requests fail at once, idle connections or not (they lead
+to the same silent server), until one answer or one new connection comes through.
+
 A server that refuses for another reason (too many clients, a wrong password) is not
 "gone": requests go on waiting for the pooled connections. Behind a connection pooler
 (PgBouncer) logins succeed while PostgreSQL is down, and requests wait as before.
@@ -43,11 +49,16 @@ class DatabaseKnownDown(psycopg.OperationalError):
     """Refused without waiting: the pool's last attempt to connect found no database."""
 
 
+class DatabaseSilent(psycopg.OperationalError):
+    """The database did not answer within the deadline: the connection was closed."""
+
+
 class _Watch:
-    """What the pool's connection attempts last said of the database."""
+    """What the pool's connection attempts and answers last said of the database."""
 
     def __init__(self) -> None:
         self.down = False
+        self.silent = False
         self.on_down: Any = None  # told when the database goes (the pool starts retrying)
         # before the first connection, start-up reports a missing database in its own words
         self._ever_connected = False
@@ -70,15 +81,57 @@ class _Watch:
         self.down = True
 
     def connected(self, started: float) -> None:
-        if self.down and self._ever_connected:
+        if (self.down or self.silent) and self._ever_connected:
             log.warning("control database reachable again")
-        self.down = False
+        self.down = self.silent = False
         self._ever_connected = True
         self._last_success = max(self._last_success, started)
 
+    def timed_out(self, deadline: float) -> None:
+        if not (self.down or self.silent):
+            log.error(
+                "control database unreachable: requests fail at once until it answers",
+                error=f"no answer within {deadline:g} s",
+            )
+            if self.on_down is not None:
+                self.on_down()
+        self.silent = True
 
-def _watched_connection_class(watch: _Watch) -> type[AsyncConnection[Any]]:
+    def answered(self) -> None:
+        if self.silent:
+            self.silent = False
+            if not self.down:
+                log.warning("control database reachable again")
+
+    @property
+    def refusing(self) -> bool:
+        return self.down or self.silent
+
+
+def _watched_connection_class(
+    watch: _Watch, answer_timeout: float | None
+) -> type[AsyncConnection[Any]]:
     class WatchedConnection(AsyncConnection[Any]):
+        async def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:  # noqa: ASYNC109 - psycopg's own signature
+            """Every exchange with the server (a statement, a commit) under the deadline."""
+            ours = timeout is None and answer_timeout is not None
+            try:
+                answer = await super().wait(
+                    gen, interval=interval, timeout=answer_timeout if ours else timeout
+                )
+            except psycopg.OperationalError as e:
+                # psycopg's wait timeout is private (``_WaitTimeout``, an OperationalError)
+                if not ours or self.closed or type(e).__name__ != "_WaitTimeout":
+                    raise
+                await self.close()  # in the middle of an exchange: never usable again
+                watch.timed_out(answer_timeout)  # type: ignore[arg-type] # ours: not None
+                raise DatabaseSilent(
+                    f"the database did not answer within {answer_timeout:g} s"
+                ) from e
+            if watch.silent:
+                watch.answered()
+            return answer
+
         @classmethod
         async def connect(cls, *args: Any, **kwargs: Any) -> Any:
             started = time.monotonic()
@@ -97,23 +150,36 @@ class FailFastPool(AsyncConnectionPool[AsyncConnection[Any]]):
     """``AsyncConnectionPool`` that fails requests at once while the database is known gone
     (see the module)."""
 
-    def __init__(self, conninfo: str, **kwargs: Any) -> None:
+    def __init__(
+        self, conninfo: str, *, answer_timeout: float | None = None, **kwargs: Any
+    ) -> None:
+        """``answer_timeout``: seconds after which a connection whose server has not answered
+        is closed and the database counted as silent (``None``: no deadline)."""
         self._watch = _Watch()
         self._watch.on_down = self._start_retrying
         self._retrying: asyncio.Task[None] | None = None
         super().__init__(
-            conninfo, connection_class=_watched_connection_class(self._watch), **kwargs
+            conninfo,
+            connection_class=_watched_connection_class(self._watch, answer_timeout),
+            **kwargs,
         )
 
     @property
     def database_down(self) -> bool:
-        """Whether the last connection attempt found no database (and none has since)."""
-        return self._watch.down
+        """Whether the last connection attempt found no database, or the last answer did not
+        come in time (and none has since)."""
+        return self._watch.refusing
 
     async def getconn(self, timeout: float | None = None) -> AsyncConnection[Any]:  # noqa: ASYNC109 - the pool's own signature
-        if not self._watch.down or self.closed or self.get_stats().get("pool_available"):
+        watch = self._watch
+        if (
+            self.closed
+            or not watch.refusing
+            or (not watch.silent and self.get_stats().get("pool_available"))
+        ):
             # a pooled connection may still work (one attempt failed on a live server);
-            # if it does not, its request fails fast on it anyway
+            # if it does not, its request fails fast on it anyway. Not so when the server
+            # went silent: every pooled connection would wait out the deadline.
             return await super().getconn(timeout)
         raise DatabaseKnownDown(
             "the database is unavailable: the last attempt to connect to it failed"
@@ -135,7 +201,7 @@ class FailFastPool(AsyncConnectionPool[AsyncConnection[Any]]):
         """Until the database answers: every second, have the pool try to connect (``check``
         grows an empty pool, a no-op while an attempt is under way, and drops pooled
         connections that broke), bounded so that a silent database cannot hold it."""
-        while self._watch.down and not self.closed:
+        while self._watch.refusing and not self.closed:
             await asyncio.sleep(RETRY_EVERY)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(RETRY_EVERY * 5):

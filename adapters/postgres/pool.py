@@ -70,9 +70,17 @@ async def open_pool(
     ``reconnect_window`` makes it start over with short waits instead, so the
     service is back within seconds of the database, not minutes. Meanwhile requests
     fail at once rather than wait ``acquire_timeout`` each (``FailFastPool``).
+
+    A database that stops answering without refusing (a partition, a frozen host) holds a
+    request until the server would have cancelled its statement and a connect timeout
+    more, then the request fails (503) and the ones after it at once; TCP keepalives and
+    ``tcp_user_timeout`` let the kernel drop connections to a host that is gone.
     """
+    connect_seconds = max(2, math.ceil(connect_timeout))
+    answer_timeout = statement_timeout + connect_seconds
     pool = FailFastPool(
         conninfo,
+        answer_timeout=answer_timeout,
         min_size=min_size,
         max_size=max_size,
         timeout=acquire_timeout,
@@ -87,7 +95,15 @@ async def open_pool(
         # work set (each sets the one it needs).
         kwargs={
             # libpq takes whole seconds and treats values under 2 as 2
-            "connect_timeout": max(2, math.ceil(connect_timeout)),
+            "connect_timeout": connect_seconds,
+            # an idle pooled connection to a host that is gone is found within about a
+            # minute, and a sent request nobody acknowledges ends the connection by the
+            # answer deadline, in the kernel
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "tcp_user_timeout": round(answer_timeout * 1000),
             # a process paused inside a transaction (SIGSTOP, a frozen VM) releases its row
             # locks (a run the reaper must take back, a pipeline a claim must update) when the
             # server ends its session: never later than a statement could have run

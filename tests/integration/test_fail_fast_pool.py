@@ -6,12 +6,14 @@ import asyncio
 import time
 
 import pytest
+from psycopg import errors
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import PoolTimeout
 
 from tests.conftest import free_port
 from thedata.adapters.postgres import EmbeddedPostgres
 from thedata.adapters.postgres.fail_fast_pool import DatabaseKnownDown, FailFastPool
+from thedata.adapters.postgres.pool import open_pool
 
 
 async def until(condition: object, within: float = 10) -> None:
@@ -74,3 +76,31 @@ async def test_the_pool_finds_the_database_again_without_any_request(
             await connection.execute("SELECT 1")
     finally:
         await pool.close()
+
+
+@pytest.mark.postgres
+async def test_a_slow_statement_is_cancelled_by_the_server_not_taken_for_silence(
+    database_url: str,
+) -> None:
+    """The answer deadline lies past the statement timeout: a statement the server cancels
+    is the caller's timeout, and the database is not counted as gone."""
+    pools = open_pool(
+        database_url,
+        min_size=1,
+        max_size=2,
+        connect_timeout=2,
+        statement_timeout=0.5,
+        acquire_timeout=2,
+        startup_timeout=5,
+    )
+    pool = await anext(pools)
+    try:
+        async with pool.connection() as connection:
+            with pytest.raises(errors.QueryCanceled):
+                await connection.execute("SELECT pg_sleep(1)")
+        assert isinstance(pool, FailFastPool)
+        assert not pool.database_down
+        async with pool.connection() as connection:
+            await connection.execute("SELECT 1")
+    finally:
+        await pools.aclose()

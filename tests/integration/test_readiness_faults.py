@@ -104,6 +104,48 @@ async def test_ready_answers_in_time_while_the_database_hangs(proxy: Partitionab
         await wait_until_ready(client, within=20)
 
 
+async def test_requests_under_a_network_partition_end_in_503_and_then_fail_fast(
+    proxy: PartitionableProxy, log_lines: Any
+) -> None:
+    """The database goes silent (packets held, nothing refused): a request already waiting on
+    it ends as a 503 problem once the database is past answering (its statement timeout and
+    a connect timeout more), never hangs; from then on requests fail at once until it
+    answers again, and then they succeed by themselves."""
+    url = f"postgresql://postgres@127.0.0.1:{proxy.port}/faults"
+    settings = make_settings(
+        database_url=url, db_statement_timeout=1, db_connect_timeout=1, **CHEAP_HASHING
+    )
+    answer_deadline = 1 + 2  # statement timeout + libpq's connect timeout (at least 2 s)
+    async with AsyncTestClient(create_app(build_container(settings))) as client:
+        headers, _ = await register(client, "partitioned@x.io")
+        assert (await client.get("/v1/users/me", headers=headers)).status_code == 200
+
+        proxy.partition()
+        started = time.perf_counter()
+        async with asyncio.timeout(answer_deadline + 30):  # a hang fails, not blocks, the test
+            first = await client.get("/v1/users/me", headers=headers)
+        waited = time.perf_counter() - started
+        assert first.status_code == 503
+        assert first.headers["content-type"] == "application/problem+json"
+        assert int(first.headers["retry-after"]) >= 1
+        # psycopg then tries for a few seconds to cancel the statement before it gives up
+        assert waited < answer_deadline + 12, waited
+
+        for _ in range(5):
+            started = time.perf_counter()
+            response = await client.get("/v1/users/me", headers=headers)
+            assert response.status_code == 503
+            assert time.perf_counter() - started < 1.0
+
+        proxy.heal()
+        deadline = time.monotonic() + 15
+        while (await client.get("/v1/users/me", headers=headers)).status_code != 200:
+            assert time.monotonic() < deadline, "requests did not recover within 15 s"
+            await asyncio.sleep(0.2)
+    events = [json.loads(line)["event"] for line in log_lines.getvalue().splitlines()]
+    assert events.count("control database unreachable: requests fail at once until it answers") == 1
+
+
 async def test_service_returns_soon_after_a_long_outage(tmp_path: Path) -> None:
     """Reconnection backs off during an outage, but not so far that recovery lags behind.
 
