@@ -26,12 +26,13 @@ ON CONFLICT (organization_id, reference) DO UPDATE SET
     ciphertext = EXCLUDED.ciphertext, updated_at = now()
 """
 # Rows already locked by another rotation are skipped, not waited for; readers
-# never wait, because PostgreSQL readers do not take row locks.
+# never wait, because PostgreSQL readers do not take row locks. `<> current` would scan
+# every secret for each batch; the two ranges are two scans of secrets_by_key_version.
 _STALE_BATCH = """
 SELECT organization_id, reference, key_version, nonce, ciphertext FROM secrets
-WHERE key_version <> %s
+WHERE key_version < %(current)s OR key_version > %(current)s
 ORDER BY organization_id, reference
-LIMIT %s
+LIMIT %(batch)s
 FOR UPDATE SKIP LOCKED
 """
 
@@ -210,7 +211,9 @@ class PostgresSecretStore:
         current = self._cipher.current_key_version
         with _unavailable_when_unreachable():
             async with self._pool.connection() as connection, connection.transaction():
-                cursor = await connection.execute(_STALE_BATCH, (current, batch_size))
+                cursor = await connection.execute(
+                    _STALE_BATCH, {"current": current, "batch": batch_size}
+                )
                 updates = []
                 for (
                     organization_id,

@@ -58,8 +58,9 @@ class PostgresIdempotencyStore:
 
     async def purge_expired(self, now: datetime, limit: int) -> int:
         cursor = await self._connection().execute(
-            "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys"
-            " WHERE expires_at <= %s LIMIT %s FOR UPDATE SKIP LOCKED)",
+            # a TID scan whatever the table's size (`ctid IN (subquery)` may hash-join it all)
+            "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY (SELECT ctid"
+            " FROM idempotency_keys WHERE expires_at <= %s LIMIT %s FOR UPDATE SKIP LOCKED))",
             (now, limit),
         )
         return max(cursor.rowcount, 0)

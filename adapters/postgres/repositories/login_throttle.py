@@ -77,8 +77,11 @@ class PostgresLoginThrottle:
 
     async def purge_expired(self, before: datetime, limit: int) -> int:
         cursor = await self._connection().execute(
-            "DELETE FROM login_attempts WHERE key IN (SELECT key FROM login_attempts"
-            " WHERE window_started_at <= %s LIMIT %s FOR UPDATE SKIP LOCKED)",
+            # the batch by login_attempts_by_window, its rows by the primary key (`IN
+            # (subquery)` hash-joined the whole table)
+            "DELETE FROM login_attempts WHERE key = ANY (ARRAY (SELECT key FROM login_attempts"
+            " WHERE window_started_at <= %s ORDER BY window_started_at LIMIT %s"
+            " FOR UPDATE SKIP LOCKED))",
             (before, limit),
         )
         return max(cursor.rowcount, 0)
