@@ -33,6 +33,11 @@ _METADATA = frozenset(
 )
 _LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# RFC 8215: NAT64 within one's own network, deployed as /96s under this /48 (IPv4 last);
+# never a global address, whatever IPv4 address it carries
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+# RFC 4291 2.5.5.1, deprecated: ::a.b.c.d, which an automatic tunnel may still deliver
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 NEVER = "link-local and cloud metadata addresses are never reachable"
 NOT_A_HOST = "not a host address (unspecified, multicast or reserved)"
@@ -40,7 +45,8 @@ PRIVATE = "loopback, private and shared (100.64.0.0/10) addresses are not reacha
 
 
 def embedded_ipv4(address: IPAddress) -> IPAddress:
-    """The IPv4 address an IPv6 address stands for (mapped, 6to4, Teredo, NAT64), else itself."""
+    """The IPv4 address an IPv6 address stands for (mapped, compatible, 6to4, Teredo, NAT64
+    and local-use NAT64), else itself."""
     if isinstance(address, ipaddress.IPv4Address):
         return address
     if address.ipv4_mapped is not None:
@@ -49,19 +55,26 @@ def embedded_ipv4(address: IPAddress) -> IPAddress:
         return address.sixtofour
     if address.teredo is not None:
         return address.teredo[1]  # the client's address; the server part is public
-    if address in _NAT64:
+    if address in _NAT64 or address in _LOCAL_NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # not :: nor ::1
+        return ipaddress.IPv4Address(int(address))
     return address
 
 
 def blocked_reason(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why connectors may not reach ``address`` (``None``: they may)."""
+    # never global, whatever they carry: local-use NAT64, and site-local (deprecated, but
+    # a network may still route it)
+    local = isinstance(address, ipaddress.IPv6Address) and (
+        address in _LOCAL_NAT64 or address.is_site_local
+    )
     address = embedded_ipv4(address)
     if address in _METADATA or any(address in network for network in _LINK_LOCAL):
         return NEVER
     if address.is_unspecified or address.is_multicast:
         return NOT_A_HOST
-    if address.is_global:
+    if address.is_global and not local:
         return None
     if address.is_reserved and not address.is_loopback:  # ::1 lies in the reserved ::/8
         return NOT_A_HOST
