@@ -26,6 +26,11 @@ LogFormat = Literal["json", "console"]
 _ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "psycopg", "psycopg.pool")
 # Chatty at info level (whole initdb transcripts); their warnings still come through.
 _QUIETED_LOGGERS = ("pgserver",)
+# Libraries that warn once per event where an outage makes thousands of events (psycopg's
+# pool: each connection attempt, each broken connection): each kind of warning once in this
+# many seconds. The service logs the outage itself, once as it starts and once as it ends.
+_RATE_LIMITED_LOGGERS = ("psycopg.pool",)
+_WARNING_EVERY = 30.0
 
 
 class _LineLogger:
@@ -144,7 +149,32 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
     logging.getLogger("uvicorn.access").disabled = True
     for name in _QUIETED_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in _RATE_LIMITED_LOGGERS:
+        limited = logging.getLogger(name)
+        limited.filters = [f for f in limited.filters if not isinstance(f, _OncePerKind)]
+        limited.addFilter(_OncePerKind(_WARNING_EVERY))
     instrument_retries()
+
+
+class _OncePerKind(logging.Filter):
+    """Lets a warning (or less) through once per ``seconds`` for each message template;
+    errors always."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self._seconds = seconds
+        self._last: dict[object, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        now, key = time.monotonic(), record.msg
+        last = self._last.get(key)
+        if last is not None and now - last < self._seconds:
+            return False
+        # a dict write is atomic under the GIL; two threads racing both write a line: harmless
+        self._last[key] = now
+        return True
 
 
 _ACCESS_LOGGER = "thedata.access"
