@@ -13,10 +13,12 @@ import asyncio
 import enum
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from thedata.application.ports.streams import (
+    Batch,
     Fingerprint,
     FrameFormat,
     Moved,
@@ -135,6 +137,7 @@ async def move_stream(
     retrying: Retrying | None = None,
     verify: bool = False,
     before_batch: Callable[[], None] | None = None,
+    stall_timeout: float | None = None,
 ) -> StreamOutcome:
     """Move ``stream`` for the attempt with ``epoch``; what it moved.
 
@@ -151,6 +154,9 @@ async def move_stream(
     With ``verify``, the destination's fingerprint is compared with the source's snapshot
     once the stream is published, and the outcome says what was found (never skipped
     silently: when a side cannot tell, it says so).
+    With ``stall_timeout``, a read or a write in which nothing moves for that long (no
+    frame, no batch: a source or a destination that holds its connection and says nothing)
+    fails the stream, retryably, instead of holding the attempt for good.
     """
     # side by side: each may open its own connection, and a run with nothing new is short
     found_shape, found_estimate = await asyncio.gather(
@@ -190,6 +196,7 @@ async def move_stream(
                 advanced,
                 verify,
                 before_batch,
+                stall_timeout,
             )
     return StreamOutcome(
         moved.rows, moved.bytes, frame_format, mode, position, estimate, verification
@@ -208,6 +215,7 @@ async def _move_once(
     advanced: Callable[[Written], None],
     verify: bool,
     before_batch: Callable[[], None] | None,
+    stall_timeout: float | None,
 ) -> tuple[FrameFormat, Position | None, Verification | None]:
     """One go at the stream, from the destination's committed position."""
     source_prints: list[Fingerprint] = []
@@ -222,11 +230,12 @@ async def _move_once(
             after=sink.position if mode is not WriteMode.REPLACE else None,
             fingerprint=source_prints.append if fingerprinting else None,
         )
-        async with reader.read(stream.name, plan) as batches:
+        async with _Watchdog(stall_timeout) as watchdog, reader.read(stream.name, plan) as batches:
             async for batch in batches:
+                watchdog.moved()
                 if before_batch is not None:
                     before_batch()
-                advanced(await sink.write(batch))
+                advanced(await sink.write(watchdog.watched(batch)))
         await sink.finish()
         position = sink.position if mode is not WriteMode.REPLACE else None
         if not verify:
@@ -234,6 +243,44 @@ async def _move_once(
         destination = await sink.fingerprint() if fingerprinting else None
     source = source_prints[-1] if source_prints else None
     return frame_format, position, verdict(mode, source, destination)
+
+
+class _Watchdog:
+    """A deadline that every frame and batch moves on: when it passes, nothing moved for
+    ``seconds`` and the stream fails, retryably (the next try opens new connections)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._timeout = asyncio.timeout(None)
+
+    async def __aenter__(self) -> _Watchdog:
+        await self._timeout.__aenter__()
+        self.moved()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: Any, tb: Any) -> None:
+        try:
+            await self._timeout.__aexit__(kind, error, tb)
+        except TimeoutError:
+            raise StreamFailed(
+                f"nothing moved for {self._seconds:g} s: the source or the destination stopped"
+                " answering (THEDATA_WORKER_STALL_TIMEOUT)",
+                retryable=True,
+            ) from None
+
+    def moved(self) -> None:
+        if self._seconds is not None:
+            self._timeout.reschedule(asyncio.get_running_loop().time() + self._seconds)
+
+    def watched(self, batch: Batch) -> Batch:
+        if self._seconds is None:
+            return batch
+        return evolve(batch, frames=self._frames(batch.frames))
+
+    async def _frames(self, frames: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for frame in frames:
+            self.moved()
+            yield frame
 
 
 def _retryable(error: Exception) -> bool:

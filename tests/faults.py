@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from typing import Literal
 
 Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
@@ -17,8 +19,9 @@ class PartitionableProxy:
 
     While partitioned, bytes are held, not dropped and not refused: to the
     client the database looks alive but silent, the worst case for timeouts.
-    Choked, each connection relays the database's first bytes only, then holds:
-    a read stalls in its middle whatever the speed of the machine.
+    Choked, each connection relays the database's first bytes only, then holds (a read
+    stalls in its middle whatever the speed of the machine), or resets the connection, or
+    relays garbage in place of the rest.
     It runs its own event loop in a thread, independent of the code under test.
     """
 
@@ -29,6 +32,7 @@ class PartitionableProxy:
         self._healthy = asyncio.Event()
         self._unchoked = asyncio.Event()
         self._answers_allowed = math.inf
+        self._then = "hold"
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -39,16 +43,17 @@ class PartitionableProxy:
     def partition(self) -> None:
         self._loop.call_soon_threadsafe(self._healthy.clear)
 
-    def choke(self, after_bytes: int) -> None:
+    def choke(self, after_bytes: int, then: Literal["hold", "reset", "garble"] = "hold") -> None:
         """From now on, each connection relays at most ``after_bytes`` of the database's
-        answers (counted from its start), then holds the rest until ``heal``."""
-        self._loop.call_soon_threadsafe(self._choke, after_bytes)
+        answers (counted from its start), then holds the rest until ``heal`` (or resets
+        the connection, or sends as many bytes of garbage instead)."""
+        self._loop.call_soon_threadsafe(self._choke, after_bytes, then)
 
     def heal(self) -> None:
         self._loop.call_soon_threadsafe(self._heal)
 
-    def _choke(self, after_bytes: int) -> None:
-        self._answers_allowed = after_bytes
+    def _choke(self, after_bytes: int, then: str) -> None:
+        self._answers_allowed, self._then = after_bytes, then
         self._unchoked.clear()
 
     def _heal(self) -> None:
@@ -97,7 +102,13 @@ class PartitionableProxy:
             await self._healthy.wait()
             relayed += len(data)
             if answers and relayed > self._answers_allowed:
-                await self._unchoked.wait()
+                if self._then == "reset":
+                    target.transport.abort()
+                    return
+                if self._then == "garble":
+                    data = os.urandom(len(data))
+                else:
+                    await self._unchoked.wait()
             target.write(data)
             await target.drain()
         target.close()

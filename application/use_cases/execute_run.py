@@ -120,8 +120,10 @@ class ExecuteRun:
         probe: ProbeDataSource | None = None,
         spans: Spans | None = None,
         metrics: RunMetrics | None = None,
+        stall_timeout: float | None = None,
     ) -> None:
         self._uow, self._connectors, self._secrets = uow, connectors, secrets
+        self._stall_timeout = stall_timeout
         self._probe = probe
         self._spans = spans or NoSpans()
         self._metrics = metrics or NoRunMetrics()
@@ -214,6 +216,7 @@ class ExecuteRun:
                     written=written,
                     retrying=self._retrying,
                     before_batch=attempt.check,
+                    stall_timeout=self._stall_timeout,
                 )
             with contextlib.suppress(DependencyUnavailable):
                 # only the API's mirror: the destination holds the position, the next run

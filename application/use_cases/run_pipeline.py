@@ -58,9 +58,11 @@ class RunPipeline:
         secrets: SecretStore,
         batch_rows: int,
         retrying: Retrying | None = None,
+        stall_timeout: float | None = None,
     ) -> None:
         self._uow, self._connectors, self._secrets = uow, connectors, secrets
         self._batch_rows, self._retrying = batch_rows, retrying
+        self._stall_timeout = stall_timeout
 
     async def __call__(
         self,
@@ -96,6 +98,7 @@ class RunPipeline:
                 progress=_for_stream(progress, stream.name),
                 retrying=self._retrying,
                 verify=verify,
+                stall_timeout=self._stall_timeout,
             )
             await self._mirror(pipeline, stream.name, outcomes[stream.name], epoch)
         return PipelineOutcome(epoch, outcomes)

@@ -217,6 +217,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "cursor, so a crash loses at most one batch of work, never data."
         ),
     ] = 50_000
+    worker_stall_timeout: Annotated[
+        Seconds,
+        Meta(
+            description="Seconds a stream may go without a frame or batch moving (a source or "
+            "destination that holds its connection and sends nothing) before it fails, "
+            "retryably; a read's first query (which may scan a large table) counts too."
+        ),
+    ] = 600.0
     worker_lease_seconds: Annotated[
         Annotated[int, Meta(ge=5, le=3600)],
         Meta(

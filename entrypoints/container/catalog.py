@@ -184,6 +184,7 @@ class Catalog(Infrastructure):
         probe=providers.Factory(ProbeDataSource, **_connector_call),
         spans=providers.Singleton(spans_for, Infrastructure.tracer),
         metrics=Infrastructure.run_metrics,
+        stall_timeout=Infrastructure.settings.provided.worker_stall_timeout,
     )
     run_pipeline = providers.Factory(
         RunPipeline,
@@ -192,4 +193,5 @@ class Catalog(Infrastructure):
         secrets=Infrastructure.secret_store,
         batch_rows=Infrastructure.settings.provided.worker_batch_rows,
         retrying=stream_retrying,
+        stall_timeout=Infrastructure.settings.provided.worker_stall_timeout,
     )
