@@ -193,7 +193,9 @@ def test_mixed_traffic_at_a_fixed_rate_leaves_no_errors_and_no_growth(
         process.communicate(timeout=30)
 
     with psycopg.connect(database_url) as connection:
-        runs = dict(connection.execute("SELECT status, count(*) FROM runs GROUP BY status"))
+        runs: dict[str, int] = dict(
+            connection.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall()
+        )
     requests = len(soak.latencies) + len(soak.errors)
     cuts = statistics.quantiles(soak.latencies, n=100)
     warm = soak.samples[int(len(soak.samples) * WARM_UP)]
@@ -208,7 +210,8 @@ def test_mixed_traffic_at_a_fixed_rate_leaves_no_errors_and_no_growth(
         f" log {log_per_request:.0f} bytes per request; runs {runs}"
     )
     assert not soak.errors, soak.errors[:10]
-    assert runs.get("succeeded", 0) > 0 and not runs.get("failed"), runs
+    assert runs.get("succeeded", 0) > 0, runs
+    assert not runs.get("failed"), runs
     assert cuts[98] < P99_BUDGET
     assert last["rss"] <= warm["rss"] * 1.10, "memory grew by more than 10 % after warm-up"
     assert last["fds"] <= warm["fds"] + 5, "descriptors leak"
