@@ -14,10 +14,11 @@ from thedata.entrypoints.http.dependencies import ServiceContainer
 from thedata.entrypoints.http.docs import docs_assets_router, openapi_config
 from thedata.entrypoints.http.health import HealthController
 from thedata.entrypoints.http.idempotency import replay_response
-from thedata.entrypoints.http.json_body import JsonRequest
+from thedata.entrypoints.http.json_body import JsonRequest, refuse_unread_body
 from thedata.entrypoints.http.metrics import MetricsController
+from thedata.entrypoints.http.openapi_structs import ExactStructSchemaPlugin
 from thedata.entrypoints.http.plugin import ContainerPlugin
-from thedata.entrypoints.http.problems import EXCEPTION_HANDLERS
+from thedata.entrypoints.http.problems import BODY_PROBLEMS, EXCEPTION_HANDLERS
 from thedata.entrypoints.http.request_context import RequestContextMiddleware
 from thedata.entrypoints.http.server_spans import TracedRequestContextMiddleware
 
@@ -40,8 +41,12 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
     metrics = [MetricsController] if settings.metrics else []
     app = Litestar(
         route_handlers=[HealthController, *metrics, *CONTROLLERS, docs_assets_router()],
-        plugins=[ContainerPlugin(container, open_resources=open_resources)],
+        plugins=[
+            ContainerPlugin(container, open_resources=open_resources),
+            ExactStructSchemaPlugin(),
+        ],
         exception_handlers={**EXCEPTION_HANDLERS, Replayed: replay_response},
+        guards=[refuse_unread_body],
         openapi_config=openapi_config(_package_version()),
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,  # JSON nested too deep is a 400, not a 500
@@ -50,6 +55,7 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
         on_shutdown=[flush_logs],  # the last requests' access lines, before the process ends
     )
     _answer_options_with_every_method(app)
+    _document_body_problems(app)
     # Litestar's middleware runs per route, so unrouted requests (404, 405) would
     # miss it; wrapping the app's outermost handler covers every response.
     observe = observe_request if settings.metrics else None
@@ -64,6 +70,18 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
             app.asgi_handler, tracer, observe, settings.body_timeout
         )
     return app
+
+
+def _document_body_problems(app: Litestar) -> None:
+    """Every route that reads a JSON body may also answer 408 (a body that stalls), 413 (one
+    too large) and 415 (one that is not JSON): the document says so on each of them. An
+    action that reads none refuses one with fields (``refuse_unread_body``)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if "data" in handler.parsed_fn_signature.parameters:
+                handler.responses = {**BODY_PROBLEMS, **(handler.responses or {})}
 
 
 def _answer_options_with_every_method(app: Litestar) -> None:

@@ -43,7 +43,8 @@ class Creation(Generic[T, B]):
     """How one creating endpoint answers: the body for a result, stored and replayed as is.
 
     ``stored_body`` may leave out what must not be kept (an API key's secret);
-    it defaults to ``to_body``.
+    it defaults to ``to_body``. ``headers`` go with the first response (say, that a
+    secret in it is never to be cached).
     """
 
     def __init__(
@@ -51,10 +52,12 @@ class Creation(Generic[T, B]):
         to_body: Callable[[T], B],
         stored_body: Callable[[T], B] | None = None,
         status: int = 201,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self._to_body = to_body
         self._stored_body = stored_body or to_body
         self._status = status
+        self._headers = headers
 
     async def request(
         self, request: Request[Any, Any, Any], key: str | None
@@ -78,7 +81,7 @@ class Creation(Generic[T, B]):
 
     def respond(self, result: T) -> Response[B]:
         """The response to the first request (replays come through ``replay_response``)."""
-        return Response(self._to_body(result), status_code=self._status)
+        return Response(self._to_body(result), status_code=self._status, headers=self._headers)
 
 
 def replay_response(_request: Request[Any, Any, Any], replayed: Replayed) -> Response[bytes]:

@@ -50,8 +50,16 @@ def decode_cursor(cursor: str) -> uuid.UUID:
 Limit = Annotated[
     int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page (1..{MAX_PAGE_SIZE}).")
 ]
+# the base64url of a position and its digest (22 bytes), without padding
+_CURSOR_LENGTH = 30
 Cursor = Annotated[
-    str | None, QueryParameter(max_length=64, description="`next_cursor` of the previous page.")
+    str | None,
+    QueryParameter(
+        min_length=_CURSOR_LENGTH,
+        max_length=_CURSOR_LENGTH,
+        pattern=f"^[A-Za-z0-9_-]{{{_CURSOR_LENGTH}}}$",
+        description="`next_cursor` of the previous page (any other value is a 400).",
+    ),
 ]
 
 

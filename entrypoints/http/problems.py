@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException, InternalServerException, Validati
 from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
-from thedata.adapters.field_errors import location_pointer
+from thedata.adapters.field_errors import field_error, location_pointer
 from thedata.application.errors import DependencyUnavailable
 from thedata.domain.errors import (
     Conflict,
@@ -108,6 +108,9 @@ _WHEN: dict[HTTPStatus, str] = {
     HTTPStatus.FORBIDDEN: "The caller's role does not allow this",
     HTTPStatus.NOT_FOUND: "No such resource, or one of an organization the caller is not in",
     HTTPStatus.CONFLICT: "Conflicts with the current state (duplicate, last owner, reused key)",
+    HTTPStatus.REQUEST_TIMEOUT: "The body did not arrive in time (it stalled or trickled)",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "The body is larger than this server accepts",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "The body is not JSON (Content-Type: application/json)",
     HTTPStatus.TOO_MANY_REQUESTS: "Too many attempts; see Retry-After",
     HTTPStatus.SERVICE_UNAVAILABLE: "A dependency is unavailable; see Retry-After",
 }
@@ -172,6 +175,11 @@ def body_pointer(key: str, message: str) -> str:
     for the whole body) and msgspec's message; ``location_pointer`` reads both.
     """
     return location_pointer("" if key == "data" else key, message)
+
+
+def invalid_body(error: msgspec.ValidationError) -> InvalidInput:
+    """A body msgspec refused, as invalid input naming the field by its JSON pointer."""
+    return InvalidInput("the request is invalid", [field_error(error)])
 
 
 CLIENT_CLOSED_REQUEST = 499
@@ -239,3 +247,11 @@ RESOURCE_PROBLEMS = problem_responses(
     HTTPStatus.SERVICE_UNAVAILABLE,
 )
 """What every authenticated resource route may answer besides its success."""
+
+
+BODY_PROBLEMS = problem_responses(
+    HTTPStatus.REQUEST_TIMEOUT,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+)
+"""What a route that reads a JSON body may answer besides its own problems."""

@@ -226,3 +226,49 @@ async def test_a_retried_create_makes_one_pipeline(
     assert (
         len((await client.get(f"/v1/orgs/{org}/pipelines", headers=headers)).json()["items"]) == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"enabled": 0}, "/enabled"),
+        ({"enabled": "false"}, "/enabled"),
+        ({"schedule": {"every_seconds": "3600"}}, "/schedule/every_seconds"),
+    ],
+)
+async def test_a_value_of_another_json_type_is_refused_not_converted(
+    client: Client,
+    setup: tuple[dict[str, str], str, str, str],
+    changes: dict[str, Any],
+    field: str,
+) -> None:
+    """``0`` is not ``false`` nor ``"3600"`` 3600: the document says boolean and integer, and
+    a client that sends otherwise has a bug to hear of (schema fuzzing found them taken)."""
+    headers, org, source, destination = setup
+    body = pipeline(source, destination, **changes)
+    response = await client.post(f"/v1/orgs/{org}/pipelines", json=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+async def test_an_integral_number_with_a_fraction_part_is_an_integer(
+    client: Client, setup: tuple[dict[str, str], str, str, str]
+) -> None:
+    """``3600.0`` is an integer to JSON Schema, so the API takes it as one."""
+    headers, org, source, destination = setup
+    body = pipeline(source, destination, schedule={"every_seconds": 3600.0})
+    response = await client.post(f"/v1/orgs/{org}/pipelines", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["schedule"] == {"every_seconds": 3600}
+
+
+async def test_a_nul_character_is_refused_naming_its_field(
+    client: Client, setup: tuple[dict[str, str], str, str, str]
+) -> None:
+    """PostgreSQL text cannot hold U+0000: a 400 that says which string holds one."""
+    headers, org, source, destination = setup
+    streams = [{**STREAMS[0], "name": "orders\x00"}]
+    body = pipeline(source, destination, streams=streams)
+    response = await client.post(f"/v1/orgs/{org}/pipelines", json=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert [error["field"] for error in response.json()["errors"]] == ["/streams/0/name"]

@@ -50,13 +50,13 @@ BUDGET = {
 CALLS = {
     # endpoint: Python calls per request (the median), measured when last lowered plus a
     # tenth for what the test client and the event loop add from one version to the next
-    "live": 110,
+    "live": 115,  # 112 since every route's guard refuses bodies where none is read
     "get pipeline": 700,
     "list pipelines": 1500,  # of LISTED
     "create pipeline": 1050,
     "get run": 680,
     "list runs": 980,  # of LISTED
-    "trigger run": 755,
+    "trigger run": 785,  # 768 since it reads its (empty) body to refuse one with fields
 }
 Measured = tuple[float, float, float, float]  # round trips, parses, checkouts, calls
 

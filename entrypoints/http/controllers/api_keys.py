@@ -32,9 +32,12 @@ from thedata.entrypoints.http.schemas.api_keys import (
     stored_api_key_body,
 )
 
-# the key is never stored, not even in the idempotency record: a replay omits it
+# the key is never stored, not even in the idempotency record: a replay omits it; and no
+# cache between the client and us may keep it either (as token responses, RFC 6749 5.1)
 CREATION: Creation[CreatedApiKey, CreatedApiKeyBody] = Creation(
-    created_api_key_body, stored_body=stored_api_key_body
+    created_api_key_body,
+    stored_body=stored_api_key_body,
+    headers={"Cache-Control": "no-store"},
 )
 
 PROBLEMS = RESOURCE_PROBLEMS

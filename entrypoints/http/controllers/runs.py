@@ -42,7 +42,12 @@ class RunController(Controller):
         "cancel_run": caller_use_case(lambda c: c.cancel_run),
     }
 
-    @post("/pipelines/{pipeline_id:uuid}/runs", summary="Trigger a run", responses=PROBLEMS)
+    @post(
+        "/pipelines/{pipeline_id:uuid}/runs",
+        status_code=202,
+        summary="Trigger a run",
+        responses=PROBLEMS,
+    )
     async def trigger_run(
         self,
         request: Request[Any, Any, Any],

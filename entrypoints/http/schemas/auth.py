@@ -13,6 +13,8 @@ from thedata.domain.users import User
 from thedata.entrypoints.http.schemas.common import (
     Email,
     Name,
+    NewEmail,
+    NewPassword,
     Password,
     Request,
     RoleName,
@@ -24,8 +26,8 @@ from thedata.entrypoints.http.schemas.common import (
 class RegisterRequest(Request):
     """A new account."""
 
-    email: Email
-    password: Password
+    email: NewEmail
+    password: NewPassword
     name: Name
 
 
@@ -40,7 +42,7 @@ class UpdateMeRequest(Request):
     """Changes to one's own account; a new ``password`` needs ``current_password``."""
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
-    password: Password | msgspec.UnsetType = msgspec.UNSET
+    password: NewPassword | msgspec.UnsetType = msgspec.UNSET
     current_password: Password | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -8,17 +8,31 @@ from uuid import UUID
 
 import msgspec
 
-from thedata.domain.organizations import MAX_SLUG_LENGTH, Member, OrganizationWithRole
+from thedata.domain.organizations import (
+    MAX_SLUG_LENGTH,
+    MIN_SLUG_LENGTH,
+    Member,
+    OrganizationWithRole,
+)
 from thedata.entrypoints.http.schemas.common import (
-    Email,
     Name,
+    NewEmail,
     Request,
     RoleName,
     role_name,
     utc,
 )
 
-Slug = Annotated[str, msgspec.Meta(max_length=MAX_SLUG_LENGTH, examples=["acme-data"])]
+# ``check_slug``'s rule, stated in the document: a DNS-label-like name
+Slug = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=MIN_SLUG_LENGTH,
+        max_length=MAX_SLUG_LENGTH,
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+        examples=["acme-data"],
+    ),
+]
 
 
 class CreateOrganizationRequest(Request):
@@ -56,7 +70,7 @@ class OrganizationPage(msgspec.Struct, frozen=True):
 class AddMemberRequest(Request):
     """Who to add, by the email of their account, and with which role."""
 
-    email: Email
+    email: NewEmail
     role: RoleName
 
 

@@ -7,32 +7,66 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
+from litestar.openapi.spec import Schema
+from litestar.openapi.spec.enums import OpenAPIType
 
 from thedata.domain.errors import FieldError, InvalidInput
 from thedata.domain.pipelines import Pipeline, Stream, StreamMode
 from thedata.domain.schedules import Cron, EverySeconds, Schedule, next_due
+from thedata.entrypoints.http.openapi_structs import NO_NUL
 from thedata.entrypoints.http.schemas.common import Name, Request, utc
 
 # Table or file names: no path separators, no leading dot.
 TableName = Annotated[
     str, msgspec.Meta(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 ]
-ColumnName = Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
+MAX_COLUMN_NAME = 63
+MAX_KEY_COLUMNS = 32
+ColumnName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_COLUMN_NAME)]
 ModeName = Literal["full_refresh", "incremental"]
+INTEGER, STRING = OpenAPIType.INTEGER, OpenAPIType.STRING
+
+
+def _stream_rules(schema: Schema) -> None:
+    # an incremental stream needs its cursor column
+    schema.schema_if = Schema(properties={"mode": Schema(const="incremental")}, required=["mode"])
+    schema.then = Schema(
+        required=["cursor_field"], properties={"cursor_field": Schema(type=STRING)}
+    )
+    # Litestar drops the constraints of a list's items inside a union; a column named twice
+    # is refused
+    column = Schema(type=STRING, min_length=1, max_length=MAX_COLUMN_NAME, pattern=NO_NUL)
+    columns = Schema(
+        type=OpenAPIType.ARRAY, items=column, max_items=MAX_KEY_COLUMNS, unique_items=True
+    )
+    schema.properties = dict(schema.properties or {})
+    schema.properties["primary_key"] = Schema(one_of=[columns, Schema(type=OpenAPIType.NULL)])
+
+
+def _exactly_one_kind(schema: Schema) -> None:
+    # a field left out and a field that is null are both "not given"
+    schema.one_of = [
+        Schema(required=[given], properties={given: Schema(type=kind)})
+        for given, kind in (("every_seconds", INTEGER), ("cron", STRING))
+    ]
 
 
 class StreamSpec(Request):
     """A stream and where it goes; ``incremental`` needs ``cursor_field``."""
 
+    __openapi_refine__ = _stream_rules
+
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
     destination: TableName
     mode: ModeName
     cursor_field: ColumnName | None = None
-    primary_key: Annotated[list[ColumnName], msgspec.Meta(max_length=32)] | None = None
+    primary_key: Annotated[list[ColumnName], msgspec.Meta(max_length=MAX_KEY_COLUMNS)] | None = None
 
 
 class ScheduleSpec(Request, omit_defaults=True):
-    """Either ``every_seconds`` (at least 60) or a 5-field ``cron`` expression (UTC)."""
+    """Exactly one of ``every_seconds`` (at least 60) and a 5-field ``cron`` expression (UTC)."""
+
+    __openapi_refine__ = _exactly_one_kind
 
     every_seconds: Annotated[int, msgspec.Meta(ge=60, le=366 * 86400)] | None = None
     cron: Annotated[str, msgspec.Meta(min_length=9, max_length=200)] | None = None
