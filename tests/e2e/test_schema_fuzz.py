@@ -62,7 +62,7 @@ pytestmark = pytest.mark.postgres
 
 FAST_EXAMPLES = 20
 SEED = 14  # a fixed seed: the fast tier runs the same cases each time; the slow tier explores
-HEAVY_EXAMPLES = 2000
+HEAVY_EXAMPLES = 300
 LOOPBACK = "127.0.0.1"
 
 
