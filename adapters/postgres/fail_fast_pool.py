@@ -14,7 +14,12 @@ A database that goes silent (a network partition, a frozen host: nothing refused
 answered) is found by a deadline on every answer: the server cancels a statement at its
 statement timeout, so an answer that has not come some seconds later never will. The
 connection is then closed, and requests fail at once, idle connections or not (they lead
-to the same silent server), until one answer or one new connection comes through.
+to the same silent server), until a new connection is made (the background task tries
+one every second; making one is an exchange with the server, so it proves an answer).
+Behind a pooler that drops the ``options`` startup parameter (PgBouncer's
+``ignore_startup_parameters``), the server's statement timeout is not set: a statement
+running past the deadline is then taken for silence. A pooled connection is never used to
+wait for notifications (``notifies()`` would wait past the deadline).
 
 A server that refuses for another reason (too many clients, a wrong password) is not
 "gone": requests go on waiting for the pooled connections. Behind a connection pooler
@@ -49,6 +54,11 @@ class DatabaseKnownDown(psycopg.OperationalError):
     """Refused without waiting: the pool's last attempt to connect found no database."""
 
 
+# psycopg's wait timeout (3.3.6 and later: ``wait(..., timeout=)``) is private; an
+# OperationalError it is, and only ours is caught as one
+_WAIT_TIMEOUT: type[psycopg.OperationalError] = psycopg.errors._WaitTimeout
+
+
 class DatabaseSilent(psycopg.OperationalError):
     """The database did not answer within the deadline: the connection was closed."""
 
@@ -71,12 +81,12 @@ class _Watch:
         answered = any(mark in message for mark in _SERVER_ANSWERED)
         if answered and not any(going in message for going in _SERVER_GOING_AWAY):
             return  # the server answered (too many clients, a wrong password): it is there
-        if not self.down and self._ever_connected:
+        if not self.refusing and self._ever_connected:
             log.error(
                 "control database unreachable: requests fail at once until it answers",
                 error=message.splitlines()[0] if message else type(error).__name__,
             )
-        if not self.down and self.on_down is not None:
+        if not self.refusing and self.on_down is not None:
             self.on_down()
         self.down = True
 
@@ -97,12 +107,6 @@ class _Watch:
                 self.on_down()
         self.silent = True
 
-    def answered(self) -> None:
-        if self.silent:
-            self.silent = False
-            if not self.down:
-                log.warning("control database reachable again")
-
     @property
     def refusing(self) -> bool:
         return self.down or self.silent
@@ -116,21 +120,17 @@ def _watched_connection_class(
             """Every exchange with the server (a statement, a commit) under the deadline."""
             ours = timeout is None and answer_timeout is not None
             try:
-                answer = await super().wait(
+                return await super().wait(
                     gen, interval=interval, timeout=answer_timeout if ours else timeout
                 )
-            except psycopg.OperationalError as e:
-                # psycopg's wait timeout is private (``_WaitTimeout``, an OperationalError)
-                if not ours or self.closed or type(e).__name__ != "_WaitTimeout":
+            except _WAIT_TIMEOUT as e:
+                if not ours or self.closed:
                     raise
                 await self.close()  # in the middle of an exchange: never usable again
                 watch.timed_out(answer_timeout)  # type: ignore[arg-type] # ours: not None
                 raise DatabaseSilent(
                     f"the database did not answer within {answer_timeout:g} s"
                 ) from e
-            if watch.silent:
-                watch.answered()
-            return answer
 
         @classmethod
         async def connect(cls, *args: Any, **kwargs: Any) -> Any:
@@ -157,6 +157,7 @@ class FailFastPool(AsyncConnectionPool[AsyncConnection[Any]]):
         is closed and the database counted as silent (``None``: no deadline)."""
         self._watch = _Watch()
         self._watch.on_down = self._start_retrying
+        self._conninfo, self._connect_kwargs = conninfo, dict(kwargs.get("kwargs") or {})
         self._retrying: asyncio.Task[None] | None = None
         super().__init__(
             conninfo,
@@ -200,9 +201,17 @@ class FailFastPool(AsyncConnectionPool[AsyncConnection[Any]]):
     async def _retry(self) -> None:
         """Until the database answers: every second, have the pool try to connect (``check``
         grows an empty pool, a no-op while an attempt is under way, and drops pooled
-        connections that broke), bounded so that a silent database cannot hold it."""
+        connections that broke), bounded so that a silent database cannot hold it. While
+        the database is silent, pooled connections are left alone (each would wait out the
+        deadline): a new connection is the probe, and the first one made clears it."""
         while self._watch.refusing and not self.closed:
             await asyncio.sleep(RETRY_EVERY)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(RETRY_EVERY * 5):
-                    await self.check()
+                    if self._watch.silent:
+                        probe = await self.connection_class.connect(
+                            self._conninfo, **self._connect_kwargs
+                        )
+                        await probe.close()
+                    else:
+                        await self.check()
