@@ -154,14 +154,18 @@ async def move_stream(
     With ``verify``, the destination's fingerprint is compared with the source's snapshot
     once the stream is published, and the outcome says what was found (never skipped
     silently: when a side cannot tell, it says so).
-    With ``stall_timeout``, a read or a write in which nothing moves for that long (no
-    frame, no batch: a source or a destination that holds its connection and says nothing)
-    fails the stream, retryably, instead of holding the attempt for good.
+    With ``stall_timeout``, a step in which nothing moves for that long fails the stream,
+    retryably, instead of holding the attempt for good: asking the source for the shape,
+    opening the destination, the read (between frames and batches, its first query
+    included), publishing and verifying. A source or destination that holds its connection
+    and says nothing ends there; so does a step that computes for longer (the first pass of
+    a huge table's first incremental read, an index build after a full refresh).
     """
     # side by side: each may open its own connection, and a run with nothing new is short
-    found_shape, found_estimate = await asyncio.gather(
-        reader.shape(stream.name), reader.estimate(stream.name), return_exceptions=True
-    )
+    async with _Watchdog(stall_timeout):
+        found_shape, found_estimate = await asyncio.gather(
+            reader.shape(stream.name), reader.estimate(stream.name), return_exceptions=True
+        )
     if isinstance(found_shape, BaseException):
         raise found_shape
     if isinstance(found_estimate, StreamFailed):
@@ -220,7 +224,11 @@ async def _move_once(
     """One go at the stream, from the destination's committed position."""
     source_prints: list[Fingerprint] = []
     fingerprinting = verify and mode is not WriteMode.APPEND
-    async with writer.open(pipeline, stream.name, stream.destination, shape, mode, epoch) as sink:
+    async with (
+        _Watchdog(stall_timeout) as watchdog,
+        writer.open(pipeline, stream.name, stream.destination, shape, mode, epoch) as sink,
+    ):
+        watchdog.moved()
         frame_format = common_format(reader, tuple(sink.formats))
         plan = ReadPlan(
             shape,
@@ -230,16 +238,18 @@ async def _move_once(
             after=sink.position if mode is not WriteMode.REPLACE else None,
             fingerprint=source_prints.append if fingerprinting else None,
         )
-        async with _Watchdog(stall_timeout) as watchdog, reader.read(stream.name, plan) as batches:
+        async with reader.read(stream.name, plan) as batches:
             async for batch in batches:
                 watchdog.moved()
                 if before_batch is not None:
                     before_batch()
                 advanced(await sink.write(watchdog.watched(batch)))
+        watchdog.moved()  # each of what follows has the whole timeout to itself
         await sink.finish()
         position = sink.position if mode is not WriteMode.REPLACE else None
         if not verify:
             return frame_format, position, None
+        watchdog.moved()
         destination = await sink.fingerprint() if fingerprinting else None
     source = source_prints[-1] if source_prints else None
     return frame_format, position, verdict(mode, source, destination)

@@ -163,8 +163,11 @@ async def refuse_unread_body(connection: Any, handler: Any) -> None:
     """A guard for every route: an action that takes no body (trigger a run, cancel it,
     check a source) refuses a body with fields, naming them, as any unknown field is;
     nothing or ``{}`` passes. Without it a client's ``{"status": "succeeded"}`` would be
-    silently ignored."""
+    silently ignored. Sign-in routes are left alone (a logout with a body still logs out),
+    and so is a call with no credentials at all: its answer is the 401."""
     if connection.method not in _WRITES or "data" in handler.parsed_fn_signature.parameters:
+        return
+    if connection.url.path.startswith("/v1/auth/") or "authorization" not in connection.headers:
         return
     body = await connection.body()
     if not body.strip():

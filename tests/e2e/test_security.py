@@ -457,26 +457,6 @@ async def test_read_only_fields_in_a_body_are_400_and_change_nothing(
     assert 200 <= accepted.status_code < 300, accepted.text
 
 
-async def test_fields_sent_to_bodyless_actions_are_not_applied(
-    client: Client, tmp_path: Path
-) -> None:
-    """Whatever a client sends with "run" or "cancel", the server decides a run's status,
-    trigger and attempt: a tenant cannot mark its own run succeeded."""
-    org = await tenant(client, tmp_path / "data")
-    for method, template, extra in BODILESS:
-        if "/check" in template:
-            continue  # a check's answer is its own, not a stored resource
-        response = await client.request(
-            method, org.path(method, template), json=extra, headers=org.owner
-        )
-        if response.status_code == 400:
-            continue  # refused, as API.md wants
-        run = response.json()
-        assert run["status"] in ("queued", "cancelled"), run
-        assert (run["trigger"], run["attempt"]) == ("manual", 0), run
-        assert run["finished_at"] != A_TIME
-
-
 # --- API4: unrestricted resource consumption --------------------------------------------
 
 # API.md's lists ("Pagination of every list: ?limit= (1..200, default 50)"); /v1/orgs has

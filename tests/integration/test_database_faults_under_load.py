@@ -169,6 +169,7 @@ def stored(url: str, org: str) -> tuple[dict[str, list[str]], dict[str, list[str
 def test_acknowledged_writes_survive_database_stops_and_restarts_under_load(
     own_server: EmbeddedPostgres, tmp_path: Path
 ) -> None:
+    LEDGER_OF_ANSWERS.clear()
     url = own_server.start()
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -135,8 +135,9 @@ async def failing_move(
     destination: tuple[str, int, str, str],
     fault: Fault,
     mode: StreamMode,
+    after_bytes: int = CHOKED_AFTER,
 ) -> None:
-    proxy.choke(CHOKED_AFTER, then=fault)
+    proxy.choke(after_bytes, then=fault)
     started = time.monotonic()
     with pytest.raises(StreamFailed) as failed:
         # the outer bound only turns a hang into a failure of this test
@@ -145,3 +146,40 @@ async def failing_move(
     assert failed.value.retryable, failed.value
     assert elapsed < BOUND, f"the stream took {elapsed:.1f} s to fail"
     assert "password" not in str(failed.value).lower()
+
+
+@pytest.mark.parametrize("after_bytes", [700, 4000])
+async def test_a_source_that_stalls_before_any_row_fails_the_stream_in_time(
+    databases: tuple[str, str], after_bytes: int
+) -> None:
+    """Stalled while the engine asks for the table's shape or opens the read: bounded too."""
+    source_url, destination_url = databases
+    with (
+        proxied_endpoint(source_url) as (source, proxy),
+        tcp_endpoint(destination_url) as destination,
+    ):
+        await failing_move(proxy, source, destination, "hold", StreamMode.INCREMENTAL, after_bytes)
+        assert rows_of(destination_url, "big") == []
+
+
+@pytest.mark.parametrize("after_bytes", [2000, 6000])
+async def test_a_destination_that_stalls_fails_the_stream_in_time_and_keeps_its_batches(
+    databases: tuple[str, str], after_bytes: int
+) -> None:
+    """The destination holds its answers after a batch or more: the stream fails in time,
+    what was committed stays, and the next attempt finishes exact."""
+    source_url, destination_url = databases
+    expected = rows_of(source_url, "big")
+    with (
+        tcp_endpoint(source_url) as source,
+        proxied_endpoint(destination_url) as (destination, proxy),
+    ):
+        await failing_move(proxy, source, destination, "hold", StreamMode.INCREMENTAL, after_bytes)
+        held = rows_of(destination_url, "big")
+        assert 0 < len(held) < len(expected)  # stalled mid-stream, after a batch or more
+        assert held == expected[: len(held)]
+        proxy.heal()
+        await asyncio.wait_for(
+            move(source, destination, StreamMode.INCREMENTAL, epoch=2), timeout=120
+        )
+    assert rows_of(destination_url, "big") == expected
