@@ -33,11 +33,20 @@ _METADATA = frozenset(
 )
 _LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-# RFC 8215: NAT64 within one's own network, deployed as /96s under this /48 (IPv4 last);
-# never a global address, whatever IPv4 address it carries
+# RFC 8215: NAT64 within one's own network, deployed as /96s under this /48 (IPv4 last)
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 # RFC 4291 2.5.5.1, deprecated: ::a.b.c.d, which an automatic tunnel may still deliver
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# RFC 2765 (SIIT): ::ffff:0:a.b.c.d, what a stateless translator delivers to a.b.c.d
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+# IPv6 hosts on the internet have addresses in 2000::/3 only (RFC 4291 2.4); what
+# ``ipaddress`` calls global outside it (4000::/3, SRv6's 5f00::/16) is no host of ours
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+# Documentation ranges name no host anywhere (RFC 5737, 3849, 9637)
+_DOCUMENTATION = tuple(
+    ipaddress.ip_network(n)
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")
+)
 
 NEVER = "link-local and cloud metadata addresses are never reachable"
 NOT_A_HOST = "not a host address (unspecified, multicast or reserved)"
@@ -45,8 +54,8 @@ PRIVATE = "loopback, private and shared (100.64.0.0/10) addresses are not reacha
 
 
 def embedded_ipv4(address: IPAddress) -> IPAddress:
-    """The IPv4 address an IPv6 address stands for (mapped, compatible, 6to4, Teredo, NAT64
-    and local-use NAT64), else itself."""
+    """The IPv4 address an IPv6 address stands for (mapped, compatible, translated, 6to4,
+    Teredo, NAT64 and local-use NAT64), else itself."""
     if isinstance(address, ipaddress.IPv4Address):
         return address
     if address.ipv4_mapped is not None:
@@ -55,7 +64,7 @@ def embedded_ipv4(address: IPAddress) -> IPAddress:
         return address.sixtofour
     if address.teredo is not None:
         return address.teredo[1]  # the client's address; the server part is public
-    if address in _NAT64 or address in _LOCAL_NAT64:
+    if address in _NAT64 or address in _LOCAL_NAT64 or address in _IPV4_TRANSLATED:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address in _IPV4_COMPATIBLE and int(address) > 1:  # not :: nor ::1
         return ipaddress.IPv4Address(int(address))
@@ -64,17 +73,17 @@ def embedded_ipv4(address: IPAddress) -> IPAddress:
 
 def blocked_reason(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why connectors may not reach ``address`` (``None``: they may)."""
-    # never global, whatever they carry: local-use NAT64, and site-local (deprecated, but
-    # a network may still route it)
-    local = isinstance(address, ipaddress.IPv6Address) and (
-        address in _LOCAL_NAT64 or address.is_site_local
-    )
+    # site-local is deprecated, but a network may still route it: never global
+    local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local
     address = embedded_ipv4(address)
     if address in _METADATA or any(address in network for network in _LINK_LOCAL):
         return NEVER
     if address.is_unspecified or address.is_multicast:
         return NOT_A_HOST
-    if address.is_global and not local:
+    if any(address in network for network in _DOCUMENTATION):
+        return NOT_A_HOST
+    unicast = not isinstance(address, ipaddress.IPv6Address) or address in _GLOBAL_UNICAST
+    if address.is_global and unicast and not local:
         return None
     if address.is_reserved and not address.is_loopback:  # ::1 lies in the reserved ::/8
         return NOT_A_HOST
