@@ -157,7 +157,8 @@ def configure_logging(*, log_format: LogFormat, level: str, stream: TextIO | Non
 
 
 class _OncePerKind(logging.Filter):
-    """Lets a warning (or less) through once per ``seconds`` for each message template;
+    """Lets a warning (or less) through once per ``seconds`` for each message template and
+    cause (the first line of its last argument: a refusal and a wrong password are two);
     errors always."""
 
     def __init__(self, seconds: float) -> None:
@@ -168,7 +169,9 @@ class _OncePerKind(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.ERROR:
             return True
-        now, key = time.monotonic(), record.msg
+        args = record.args if isinstance(record.args, tuple) else ()
+        cause = str(args[-1]).split("\n", 1)[0] if args else ""
+        now, key = time.monotonic(), (record.msg, cause)
         last = self._last.get(key)
         if last is not None and now - last < self._seconds:
             return False
