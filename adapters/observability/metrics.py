@@ -434,3 +434,27 @@ def start_multiprocess_directory(root: Path) -> Path:
     directory.mkdir()
     os.environ[MULTIPROCESS_DIRECTORY] = str(directory)
     return directory
+
+
+_SLOW_STATEMENTS = Histogram(
+    "thedata_db_slow_statement_duration_seconds",
+    "Statements to the control database at or over THEDATA_DB_SLOW_STATEMENT_SECONDS, by "
+    "operation and first table (``SELECT runs``); faster ones are not observed.",
+    ["operation", "table"],
+    buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+
+
+def report_slow_statement(operation: str | None, table: str | None, seconds: float) -> None:
+    """A statement that took ``seconds``, at or over the threshold: one log line (a warning:
+    slow statements hold requests and connections) and the histogram. Our statements name
+    our own tables, so the labels stay few."""
+    operation, table = operation or "other", table or "none"
+    _SLOW_STATEMENTS.labels(operation=operation, table=table).observe(seconds)
+    log.warning(
+        "slow database statement",
+        operation=operation,
+        table=table,
+        duration_ms=round(seconds * 1000, 1),
+    )

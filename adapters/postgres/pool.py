@@ -10,12 +10,13 @@ from typing import Any
 import msgspec
 import structlog
 from opentelemetry.trace import Tracer
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from thedata.adapters.postgres.errors import translated_errors
 from thedata.adapters.postgres.fail_fast_pool import FailFastPool
+from thedata.adapters.postgres.slow_statements import SlowStatementReport, timed_cursor_class
 from thedata.adapters.postgres.traced_cursor import traced_cursor_class
 
 log = structlog.get_logger(__name__)
@@ -31,14 +32,22 @@ def _json_loads(data: bytes | str) -> Any:
         return json.loads(data)
 
 
-async def _configure(connection: AsyncConnection[Any]) -> None:
-    set_json_loads(_json_loads, connection)
+def _configuration(
+    tracer: Tracer | None, slow: tuple[float, SlowStatementReport] | None
+) -> Callable[[AsyncConnection[Any]], Awaitable[None]]:
+    """How each new connection is set up: json decoding, and a cursor class that makes a
+    span of each statement (with a tracer) and reports slow ones (with ``slow``); without
+    either, psycopg's own cursor, not a call more."""
 
-
-def _configure_traced(tracer: Tracer) -> Callable[[AsyncConnection[Any]], Awaitable[None]]:
     async def configure(connection: AsyncConnection[Any]) -> None:
-        await _configure(connection)
-        connection.cursor_factory = traced_cursor_class(tracer, connection.info.dbname)
+        set_json_loads(_json_loads, connection)
+        cursor: type[AsyncCursor[Any]] = AsyncCursor
+        if tracer is not None:
+            cursor = traced_cursor_class(tracer, connection.info.dbname)
+        if slow is not None:
+            cursor = timed_cursor_class(cursor, *slow)
+        if cursor is not AsyncCursor:
+            connection.cursor_factory = cursor
 
     return configure
 
@@ -54,6 +63,8 @@ async def open_pool(
     startup_timeout: float,
     reconnect_window: float = 10.0,
     tracer: Tracer | None = None,
+    slow_statement_seconds: float | None = None,
+    on_slow_statement: SlowStatementReport | None = None,
 ) -> AsyncGenerator[AsyncConnectionPool, None]:
     """Open the pool, wait until it holds ``min_size`` connections, close it afterwards.
 
@@ -87,8 +98,12 @@ async def open_pool(
         reconnect_timeout=reconnect_window,
         open=False,
         name="thedata",
-        # with a tracer, each statement is a client span; without, not a call more
-        configure=_configure if tracer is None else _configure_traced(tracer),
+        configure=_configuration(
+            tracer,
+            (slow_statement_seconds, on_slow_statement)
+            if slow_statement_seconds and on_slow_statement is not None
+            else None,
+        ),
         # No reset function: with one, the pool hands every returned connection to a
         # background task, and the next request waits for that task to run. A connection
         # comes back idle or is discarded, in whichever autocommit mode its last unit of

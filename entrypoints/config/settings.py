@@ -70,6 +70,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db_statement_timeout: Annotated[
         Seconds, Meta(description="Seconds after which the database cancels a statement.")
     ] = 30.0
+    db_slow_statement_seconds: Annotated[
+        Annotated[float, Meta(ge=0, le=3600)],
+        Meta(
+            description="Statements to the control database taking this long or longer are "
+            "logged ('slow database statement') and observed in "
+            "thedata_db_slow_statement_duration_seconds; 0 turns this off."
+        ),
+    ] = 0.5
     db_acquire_timeout: Annotated[
         Seconds,
         Meta(description="Seconds a request waits for a free pooled connection before a 503."),

@@ -7,7 +7,7 @@ import functools
 from dependency_injector import containers, providers
 
 from thedata.adapters.observability import remember_secret
-from thedata.adapters.observability.metrics import count_decrypt_failure
+from thedata.adapters.observability.metrics import count_decrypt_failure, report_slow_statement
 from thedata.adapters.observability.run_metrics import PrometheusRunMetrics
 from thedata.adapters.observability.tracing import tracer_from_environment
 from thedata.adapters.postgres import (
@@ -62,6 +62,8 @@ class Infrastructure(containers.DeclarativeContainer):
         startup_timeout=settings.provided.db_startup_timeout,
         reconnect_window=settings.provided.db_reconnect_window,
         tracer=tracer,
+        slow_statement_seconds=settings.provided.db_slow_statement_seconds,
+        on_slow_statement=providers.Object(report_slow_statement),
     )
     migrator = providers.Factory(
         PostgresMigrator,
