@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -23,10 +22,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import free_port
 from tests.e2e.api import PASSWORD, bearer
 from tests.e2e.test_pipelines import pipeline
-from tests.integration.test_cli import THEDATA, clean_env, wait_ready
+from tests.integration.serving import serve
+from tests.integration.test_cli import wait_ready
 from thedata.adapters.postgres import EmbeddedPostgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -171,25 +170,8 @@ def test_acknowledged_writes_survive_database_stops_and_restarts_under_load(
 ) -> None:
     LEDGER_OF_ANSWERS.clear()
     url = own_server.start()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    data_root = tmp_path / "data"
-    log_file = tmp_path / "serve.log"
-    process = subprocess.Popen(
-        [*THEDATA, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(
-            THEDATA_DATABASE_URL=url,
-            THEDATA_DATA_ROOT=str(data_root),
-            THEDATA_LOG_FORMAT="json",
-            THEDATA_DB_CONNECT_TIMEOUT="2",
-            THEDATA_PASSWORD_HASH_MEMORY_KIB="8",
-            THEDATA_PASSWORD_HASH_ITERATIONS="1",
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=log_file.open("w"),
-        text=True,
-    )
+    data_root, log_file = tmp_path / "data", tmp_path / "serve.log"
+    process, base = serve(url, data_root, log_file, THEDATA_DB_CONNECT_TIMEOUT="2")
     ledger = Ledger()
     try:
         wait_ready(base, process)

@@ -15,7 +15,6 @@ import asyncio
 import itertools
 import os
 import statistics
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -25,10 +24,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import free_port
 from tests.e2e.api import PASSWORD, bearer
 from tests.e2e.test_pipelines import pipeline
-from tests.integration.test_cli import THEDATA, clean_env, wait_ready
+from tests.integration.serving import serve
+from tests.integration.test_cli import wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -167,23 +166,8 @@ async def setup(base: str, data_root: Path) -> tuple[str, dict[str, Any], dict[s
 def test_mixed_traffic_at_a_fixed_rate_leaves_no_errors_and_no_growth(
     database_url: str, tmp_path: Path
 ) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     data_root, log_file = tmp_path / "data", tmp_path / "serve.log"
-    process = subprocess.Popen(
-        [*THEDATA, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(
-            THEDATA_DATABASE_URL=database_url,
-            THEDATA_DATA_ROOT=str(data_root),
-            THEDATA_LOG_FORMAT="json",
-            THEDATA_PASSWORD_HASH_MEMORY_KIB="8",
-            THEDATA_PASSWORD_HASH_ITERATIONS="1",
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=log_file.open("w"),
-        text=True,
-    )
+    process, base = serve(database_url, data_root, log_file)
     try:
         wait_ready(base, process)
 
