@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol, TypeAlias, TypeVar
 
@@ -129,11 +130,20 @@ async def built(state: State, select: Callable[[ServiceContainer], Callable[[], 
     Use cases hold their collaborators only (a unit-of-work factory, a clock,
     a policy), never a request's state, so one instance serves every request:
     resolving the container per request cost more than many a handler.
+
+    The first build runs as a task of its own, shielded from the request that asked for
+    it: a request cancelled midway (its client hung up) would cancel the container's own
+    futures under it, which asyncio then reports as an error, and leave nothing built.
     """
     cache: dict[Any, Any] = state.setdefault("built", {})
     found = cache.get(select)
     if found is None:
-        found = cache[select] = await resolve(select(container_of(state)))
+        building: dict[Any, asyncio.Future[Any]] = state.setdefault("building", {})
+        task = building.get(select)
+        if task is None:
+            task = building[select] = asyncio.ensure_future(resolve(select(container_of(state))))
+            task.add_done_callback(lambda _: building.pop(select, None))
+        found = cache[select] = await asyncio.shield(task)
     made: T = found
     return made
 
