@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
 
 from litestar import Litestar
@@ -82,6 +83,13 @@ def _document_body_problems(app: Litestar) -> None:
         for handler in route.route_handlers:
             if "data" in handler.parsed_fn_signature.parameters:
                 handler.responses = {**BODY_PROBLEMS, **(handler.responses or {})}
+            elif handler.http_methods == {"GET"} and handler.responses:
+                # a read changes nothing, so it conflicts with nothing
+                handler.responses = {
+                    status: spec
+                    for status, spec in handler.responses.items()
+                    if status != HTTPStatus.CONFLICT
+                }
 
 
 def _answer_options_with_every_method(app: Litestar) -> None:
