@@ -62,6 +62,13 @@ class RunFinished(Conflict):
     code = "run_finished"
 
 
+class RunNotRetryable(Conflict):
+    """Only a failed or cancelled run is retried: an active one is still going (or waits for
+    a worker), a succeeded one has nothing to retry."""
+
+    code = "run_not_retryable"
+
+
 class IllegalRunTransition(Conflict):
     """A change the run's status does not allow (a bug or a lost race, never data)."""
 

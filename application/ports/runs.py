@@ -68,6 +68,25 @@ class RunRepository(Protocol):
         """The organization's runs, newest first (one pipeline's, one status's)."""
         ...
 
+    async def find(self, run_id: UUID) -> Run | None:
+        """A run by its id alone, whichever organization's: for operators' tools only (the
+        API looks every run up within its organization)."""
+        ...
+
+    async def active(self, limit: int) -> Sequence[Run]:
+        """Up to ``limit`` queued and running runs across organizations, queued longest
+        first."""
+        ...
+
+    async def stuck(
+        self, expired_before: datetime, ready_before: datetime, limit: int
+    ) -> Sequence[Run]:
+        """Up to ``limit`` runs no worker is moving, across organizations, queued longest
+        first: running runs whose lease ended before ``expired_before`` (no reaper took them
+        back) and queued runs claimable since before ``ready_before`` (no worker took them;
+        since their ``not_before`` when it is later than their ``queued_at``)."""
+        ...
+
     async def next_claimable(self, now: datetime) -> Run | None:
         """The oldest queued run whose ``not_before`` has passed, locked for this unit of
         work; runs other units of work hold are skipped, never waited for."""

@@ -30,11 +30,13 @@ from thedata.application.use_cases.get_pipeline import GetPipeline, ListPipeline
 from thedata.application.use_cases.get_run import GetRun, ListRuns
 from thedata.application.use_cases.housekeeping import Housekeeping, Purged
 from thedata.application.use_cases.issue_access_token import IssueAccessToken, IssuedToken
+from thedata.application.use_cases.list_active_runs import ActiveRun, ActiveRuns, ListActiveRuns
 from thedata.application.use_cases.list_api_keys import ListApiKeys
 from thedata.application.use_cases.list_members import ListMembers
 from thedata.application.use_cases.list_organizations import ListOrganizations
 from thedata.application.use_cases.register_user import RegisterUser, Registration
 from thedata.application.use_cases.remove_member import RemoveMember
+from thedata.application.use_cases.retry_run import RetryRun
 from thedata.application.use_cases.revoke_access_token import RevokeAccessToken
 from thedata.application.use_cases.revoke_api_key import RevokeApiKey
 from thedata.application.use_cases.rotate_secret_key import RotateSecretKey, RotationReport
@@ -60,6 +62,8 @@ from thedata.application.use_cases.worker_presence import (
 
 __all__ = [
     "KEEP",
+    "ActiveRun",
+    "ActiveRuns",
     "AddMember",
     "Authenticate",
     "CancelRun",
@@ -87,6 +91,7 @@ __all__ = [
     "Housekeeping",
     "IssueAccessToken",
     "IssuedToken",
+    "ListActiveRuns",
     "ListApiKeys",
     "ListDataSources",
     "ListMembers",
@@ -109,6 +114,7 @@ __all__ = [
     "Registration",
     "RemoveMember",
     "ReportWorkerPresence",
+    "RetryRun",
     "RevokeAccessToken",
     "RevokeApiKey",
     "RotateSecretKey",

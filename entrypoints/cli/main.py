@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from uuid import UUID
 
 from thedata.application.errors import DependencyUnavailable
 from thedata.entrypoints.cli.commands import (
@@ -15,6 +16,7 @@ from thedata.entrypoints.cli.commands import (
     serve,
     work,
 )
+from thedata.entrypoints.cli.runs import list_runs, retry_run
 from thedata.entrypoints.cli.secrets import (
     generate_key,
     rotate_key,
@@ -70,6 +72,22 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "workers", help="list the workers executing runs: host, runs held, last seen"
     )
+    runs_cmd = commands.add_parser("runs", help="the run queue of every organization (operators)")
+    runs_actions = runs_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    runs_list = runs_actions.add_parser(
+        "list", help="the queued and running runs, oldest first, and which are stuck"
+    )
+    runs_list.add_argument(
+        "--stuck", action="store_true", help="only the runs no worker is moving, with why"
+    )
+    runs_list.add_argument(
+        "--limit", type=_positive_int, default=100, help="at most this many (default: 100)"
+    )
+    runs_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    runs_retry = runs_actions.add_parser(
+        "retry", help="queue a failed or cancelled run again (a new run, trigger `retry`)"
+    )
+    runs_retry.add_argument("run_id", type=UUID, metavar="RUN_ID", help="the run's id")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
 
     config_cmd = commands.add_parser("config", help="validate or document the configuration")
@@ -146,6 +164,10 @@ def _run_with_database(args: argparse.Namespace, settings: Settings) -> int:
             return work(settings, concurrency=args.concurrency)
         if args.command == "workers":
             return list_workers(settings)
+        if args.command == "runs" and args.action == "retry":
+            return retry_run(settings, args.run_id)
+        if args.command == "runs":
+            return list_runs(settings, stuck=args.stuck, limit=args.limit, as_json=args.json)
         return serve(
             settings,
             host=args.host,

@@ -30,11 +30,13 @@ from thedata.application.use_cases import (
     GetPipeline,
     GetRun,
     Housekeeping,
+    ListActiveRuns,
     ListDataSources,
     ListPipelines,
     ListRuns,
     ProbeDataSource,
     ReportWorkerPresence,
+    RetryRun,
     RunPipeline,
     RunQueue,
     SweepOrphanSecrets,
@@ -50,6 +52,7 @@ from thedata.entrypoints.container.resources import (
     breaker_settings,
     data_root,
     lease_of,
+    ready_queue_wait_of,
     run_retention_of,
 )
 
@@ -163,6 +166,19 @@ class Catalog(Infrastructure):
         CancelRun,
         uow=Infrastructure.unit_of_work_factory,
         clock=Infrastructure.clock,
+        metrics=Infrastructure.run_metrics,
+    )
+    list_active_runs = providers.Factory(
+        ListActiveRuns,
+        uow=Infrastructure.unit_of_work_factory,
+        queue_wait=providers.Callable(ready_queue_wait_of, Infrastructure.settings),
+    )
+    retry_run = providers.Factory(
+        RetryRun,
+        uow=Infrastructure.unit_of_work_factory,
+        clock=Infrastructure.clock,
+        ids=Infrastructure.ids,
+        max_attempts=Infrastructure.settings.provided.run_max_attempts,
         metrics=Infrastructure.run_metrics,
     )
     run_queue = providers.Factory(

@@ -122,6 +122,11 @@ def lease_of(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.worker_lease_seconds)
 
 
+def ready_queue_wait_of(settings: Settings) -> timedelta:
+    """How long a claimable run may wait before readiness warns, and operators call it stuck."""
+    return timedelta(seconds=settings.ready_queue_wait)
+
+
 def run_retention_of(settings: Settings) -> timedelta:
     """How long finished runs are kept."""
     return timedelta(days=settings.run_retention_days)

@@ -406,6 +406,77 @@ class RunRepositoryContract(ABC):
             assert await uow.runs.backlog(T0 + 30 * SECOND) == RunBacklog(3, T0 + 5 * SECOND)
             assert await uow.runs.backlog(T0 + 90 * SECOND) == RunBacklog(3, T0 + 5 * SECOND)
 
+    async def test_a_run_is_found_by_its_id_alone_in_any_organization(self) -> None:
+        """Operators' tools find a run of any organization by its id; an unknown id is None."""
+        other = an_organization("elsewhere")
+        async with self.new_uow() as uow:
+            await uow.organizations.add(other)
+            await uow.commit()
+        theirs = a_run(await self.a_pipeline_of(other, "theirs"))
+        ours = a_run(await self.a_pipeline_of(self.org))
+        await self.given(theirs, ours)
+        async with self.new_uow() as uow:
+            assert await uow.runs.find(theirs.id) == theirs
+            assert await uow.runs.find(ours.id) == ours
+            assert await uow.runs.find(ids.new_id()) is None
+
+    async def stuck_scene(self) -> tuple[list[Run], datetime]:
+        """Six runs of two organizations, at ``now``: running with a lease that ended (two),
+        running with a live lease, queued and claimable since long, queued waiting out a
+        backoff, and finished."""
+        other = an_organization("elsewhere")
+        async with self.new_uow() as uow:
+            await uow.organizations.add(other)
+            await uow.commit()
+        pipelines = [await self.a_pipeline_of(self.org, f"p{n}") for n in range(5)]
+        pipelines.append(await self.a_pipeline_of(other, "theirs"))
+        # queued out of id order, so that neither insertion nor id order passes for queue order
+        queued_at = [T0 + 4 * SECOND, T0, T0 + 2 * SECOND, T0 + SECOND, T0 + 3 * SECOND, T0]
+        runs = [a_run(p, at) for p, at in zip(pipelines, queued_at, strict=True)]
+        await self.given(*runs)
+        now = T0 + 10 * 60 * SECOND
+        dead = runs[0].claim("w", T0 + 5 * SECOND, LEASE, 1)  # lease ended long ago
+        live = runs[1].claim("w", now - SECOND, LEASE, 1)
+        theirs_dead = runs[5].claim("w", T0 + 6 * SECOND, LEASE, 1)
+        done = runs[4].claim("w", T0 + 5 * SECOND, LEASE, 1)
+        for before, after in ((runs[0], dead), (runs[1], live), (runs[5], theirs_dead)):
+            assert await self.changed(before, after)
+        assert await self.changed(runs[4], done)
+        assert await self.changed(done, done.succeeded(T0 + 7 * SECOND))
+        backing_off = evolve(runs[3], not_before=now + 60 * SECOND)
+        async with self.new_uow() as uow:
+            assert await uow.runs.save(backing_off, attempt=0, status=RunStatus.QUEUED)
+            await uow.commit()
+        return [dead, live, runs[2], backing_off, done, theirs_dead], now
+
+    async def test_active_runs_are_queued_and_running_ones_of_every_organization(self) -> None:
+        """Queued longest first, at most ``limit``; a finished run is not active."""
+        runs, _ = await self.stuck_scene()
+        dead, live, waiting, backing_off, _, theirs_dead = runs
+        async with self.new_uow() as uow:
+            active = await uow.runs.active(10)
+            assert [r.id for r in active] == [
+                r.id for r in (live, theirs_dead, backing_off, waiting, dead)
+            ]
+            assert active[0] == live
+            assert [r.id for r in await uow.runs.active(2)] == [live.id, theirs_dead.id]
+
+    async def test_stuck_runs_are_expired_leases_and_long_waits_of_every_organization(
+        self,
+    ) -> None:
+        """Running runs whose lease ended before the first bound and queued runs claimable
+        since before the second, queued longest first; a live lease, a backoff not over, a
+        finished run are not stuck; the bounds are strict."""
+        runs, now = await self.stuck_scene()
+        dead, _, waiting, _, _, theirs_dead = runs
+        async with self.new_uow() as uow:
+            assert await uow.runs.stuck(now, now, 10) == [theirs_dead, waiting, dead]
+            assert await uow.runs.stuck(now, now, 1) == [theirs_dead]
+            # the bounds: dead's lease ended at T0+35s, theirs at T0+36s; waiting is
+            # claimable since T0+2s
+            assert await uow.runs.stuck(T0 + 35 * SECOND, T0 + 2 * SECOND, 10) == []
+            assert await uow.runs.stuck(T0 + 36 * SECOND, T0 + 3 * SECOND, 10) == [waiting, dead]
+
     async def test_save_refuses_a_stale_attempt_or_status(self, pipeline: Pipeline) -> None:
         """A worker whose attempt was taken over (reaped, claimed again) stores nothing."""
         run = a_run(pipeline)

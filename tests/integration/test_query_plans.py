@@ -70,7 +70,7 @@ from thedata.domain.tokens import AccessToken
 
 SIZES = SeedSizes()
 
-EXPECTED_STATEMENTS = 96
+EXPECTED_STATEMENTS = 99
 """Distinct statements explained. A new statement (or one gone) changes it: update it here
 after reading the test's output, so a change of the adapters' SQL is always a visible one."""
 
@@ -344,6 +344,10 @@ async def drive_runs(uow: UnitOfWorkFactory, seeded: Seeded, now: datetime) -> N
         assert await unit.runs.next_claimable(now) is not None
         await unit.runs.expired(now, 100)
         await unit.runs.backlog(now)
+        # as `thedata runs list [--stuck]` and `thedata runs retry` call them
+        assert await unit.runs.find(run.id) is not None
+        await unit.runs.active(100)
+        await unit.runs.stuck(now - timedelta(seconds=30), now - timedelta(minutes=5), 100)
         # as housekeeping calls it: the run retention's default, a batch of 500
         await unit.runs.purge_finished(now - timedelta(days=30), 500)
 

@@ -91,6 +91,31 @@ class InMemoryRunRepository:
         )
         return Page.from_rows(runs[: page.limit + 1], page, lambda run: run.id)
 
+    async def find(self, run_id: UUID) -> Run | None:
+        found = [r for (_, key), r in self._rows().items() if key == run_id]
+        return evolve(found[0]) if found else None
+
+    async def active(self, limit: int) -> Sequence[Run]:
+        return self._oldest_first([r for r in self._rows().values() if r.status in _ACTIVE], limit)
+
+    async def stuck(
+        self, expired_before: datetime, ready_before: datetime, limit: int
+    ) -> Sequence[Run]:
+        def unattended(run: Run) -> bool:
+            if run.status is RunStatus.RUNNING:
+                return run.lease_expires_at is not None and run.lease_expires_at < expired_before
+            if run.status is RunStatus.QUEUED:
+                ready = max(run.queued_at, run.not_before or run.queued_at)
+                return ready < ready_before
+            return False
+
+        return self._oldest_first([r for r in self._rows().values() if unattended(r)], limit)
+
+    @staticmethod
+    def _oldest_first(runs: Sequence[Run], limit: int) -> Sequence[Run]:
+        oldest_first = sorted(runs, key=lambda r: (r.queued_at, r.id))
+        return [evolve(r) for r in oldest_first[:limit]]
+
     async def next_claimable(self, now: datetime) -> Run | None:
         claimable = [r for r in self._rows().values() if r.claimable(now)]
         if not claimable:

@@ -309,6 +309,32 @@ class PostgresRunRepository:
         rows = [_run(row) for row in await cursor.fetchall()]
         return Page.from_rows(rows, page, lambda run: run.id)
 
+    async def find(self, run_id: UUID) -> Run | None:
+        cursor = await self._connection().execute(_SELECT + " WHERE id = %s", (run_id,))
+        row = await cursor.fetchone()
+        return _run(row) if row else None
+
+    async def active(self, limit: int) -> Sequence[Run]:
+        # the one-active-run index holds exactly these rows: its scan, then a sort of them
+        cursor = await self._connection().execute(
+            _SELECT + " WHERE status IN ('queued', 'running') ORDER BY queued_at, id LIMIT %s",
+            (limit,),
+        )
+        return [_run(row) for row in await cursor.fetchall()]
+
+    async def stuck(
+        self, expired_before: datetime, ready_before: datetime, limit: int
+    ) -> Sequence[Run]:
+        # greatest() skips a NULL not_before: such a run is claimable since it was queued
+        cursor = await self._connection().execute(
+            _SELECT + " WHERE status IN ('queued', 'running') AND ("
+            "(status = 'running' AND lease_expires_at < %s)"
+            " OR (status = 'queued' AND greatest(queued_at, not_before) < %s))"
+            " ORDER BY queued_at, id LIMIT %s",
+            (expired_before, ready_before, limit),
+        )
+        return [_run(row) for row in await cursor.fetchall()]
+
     async def next_claimable(self, now: datetime) -> Run | None:
         cursor = await self._connection().execute(
             _SELECT + " WHERE status = 'queued' AND (not_before IS NULL OR not_before <= %s)"
