@@ -87,8 +87,9 @@ class PipelineRepository(Protocol):
         ...
 
     async def next_epoch(self, organization_id: UUID, pipeline_id: UUID) -> int | None:
-        """Take the pipeline's next attempt epoch (larger than every one taken before);
-        ``None`` if there is no such pipeline."""
+        """Take the pipeline's next attempt epoch (larger than every one taken before, even
+        by a store since restored from a backup, where the store can know: PostgreSQL's are
+        its clock's milliseconds at least); ``None`` if there is no such pipeline."""
         ...
 
     async def record_state(

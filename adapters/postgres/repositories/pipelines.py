@@ -168,9 +168,14 @@ class PostgresPipelineRepository:
         return Page.from_rows(rows, page, lambda pipeline: pipeline.id)
 
     async def next_epoch(self, organization_id: UUID, pipeline_id: UUID) -> int | None:
+        # the next number, or the database clock's milliseconds when they are larger: a
+        # control database restored from a backup hands out epochs above every one given
+        # before the restore (the destinations still hold those, and would refuse smaller
+        # ones as a superseded attempt's), unless its clock went back in between
         cursor = await self._connection().execute(
-            "UPDATE pipelines SET epoch = epoch + 1 WHERE organization_id = %s AND id = %s"
-            " RETURNING epoch",
+            "UPDATE pipelines SET epoch = greatest(epoch + 1,"
+            " (extract(epoch FROM clock_timestamp()) * 1000)::bigint)"
+            " WHERE organization_id = %s AND id = %s RETURNING epoch",
             (organization_id, pipeline_id),
         )
         row = await cursor.fetchone()

@@ -1,0 +1,168 @@
+"""Restore from a backup, as docs/recovery.md says, drilled on real PostgreSQL: the control
+database dumped with ``pg_dump`` while the service ran, runs moved on after the dump, then the
+dump restored with ``pg_restore`` into an empty database. Started there with the same key
+ring, the service is ready (its stored credentials open), and the next run of a pipeline
+succeeds at its first attempt, although its destination holds epochs the restored database
+never handed out (they came after the dump).
+
+The oracles are the destination's files (equal to the source's) and the run as stored."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from tests.conftest import TEST_DATABASE_PREFIX, make_settings
+from tests.e2e.conftest import CHEAP_HASHING
+from tests.integration.test_run_pipeline_folders import organization
+from thedata.application.health import HealthStatus
+from thedata.application.use_cases import NewDataSource, NewPipeline
+from thedata.domain.data_sources import DataSourceKind
+from thedata.domain.pipelines import Stream, StreamMode
+from thedata.domain.runs import Run, RunStatus
+from thedata.entrypoints.container import Container, build_container, started
+from thedata.entrypoints.resolve import resolve
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+ORDERS = "id,name\n1,apples\n2,pears\n"
+
+
+def server_major(url: str) -> int:
+    with psycopg.connect(url) as connection:
+        return connection.info.server_version // 10000
+
+
+def postgres_tool(name: str, major: int) -> str:
+    """``name`` (pg_dump, pg_restore) of the server's major version: an older one refuses a
+    newer server, a newer one writes what an older server may not read."""
+    candidates = [shutil.which(name)]
+    try:
+        import pgserver
+
+        candidates.append(str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name))
+    except ImportError:
+        pass
+    candidates += [str(p) for p in Path("/usr/lib/postgresql").glob(f"*/bin/{name}")]
+    for tool in filter(None, candidates):
+        if not Path(tool).exists():
+            continue
+        version = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False)
+        found = re.search(r"\) (\d+)", version.stdout)
+        if found and int(found.group(1)) == major:
+            return tool
+    pytest.skip(f"no {name} of PostgreSQL {major} on this machine")
+
+
+@pytest.fixture
+def empty_database_url(postgres_server_url: str) -> Iterator[str]:
+    """Another new, empty database on the test server: where the backup is restored."""
+    name = TEST_DATABASE_PREFIX + "restored_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(postgres_server_url, dbname=name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def settings_on(url: str, data: Path) -> Any:
+    # the same key ring before and after (make_settings gives the tests' own), as the
+    # procedure requires; loopback data sources allowed for the credential below
+    return make_settings(
+        database_url=url,
+        data_root=str(data),
+        connector_allow_private_networks=True,
+        **CHEAP_HASHING,
+    )
+
+
+async def a_run(container: Container, principal: Any, org: UUID, pipeline: UUID) -> Run:
+    """A run of ``pipeline``, triggered, claimed and executed to its end, as stored."""
+    queued = await (await resolve(container.trigger_run))(principal, org, pipeline)
+    queue = await resolve(container.run_queue)
+    claimed = await queue.claim("drill-worker")
+    assert claimed is not None
+    assert claimed.id == queued.id
+    ended = await (await resolve(container.execute_run))(claimed)
+    assert ended is not None, "the attempt stored nothing: another holds the run"
+    return ended
+
+
+def dump(url: str, to: Path) -> None:
+    tool = postgres_tool("pg_dump", server_major(url))
+    subprocess.run(
+        [tool, "--format=custom", "--file", str(to), "--dbname", url],
+        check=True,
+        timeout=120,
+    )
+
+
+def restore(url: str, dumped: Path) -> None:
+    tool = postgres_tool("pg_restore", server_major(url))
+    subprocess.run(
+        [tool, "--clean", "--if-exists", "--no-owner", "--dbname", url, str(dumped)],
+        check=True,
+        timeout=120,
+    )
+
+
+async def test_a_restored_backup_serves_with_the_same_key_ring(
+    migrated_database_url: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    """The drill of docs/recovery.md's "Restore from a backup"."""
+    data = tmp_path / "data"
+    backup = tmp_path / "thedata.dump"
+    async with started(build_container(settings_on(migrated_database_url, data))) as container:
+        principal, org = await organization(container)
+        (data / str(org) / "in").mkdir(parents=True)
+        (data / str(org) / "out").mkdir()
+        (data / str(org) / "in" / "orders.csv").write_text(ORDERS)
+        create = await resolve(container.create_data_source)
+        ends = [
+            await create(principal, org, NewDataSource(name, DataSourceKind.FILE, config))
+            for name, config in (
+                ("in", {"path": "in", "format": "csv"}),
+                ("out", {"path": "out", "format": "csv"}),
+            )
+        ]
+        # a stored credential, which only the same key ring opens after the restore
+        warehouse = {"host": "127.0.0.1", "database": "w", "user": "u", "password": "s3cret!"}
+        await create(principal, org, NewDataSource("warehouse", DataSourceKind.POSTGRES, warehouse))
+        stream = Stream("orders", "orders", StreamMode.FULL_REFRESH)
+        pipeline = await (await resolve(container.create_pipeline))(
+            principal, org, NewPipeline("orders", ends[0].id, ends[1].id, [stream])
+        )
+        assert (await a_run(container, principal, org, pipeline.id)).status is RunStatus.SUCCEEDED
+        await asyncio.to_thread(dump, migrated_database_url, backup)
+        # the service goes on after the backup: the destination's epoch moves past the dump's
+        for _ in range(2):
+            ran = await a_run(container, principal, org, pipeline.id)
+            assert ran.status is RunStatus.SUCCEEDED
+
+    await asyncio.to_thread(restore, empty_database_url, backup)
+    async with started(build_container(settings_on(empty_database_url, data))) as container:
+        await (await resolve(container.migrator)).migrate()
+        report = await (await resolve(container.check_readiness))()
+        secrets = [c for c in report.checks if c.component == "secrets"]
+        assert secrets, report
+        assert {c.status for c in secrets} == {HealthStatus.PASS}, secrets
+        (data / str(org) / "in" / "orders.csv").write_text(ORDERS + "3,plums\n")
+        after = await a_run(container, principal, org, pipeline.id)
+    assert after.status is RunStatus.SUCCEEDED, after.error
+    assert after.attempt == 1
+    published = sorted((data / str(org) / "out" / "orders").glob("*.csv"))
+    assert [p.read_text() for p in published] == [ORDERS + "3,plums\n"]
