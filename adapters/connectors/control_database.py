@@ -85,7 +85,8 @@ class ControlFacts:
     addresses: frozenset[str]
     """The addresses its clients reach it at; loopback ones stand for any loopback address."""
     local: bool
-    """Whether it runs on this host (Unix socket or loopback): then any loopback address counts."""
+    """Whether it runs on this host and listens on TCP (reached over a Unix socket while it
+    listens on some address, or over loopback): then any loopback address counts."""
 
 
 Fetch = Callable[[], Awaitable[ControlFacts]]
@@ -148,13 +149,19 @@ async def fetch_facts(conninfo: str, connect_timeout: float) -> ControlFacts:
         identity = await identity_of(connection)
         port = int(await _value(connection, "SELECT current_setting('port')"))
         server_address = await _value(connection, "SELECT host(inet_server_addr())")
+        listens_on = await _value(connection, "SELECT current_setting('listen_addresses')")
         host, hostaddr = connection.info.host, connection.info.hostaddr
     addresses = {str(server_address)} if server_address else set()
-    local = host.startswith(("/", "@"))  # a Unix socket (or abstract one)
+    via_socket = host.startswith(("/", "@"))  # a Unix socket (or an abstract one)
     if hostaddr:
         addresses.add(hostaddr)
-    elif not local:
+    elif not via_socket:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses.update(str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in infos)
-    local = local or any(ipaddress.ip_address(a).is_loopback for a in addresses)
+    # over a socket, the server is on this host: its loopback addresses reach it, unless it
+    # listens on no TCP address at all (the embedded server), when a database at 127.0.0.1
+    # on the same port number is another server
+    local = (via_socket and listens_on != "") or any(
+        ipaddress.ip_address(a).is_loopback for a in addresses
+    )
     return ControlFacts(identity, port, frozenset(addresses), local)

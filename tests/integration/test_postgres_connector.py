@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from tests.conftest import free_port, tcp_endpoint
 from tests.fake_postgres import FakePostgres
@@ -33,6 +34,7 @@ from thedata.adapters.connectors.postgres.errors import (
     NO_DATABASE,
     UNREACHABLE,
 )
+from thedata.adapters.postgres import EmbeddedPostgres
 from thedata.application.errors import ConnectorFailed, ConnectorMisconfigured
 from thedata.application.ports import Connector
 from thedata.domain.data_sources import DataSourceKind
@@ -190,6 +192,25 @@ async def test_another_port_of_the_control_host_is_not_refused_beforehand(
         with pytest.raises(ConnectorMisconfigured, match="authentication method"):
             await target.check()
     assert server.connections == 1
+
+
+async def test_a_control_server_on_a_unix_socket_only_leaves_loopback_ports_to_others(
+    own_server: EmbeddedPostgres, postgres_server_url: str
+) -> None:
+    """The embedded control database (as under `./dev serve`) listens on no TCP port: a
+    database at 127.0.0.1 on the same port number is another server, not refused before
+    connecting (its identity still is checked after). A control server reached over TCP on
+    loopback keeps every loopback address of its port refused."""
+    socket_only = ControlDatabase.at(own_server.start(), 5)
+    facts = await socket_only.facts()
+    await socket_only.refuse_target("127.0.0.1", facts.port, "tenant")
+    await socket_only.refuse_target("::1", facts.port, "tenant")
+    with tcp_endpoint(postgres_server_url) as (host, port, _database, _user):
+        over_tcp = ControlDatabase.at(make_conninfo(postgres_server_url, host=host, port=port), 5)
+        served_on = (await over_tcp.facts()).port  # the server's own port, behind any proxy
+        for address in ("127.0.0.1", "127.0.0.2", "::1"):
+            with pytest.raises(ConnectorMisconfigured, match="own control database"):
+                await over_tcp.refuse_target(address, served_on, "tenant")
 
 
 def test_servers_compare_by_cluster_then_start_time() -> None:
