@@ -17,6 +17,7 @@ from thedata.entrypoints.http.health import HealthController
 from thedata.entrypoints.http.idempotency import replay_response
 from thedata.entrypoints.http.json_body import JsonRequest, refuse_unread_body
 from thedata.entrypoints.http.metrics import MetricsController
+from thedata.entrypoints.http.openapi_examples import operation_class, operation_examples
 from thedata.entrypoints.http.openapi_structs import ExactStructSchemaPlugin
 from thedata.entrypoints.http.plugin import ContainerPlugin
 from thedata.entrypoints.http.problems import BODY_PROBLEMS, EXCEPTION_HANDLERS
@@ -57,6 +58,7 @@ def create_app(container: ServiceContainer, *, open_resources: bool = True) -> L
     )
     _answer_options_with_every_method(app)
     _document_body_problems(app)
+    _document_examples(app)
     # Litestar's middleware runs per route, so unrouted requests (404, 405) would
     # miss it; wrapping the app's outermost handler covers every response.
     observe = observe_request if settings.metrics else None
@@ -90,6 +92,20 @@ def _document_body_problems(app: Litestar) -> None:
                     for status, spec in handler.responses.items()
                     if status != HTTPStatus.CONFLICT
                 }
+
+
+def _document_examples(app: Litestar) -> None:
+    """Each operation's document shows its examples (``openapi_examples``): its request
+    bodies, its success answers and a problem for each error it may answer."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if not handler.include_in_schema:
+                continue
+            for method in handler.http_methods:  # one each: a class would serve only one
+                examples = operation_examples(method, route.path_format)
+                handler.operation_class = operation_class(examples)
 
 
 def _answer_options_with_every_method(app: Litestar) -> None:

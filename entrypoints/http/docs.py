@@ -11,6 +11,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
+from thedata.entrypoints.http.openapi_examples import PROBLEM_EXAMPLES
+
 SCHEMA_PATH = "/schema"
 ASSETS_PATH = "/schema/assets"
 # the browser would otherwise fetch a favicon from a CDN
@@ -18,13 +20,18 @@ _NO_FAVICON = '<link rel="icon" href="data:,">'
 
 
 def openapi_config(version: str) -> OpenAPIConfig:
-    """OpenAPI 3.1 at ``/schema/openapi.json``; Swagger UI at ``/schema`` from local assets."""
+    """OpenAPI 3.1 at ``/schema/openapi.json``; Swagger UI at ``/schema`` from local assets.
+
+    Each operation's description is its handler's docstring; ``components/examples`` holds
+    one problem detail per status, which the operations' error answers name."""
     return OpenAPIConfig(
         title="theData.io API",
         version=version,
         description="Move data between Postgres databases and files, on a schedule or on demand.",
         path=SCHEMA_PATH,
+        use_handler_docstrings=True,
         components=Components(
+            examples=dict(PROBLEM_EXAMPLES),
             security_schemes={
                 "bearerAuth": SecurityScheme(
                     type="http",
@@ -32,7 +39,7 @@ def openapi_config(version: str) -> OpenAPIConfig:
                     description="An access token (`tdt_…`) from `POST /v1/auth/token`, or an "
                     "organization API key (`tdk_…`).",
                 )
-            }
+            },
         ),
         render_plugins=[
             SwaggerRenderPlugin(

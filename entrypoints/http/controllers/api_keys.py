@@ -65,7 +65,14 @@ class ApiKeyController(Controller):
         limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: Cursor = None,
     ) -> ApiKeyPage:
-        """The organization's keys (never the keys themselves)."""
+        """The organization's API keys: name, role, prefix, creator, status and times; never the
+        keys themselves.
+
+        Admins and owners. `status` says whether a key authenticates now: `active`, `expired`,
+        `creator_left` or `creator_demoted`. A page: `limit` (1..200, default 50) and `cursor` (the
+        previous page's `next_cursor`, `null` on the last page). An organization the caller is not a
+        member of answers 404, never 403.
+        """
         page = page_request(limit, cursor)
         return page_body(ApiKeyPage, await list_api_keys(principal, org_id, page), api_key_body)
 
@@ -79,7 +86,15 @@ class ApiKeyController(Controller):
         create_api_key: Injected[CreateApiKey],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CreatedApiKeyBody]:
-        """A new key, whose secret is in ``key`` this one time only."""
+        """Create an API key (`tdk_…`) that acts for the organization with one role, until it
+        expires or is revoked.
+
+        Admins and owners; the key's role is at most the creator's. The answer's `key` is the
+        secret, shown this once only: a replay of the request has `"key": null`. Retry it safely
+        with an `Idempotency-Key`: the same key and body answer the first response again (with
+        `Idempotent-Replayed: true`) and create nothing; the same key with another body is 409. Keys
+        are kept 24 hours.
+        """
         command = NewApiKey(name=data.name, role=Role(data.role), expires_at=data.expires_at)
         idempotency = await CREATION.request(request, idempotency_key)
         return CREATION.respond(await create_api_key(principal, org_id, command, idempotency))
@@ -92,5 +107,9 @@ class ApiKeyController(Controller):
         key_id: FromPath[UUID],
         revoke_api_key: Injected[RevokeApiKey],
     ) -> None:
-        """Revoke the key; it stops working at once."""
+        """Revoke an API key: it stops working at once (204).
+
+        Admins and owners, with a role that could create the key (an admin cannot revoke an owner
+        key). An organization the caller is not a member of answers 404, never 403.
+        """
         await revoke_api_key(principal, org_id, key_id)

@@ -81,7 +81,12 @@ class AuthController(Controller):
     async def register(
         self, data: JSONBody[RegisterRequest], register_user: Injected[RegisterUser]
     ) -> Response[RegistrationBody]:
-        """Create an account and sign it in. 409 if the email is taken; 403 if sign-up is off."""
+        """Create an account and sign it in: the answer holds the user and an access token
+        (`tdt_…`).
+
+        No authentication. Emails are case-insensitive and unique: a taken one is 409. Passwords
+        have at least 12 characters. When sign-up is turned off by configuration, 403.
+        """
         registration = await register_user(data.email, data.password, data.name)
         return Response(registration_body(registration), status_code=201, headers=_NO_STORE)
 
@@ -93,7 +98,13 @@ class AuthController(Controller):
         data: JSONBody[TokenRequest],
         issue_access_token: Injected[IssueAccessToken],
     ) -> Response[TokenBody]:
-        """An access token for an email and password; 401 if wrong, 429 after many failures."""
+        """Sign in: an access token (`tdt_…`) for an email and password, valid until `expires_at` or
+        until signed out.
+
+        No authentication. A wrong password and an unknown email get the same 401. Failed attempts
+        count per account from one address, per account and per address; beyond a limit, 429 with
+        `Retry-After`, and a refused attempt checks no password.
+        """
         issued = await issue_access_token(data.email, data.password, client_address(request, state))
         return Response(token_body(issued), headers=_NO_STORE)
 
@@ -110,5 +121,8 @@ class AuthController(Controller):
         principal: Injected[Principal],
         revoke_access_token: Injected[RevokeAccessToken],
     ) -> None:
-        """Revoke the access token of this request at once."""
+        """Revoke the access token of this request: it stops working at once (204).
+
+        Any signed-in user, with the access token to end.
+        """
         await revoke_access_token(principal)

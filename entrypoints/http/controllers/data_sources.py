@@ -72,7 +72,13 @@ class DataSourceController(Controller):
         limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: Cursor = None,
     ) -> DataSourcePage:
-        """The organization's data sources (secrets named, never shown)."""
+        """The organization's data sources; secret fields are named in `secret_fields_set`, never
+        shown.
+
+        Any member. A page: `limit` (1..200, default 50) and `cursor` (the previous page's
+        `next_cursor`, `null` on the last page). An organization the caller is not a member of
+        answers 404, never 403.
+        """
         page = page_request(limit, cursor)
         return page_body(
             DataSourcePage, await list_data_sources(principal, org_id, page), data_source_body
@@ -88,7 +94,16 @@ class DataSourceController(Controller):
         create_data_source: Injected[CreateDataSource],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[DataSourceBody]:
-        """A new data source; ``kind`` selects the config schema; 409 on a taken name."""
+        """Create a data source: a connection pipelines read from or write to. `kind` selects the
+        connector and the schema of `config` (`postgres` or `file`).
+
+        Members and up (viewers: 403). Secret fields (`password`) are sealed in the secret store and
+        never returned. A name taken in the organization is 409; a config the connector refuses (a
+        `file` path outside the organization's folder, say) is 400. Retry it safely with an
+        `Idempotency-Key`: the same key and body answer the first response again (with
+        `Idempotent-Replayed: true`) and create nothing; the same key with another body is 409. Keys
+        are kept 24 hours.
+        """
         kind = DataSourceKind(str(data.__struct_config__.tag))  # the union's tag is the kind
         command = NewDataSource(data.name, kind, msgspec.structs.asdict(data.config))
         idempotency = await CREATION.request(request, idempotency_key)
@@ -102,7 +117,11 @@ class DataSourceController(Controller):
         data_source_id: FromPath[UUID],
         get_data_source: Injected[GetDataSource],
     ) -> DataSourceBody:
-        """A data source with its health (circuit, last check, last error)."""
+        """A data source, with its health: the circuit breaker's state, the last check and the last
+        error.
+
+        Any member. An organization the caller is not a member of answers 404, never 403.
+        """
         return data_source_body(await get_data_source(principal, org_id, data_source_id))
 
     @patch(ID, summary="Update a data source", responses=PROBLEMS)
@@ -114,7 +133,11 @@ class DataSourceController(Controller):
         data: JSONBody[UpdateDataSourceRequest],
         update_data_source: Injected[UpdateDataSource],
     ) -> DataSourceBody:
-        """Rename or change config fields; a secret given replaces, one left out is kept."""
+        """Rename a data source or change config fields of its kind; fields left out are kept.
+
+        Members and up. A secret given replaces the stored one; one left out is kept. A taken name
+        is 409. An organization the caller is not a member of answers 404, never 403.
+        """
         changes = DataSourceChanges(name=or_none(data.name), config=or_none(data.config))
         return data_source_body(
             await update_data_source(principal, org_id, data_source_id, changes)
@@ -128,7 +151,11 @@ class DataSourceController(Controller):
         data_source_id: FromPath[UUID],
         delete_data_source: Injected[DeleteDataSource],
     ) -> None:
-        """Delete it and its secrets; 409 while a pipeline uses it."""
+        """Delete a data source and its secrets (204).
+
+        Members and up. 409 while a pipeline uses it. An organization the caller is not a member of
+        answers 404, never 403.
+        """
         await delete_data_source(principal, org_id, data_source_id)
 
     @post(ID + "/check", status_code=200, summary="Check a data source", responses=PROBLEMS)
@@ -139,7 +166,11 @@ class DataSourceController(Controller):
         data_source_id: FromPath[UUID],
         check_data_source: Injected[CheckDataSource],
     ) -> CheckBody:
-        """Connect and do the least possible; a failed check is 200 with ``ok: false``."""
+        """Connect to the data source and do the least possible, to see that it answers.
+
+        Members and up. A failed check is a 200 with `ok: false` and an `error` in our own words,
+        never the driver's. An organization the caller is not a member of answers 404, never 403.
+        """
         return check_body(await check_data_source(principal, org_id, data_source_id))
 
     @get(ID + "/streams", summary="Discover streams", responses=PROBLEMS)
@@ -150,5 +181,10 @@ class DataSourceController(Controller):
         data_source_id: FromPath[UUID],
         discover_streams: Injected[DiscoverStreams],
     ) -> StreamsBody:
-        """The streams the source offers: tables of the schema, or files of the folder."""
+        """The streams the data source offers, with their fields and primary keys: the tables of a
+        schema, or the files of a folder.
+
+        Any member. A config the system refuses is 400; a system that does not answer, 503. An
+        organization the caller is not a member of answers 404, never 403.
+        """
         return streams_body(list(await discover_streams(principal, org_id, data_source_id)))

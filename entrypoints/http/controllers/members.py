@@ -60,7 +60,12 @@ class MemberController(Controller):
         limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: Cursor = None,
     ) -> MemberPage:
-        """The organization's members."""
+        """The organization's members, with their roles.
+
+        Any member. A page: `limit` (1..200, default 50) and `cursor` (the previous page's
+        `next_cursor`, `null` on the last page). An organization the caller is not a member of
+        answers 404, never 403.
+        """
         page = page_request(limit, cursor)
         return page_body(MemberPage, await list_members(principal, org_id, page), member_body)
 
@@ -74,7 +79,13 @@ class MemberController(Controller):
         add_member: Injected[AddMember],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[MemberBody]:
-        """Add a registered user (404 if no account has the email; 409 if already a member)."""
+        """Add a registered user to the organization, by the email of their account, with a role.
+
+        Admins and owners; only an owner grants `owner`. No account with the email: 404; already a
+        member: 409. Retry it safely with an `Idempotency-Key`: the same key and body answer the
+        first response again (with `Idempotent-Replayed: true`) and create nothing; the same key
+        with another body is 409. Keys are kept 24 hours.
+        """
         command = NewMember(email=data.email, role=Role(data.role))
         idempotency = await CREATION.request(request, idempotency_key)
         return CREATION.respond(await add_member(principal, org_id, command, idempotency))
@@ -88,7 +99,12 @@ class MemberController(Controller):
         data: JSONBody[ChangeRoleRequest],
         change_member_role: Injected[ChangeMemberRole],
     ) -> MemberBody:
-        """A new role; 409 if it would leave no owner."""
+        """Give a member another role.
+
+        Admins and owners; only an owner grants `owner` or changes an owner. A change that would
+        leave the organization without an owner is 409. An organization the caller is not a member
+        of answers 404, never 403.
+        """
         return member_body(await change_member_role(principal, org_id, user_id, Role(data.role)))
 
     @delete("/{user_id:uuid}", summary="Remove a member", responses=PROBLEMS)
@@ -99,5 +115,10 @@ class MemberController(Controller):
         user_id: FromPath[UUID],
         remove_member: Injected[RemoveMember],
     ) -> None:
-        """Remove a member, or leave (your own id); 409 for the last owner."""
+        """Remove a member, or leave the organization (your own user id) (204).
+
+        Admins and owners remove others (an owner only by an owner); anyone may leave. The last
+        owner cannot go: 409. The member's API keys stop for good. An organization the caller is not
+        a member of answers 404, never 403.
+        """
         await remove_member(principal, org_id, user_id)

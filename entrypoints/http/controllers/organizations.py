@@ -62,7 +62,11 @@ class OrganizationController(Controller):
         limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: Cursor = None,
     ) -> OrganizationPage:
-        """The caller's organizations, with the caller's role in each."""
+        """The organizations the caller belongs to, with the caller's role in each.
+
+        Any signed-in user. A page: `limit` (1..200, default 50) and `cursor` (the previous page's
+        `next_cursor`, `null` on the last page).
+        """
         page = page_request(limit, cursor)
         return page_body(
             OrganizationPage, await list_organizations(principal, page), organization_body
@@ -77,7 +81,13 @@ class OrganizationController(Controller):
         create_organization: Injected[CreateOrganization],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OrganizationBody]:
-        """A new organization owned by the caller; 409 if the slug is taken."""
+        """Create an organization; the caller becomes its owner.
+
+        Any signed-in user. `slug` is derived from the name when left out; a taken slug is 409.
+        Retry it safely with an `Idempotency-Key`: the same key and body answer the first response
+        again (with `Idempotent-Replayed: true`) and create nothing; the same key with another body
+        is 409. Keys are kept 24 hours.
+        """
         command = NewOrganization(name=data.name, slug=or_none(data.slug))
         idempotency = await CREATION.request(request, idempotency_key)
         return CREATION.respond(await create_organization(principal, command, idempotency))
@@ -89,7 +99,10 @@ class OrganizationController(Controller):
         org_id: FromPath[UUID],
         get_organization: Injected[GetOrganization],
     ) -> OrganizationBody:
-        """An organization the caller belongs to."""
+        """An organization the caller belongs to, with the caller's role in it.
+
+        Any member. An organization the caller is not a member of answers 404, never 403.
+        """
         return organization_body(await get_organization(principal, org_id))
 
     @patch("/{org_id:uuid}", summary="Update an organization", responses=PROBLEMS)
@@ -100,7 +113,11 @@ class OrganizationController(Controller):
         data: JSONBody[UpdateOrganizationRequest],
         update_organization: Injected[UpdateOrganization],
     ) -> OrganizationBody:
-        """Rename it or change its slug (owners)."""
+        """Rename an organization or change its slug; fields left out are kept.
+
+        Owners only (others: 403). A taken slug is 409. An organization the caller is not a member
+        of answers 404, never 403.
+        """
         changes = OrganizationChanges(name=or_none(data.name), slug=or_none(data.slug))
         return organization_body(await update_organization(principal, org_id, changes))
 
@@ -111,5 +128,10 @@ class OrganizationController(Controller):
         org_id: FromPath[UUID],
         delete_organization: Injected[DeleteOrganization],
     ) -> None:
-        """Delete it with everything it owns (owners)."""
+        """Delete an organization with everything it owns: members, API keys, data sources,
+        pipelines and runs (204).
+
+        Owners only (others: 403). An organization the caller is not a member of answers 404, never
+        403.
+        """
         await delete_organization(principal, org_id)

@@ -89,7 +89,12 @@ class PipelineController(Controller):
         limit: Limit = DEFAULT_PAGE_SIZE,
         cursor: Cursor = None,
     ) -> PipelinePage:
-        """The organization's pipelines."""
+        """The organization's pipelines.
+
+        Any member. A page: `limit` (1..200, default 50) and `cursor` (the previous page's
+        `next_cursor`, `null` on the last page). An organization the caller is not a member of
+        answers 404, never 403.
+        """
         page = page_request(limit, cursor)
         return page_body(PipelinePage, await list_pipelines(principal, org_id, page), _body)
 
@@ -103,7 +108,16 @@ class PipelineController(Controller):
         create_pipeline: Injected[CreatePipeline],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PipelineBody]:
-        """A new pipeline between two data sources of the organization."""
+        """Create a pipeline: which streams move from a source to a destination (both data sources
+        of the organization), on a schedule (`every_seconds` ≥ 60, or a 5-field `cron` in UTC) or
+        only on demand.
+
+        Members and up. An `incremental` stream needs `cursor_field`; with `primary_key` its rows
+        are upserted, without one appended; `full_refresh` replaces the destination table. Retry it
+        safely with an `Idempotency-Key`: the same key and body answer the first response again
+        (with `Idempotent-Replayed: true`) and create nothing; the same key with another body is
+        409. Keys are kept 24 hours.
+        """
         command = NewPipeline(
             name=data.name,
             source_id=data.source_id,
@@ -123,7 +137,11 @@ class PipelineController(Controller):
         pipeline_id: FromPath[UUID],
         get_pipeline: Injected[GetPipeline],
     ) -> PipelineBody:
-        """A pipeline with its state (each stream's cursor)."""
+        """A pipeline, with its `state` (each stream's cursor, changed by runs only) and
+        `next_run_at`.
+
+        Any member. An organization the caller is not a member of answers 404, never 403.
+        """
         return _body(await get_pipeline(principal, org_id, pipeline_id))
 
     @patch(ID, summary="Update a pipeline", responses=PROBLEMS)
@@ -135,7 +153,11 @@ class PipelineController(Controller):
         data: JSONBody[UpdatePipelineRequest],
         update_pipeline: Injected[UpdatePipeline],
     ) -> PipelineBody:
-        """Change the definition; ``state`` is read-only."""
+        """Change a pipeline's definition; fields left out are kept, `"schedule": null` unschedules
+        it and `state` is read-only.
+
+        Members and up. An organization the caller is not a member of answers 404, never 403.
+        """
         return _body(await update_pipeline(principal, org_id, pipeline_id, _changes(data)))
 
     @delete(ID, summary="Delete a pipeline", responses=PROBLEMS)
@@ -146,5 +168,8 @@ class PipelineController(Controller):
         pipeline_id: FromPath[UUID],
         delete_pipeline: Injected[DeletePipeline],
     ) -> None:
-        """Delete it with its state."""
+        """Delete a pipeline with its state (204).
+
+        Members and up. An organization the caller is not a member of answers 404, never 403.
+        """
         await delete_pipeline(principal, org_id, pipeline_id)

@@ -57,7 +57,14 @@ class RunController(Controller):
         trigger_run: Injected[TriggerRun],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RunBody]:
-        """Queue a run (202); 409 while one of the pipeline is queued or running."""
+        """Queue a run of the pipeline now: 202 with the run, `queued`; a worker takes it from
+        there.
+
+        Members and up. 409 while a run of the pipeline is queued or running. Retry it safely with
+        an `Idempotency-Key`: the same key and body answer the first response again (with
+        `Idempotent-Replayed: true`) and create nothing; the same key with another body is 409. Keys
+        are kept 24 hours. An organization the caller is not a member of answers 404, never 403.
+        """
         idempotency = await TRIGGER.request(request, idempotency_key)
         run = await trigger_run(
             principal, org_id, pipeline_id, idempotency, trace_parent=current_trace_parent()
@@ -79,7 +86,12 @@ class RunController(Controller):
         cursor: Cursor = None,
         status: StatusFilter = None,
     ) -> RunPage:
-        """The pipeline's runs, newest first."""
+        """The pipeline's runs, newest first.
+
+        Any member. A page: `limit` (1..200, default 50) and `cursor` (the previous page's
+        `next_cursor`, `null` on the last page). An organization the caller is not a member of
+        answers 404, never 403.
+        """
         page = page_request(limit, cursor)
         runs = await list_runs(
             principal, org_id, page, pipeline_id=pipeline_id, status=_status(status)
@@ -96,7 +108,12 @@ class RunController(Controller):
         cursor: Cursor = None,
         status: StatusFilter = None,
     ) -> RunPage:
-        """The organization's runs, newest first."""
+        """The organization's runs, newest first; `status` keeps those in one state.
+
+        Any member. A page: `limit` (1..200, default 50) and `cursor` (the previous page's
+        `next_cursor`, `null` on the last page). An organization the caller is not a member of
+        answers 404, never 403.
+        """
         page = page_request(limit, cursor)
         runs = await list_runs(principal, org_id, page, status=_status(status))
         return page_body(RunPage, runs, run_body)
@@ -109,7 +126,11 @@ class RunController(Controller):
         run_id: FromPath[UUID],
         get_run: Injected[GetRun],
     ) -> RunBody:
-        """A run with its progress."""
+        """A run: its status, figures so far (rows read and written, per stream), error and
+        attempts.
+
+        Any member. An organization the caller is not a member of answers 404, never 403.
+        """
         return run_body(await get_run(principal, org_id, run_id))
 
     @post(RUN + "/cancel", status_code=202, summary="Cancel a run", responses=PROBLEMS)
@@ -120,7 +141,12 @@ class RunController(Controller):
         run_id: FromPath[UUID],
         cancel_run: Injected[CancelRun],
     ) -> RunBody:
-        """Cancel a queued run at once, a running one at its next batch; 409 once finished."""
+        """Cancel a run: a queued one at once, a running one at its next batch (202, with
+        `cancel_requested` until it stops).
+
+        Members and up. A run that has finished is 409. An organization the caller is not a member
+        of answers 404, never 403.
+        """
         return run_body(await cancel_run(principal, org_id, run_id))
 
 

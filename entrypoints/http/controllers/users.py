@@ -41,7 +41,10 @@ class UserController(Controller):
         principal: Injected[Principal],
         get_current_user: Injected[GetCurrentUser],
     ) -> MeBody:
-        """The caller's account and memberships (access tokens only, not API keys)."""
+        """The caller's account and each organization they belong to, with their role there.
+
+        Any signed-in user, with an access token (an organization API key acts for no user).
+        """
         return me_body(await get_current_user(principal))
 
     @patch(summary="Update my account", responses=UPDATE_PROBLEMS)
@@ -53,9 +56,10 @@ class UserController(Controller):
         data: JSONBody[UpdateMeRequest],
         update_current_user: Injected[UpdateCurrentUser],
     ) -> MeBody:
-        """Rename, or change the password (needs ``current_password``; signs out other tokens).
+        """Rename the caller's account, or change its password; fields left out are kept.
 
-        Wrong current passwords count on the sign-in limits: 429 with Retry-After beyond them.
+        A new `password` needs `current_password`, and signs out the account's other access tokens.
+        Wrong current passwords count on the sign-in limits: beyond them, 429 with `Retry-After`.
         """
         changes = UserChanges(
             name=or_none(data.name),
