@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import cast
@@ -111,6 +112,27 @@ async def read_status(
     )
 
 
+@contextmanager
+def _as_owner(role: str) -> Iterator[None]:
+    """A role that lacks a privilege the history or a migration needs: one readable error."""
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege as e:
+        raise MigrationError(
+            f"the role {role} may not change the schema ({e.diag.message_primary}): run"
+            " `thedata migrate` as the schema's owner (and set THEDATA_MIGRATE_ON_START=false"
+            " for this role)"
+        ) from e
+
+
+def _unedited(status: MigrationStatus) -> MigrationStatus:
+    """``status``, unless an applied migration's file was edited since (``MigrationError``)."""
+    if status.changed:
+        names = ", ".join(m.file_name for m in status.changed)
+        raise MigrationError(f"applied migrations were edited afterwards: {names}")
+    return status
+
+
 class PostgresMigrator:
     """Brings the control database's schema up to date.
 
@@ -143,18 +165,23 @@ class PostgresMigrator:
                 application_name="thedata-migrate",
             )
         async with connection:
-            with translated_errors():
-                # a long migration, or the wait for another process's, is not a stuck query
-                await connection.execute("SET statement_timeout = 0")
-                await connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
-                await connection.execute(_CREATE_HISTORY)
-                status = await read_status(connection, self._migrations)
-            if status.changed:
-                names = ", ".join(m.file_name for m in status.changed)
-                raise MigrationError(f"applied migrations were edited afterwards: {names}")
-            for migration in status.pending:
-                await self._apply(connection, migration)
-            return status.pending
+            with _as_owner(connection.info.user):
+                with translated_errors():
+                    # a long migration, or the wait for another process's, is not a stuck query
+                    await connection.execute("SET statement_timeout = 0")
+                    # a look first, without the lock or any DDL: an up-to-date database asks
+                    # nothing more of the role, so a service role that may not create tables starts
+                    status = _unedited(await read_status(connection, self._migrations))
+                if not status.pending:
+                    return ()
+                with translated_errors():
+                    await connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+                    await connection.execute(_CREATE_HISTORY)
+                    # again under the lock: another process may have applied them meanwhile
+                    status = _unedited(await read_status(connection, self._migrations))
+                for migration in status.pending:
+                    await self._apply(connection, migration)
+                return status.pending
 
     async def _apply(
         self, connection: AsyncConnection[tuple[object, ...]], migration: Migration

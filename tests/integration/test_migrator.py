@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from thedata.adapters.postgres import (
     Migration,
@@ -148,3 +152,44 @@ async def test_a_database_never_migrated_has_everything_pending(
         status = await read_status(connection, migrations)
     assert status.pending == migrations
     assert "schema_migrations" not in tables(database_url)
+
+
+@pytest.fixture
+def restricted_url(database_url: str) -> Iterator[str]:
+    """``database_url`` as a role that may use and write the schema but not create in it
+    (a service role of docs/deployment.md: rights on the tables the owner creates); dropped
+    after."""
+    role = f"thedata_service_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        connection.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+        connection.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(role))
+        )
+        connection.execute(
+            sql.SQL(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA public"
+                " GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}"
+            ).format(sql.Identifier(role))
+        )
+    yield make_conninfo(database_url, user=role)
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        connection.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+async def test_a_role_that_may_not_create_starts_when_nothing_is_pending(
+    database_url: str, restricted_url: str, tmp_path: Path
+) -> None:
+    """Migrating on start as a least-privileged service role: nothing to do is no error (no
+    lock, no DDL); something to do is one MigrationError saying who should migrate."""
+    one = write_migrations(tmp_path / "one", {"0001_create.sql": "CREATE TABLE t (id int);"})
+    await PostgresMigrator(database_url, one, 2).migrate()  # as the owner
+    assert await PostgresMigrator(restricted_url, one, 2).migrate() == ()
+    two = write_migrations(
+        tmp_path / "two",
+        {"0001_create.sql": "CREATE TABLE t (id int);", "0002_more.sql": "CREATE TABLE u ();"},
+    )
+    with pytest.raises(MigrationError, match=r"may not change the schema.*thedata migrate"):
+        await PostgresMigrator(restricted_url, two, 2).migrate()
+    assert history(database_url) == [(1, "create")]
