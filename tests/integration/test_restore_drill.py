@@ -10,8 +10,6 @@ The oracles are the destination's files (equal to the source's) and the run as s
 from __future__ import annotations
 
 import asyncio
-import re
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from psycopg.conninfo import make_conninfo
 from tests.conftest import TEST_DATABASE_PREFIX, make_settings
 from tests.e2e.conftest import CHEAP_HASHING
 from tests.integration.test_run_pipeline_folders import organization
+from tests.postgres_tools import postgres_program
 from thedata.application.health import HealthStatus
 from thedata.application.use_cases import NewDataSource, NewPipeline
 from thedata.domain.data_sources import DataSourceKind
@@ -38,32 +37,6 @@ from thedata.entrypoints.resolve import resolve
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 ORDERS = "id,name\n1,apples\n2,pears\n"
-
-
-def server_major(url: str) -> int:
-    with psycopg.connect(url) as connection:
-        return connection.info.server_version // 10000
-
-
-def postgres_tool(name: str, major: int) -> str:
-    """``name`` (pg_dump, pg_restore) of the server's major version: an older one refuses a
-    newer server, a newer one writes what an older server may not read."""
-    candidates = [shutil.which(name)]
-    try:
-        import pgserver
-
-        candidates.append(str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name))
-    except ImportError:
-        pass
-    candidates += [str(p) for p in Path("/usr/lib/postgresql").glob(f"*/bin/{name}")]
-    for tool in filter(None, candidates):
-        if not Path(tool).exists():
-            continue
-        version = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False)
-        found = re.search(r"\) (\d+)", version.stdout)
-        if found and int(found.group(1)) == major:
-            return tool
-    pytest.skip(f"no {name} of PostgreSQL {major} on this machine")
 
 
 @pytest.fixture
@@ -103,7 +76,7 @@ async def a_run(container: Container, principal: Any, org: UUID, pipeline: UUID)
 
 
 def dump(url: str, to: Path) -> None:
-    tool = postgres_tool("pg_dump", server_major(url))
+    tool = postgres_program("pg_dump", url)
     subprocess.run(
         [tool, "--format=custom", "--file", str(to), "--dbname", url],
         check=True,
@@ -112,7 +85,7 @@ def dump(url: str, to: Path) -> None:
 
 
 def restore(url: str, dumped: Path) -> None:
-    tool = postgres_tool("pg_restore", server_major(url))
+    tool = postgres_program("pg_restore", url)
     subprocess.run(
         [tool, "--clean", "--if-exists", "--no-owner", "--dbname", url, str(dumped)],
         check=True,
