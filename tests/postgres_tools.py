@@ -26,7 +26,7 @@ def embedded_programs() -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def tests_path() -> str:
+def programs_path() -> str:
     """A PATH for commands the tests run: this virtualenv's ``thedata``, then the client
     programs of the tests' server, then the system's (psql, curl, jq, openssl...)."""
     folders = [str(Path(sys.executable).parent)]
@@ -46,7 +46,7 @@ def postgres_program(name: str, url: str) -> str:
     when this machine has none)."""
     major = server_major(url)
     embedded = embedded_programs()
-    candidates = [shutil.which(name, path=tests_path())]
+    candidates = [shutil.which(name, path=programs_path())]
     candidates += [str(embedded / name)] if embedded else []
     candidates += [str(p) for p in Path("/usr/lib/postgresql").glob(f"*/bin/{name}")]
     for program in filter(None, candidates):

@@ -428,3 +428,21 @@ def test_behind_a_proxy_the_client_is_the_last_address_of_every_forwarded_line(
             for n in range(4)
         ]
     assert guesses == [401, 401, 401, 429]
+
+
+def test_the_readme_example_of_a_bad_setting_stops_as_shown(tmp_path: Path) -> None:
+    """README's Configuration example, run as written: the one line it shows, exit 2."""
+    section = (ROOT / "README.md").read_text().split("## Configuration", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
+    command, shown = block[0].removeprefix("$ "), block[1:]
+    done = subprocess.run(
+        ["bash", "-c", command],
+        cwd=tmp_path,
+        env=clean_env(PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == shown

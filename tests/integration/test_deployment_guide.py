@@ -35,7 +35,7 @@ from psycopg.conninfo import make_conninfo
 from tests.conftest import free_port, make_settings, tcp_endpoint
 from tests.e2e.conftest import CHEAP_HASHING
 from tests.integration.test_cli import ROOT, get, stop, wait_ready
-from tests.postgres_tools import tests_path
+from tests.postgres_tools import programs_path
 from thedata.application.use_cases import NewDataSource, NewOrganization, NewPipeline
 from thedata.domain.data_sources import DataSourceKind
 from thedata.domain.pipelines import Stream, StreamMode
@@ -55,7 +55,7 @@ CONTROL_NAMES = {
 PAGE_HOME = "/srv/thedata"
 PAGE_PORT = "127.0.0.1:8000"
 # the virtualenv's `thedata`, the test server's psql and pg_dump, the system's openssl, curl, jq
-PATH = tests_path()
+PATH = programs_path()
 
 _MARKED = re.compile(
     r"^(?P<indent>[ \t]*)<!-- test: (?P<name>[a-z0-9-]+) -->\n"

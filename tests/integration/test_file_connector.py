@@ -279,3 +279,31 @@ async def test_a_file_with_more_columns_than_postgresql_holds_is_refused(
         (folder / "wide.jsonl").write_text(json.dumps(dict.fromkeys(names, 1)) + "\n")
     with pytest.raises(ConnectorMisconfigured, match="more than 1600 columns"):
         await connector(factory, ALICE, "wide", file_format).discover()
+
+
+async def test_the_move_of_a_shared_folder_in_docs_connectors_makes_it_the_organizations(
+    data_root: Path,
+) -> None:
+    """docs/connectors.md's block for a folder made before per-organization folders, run as
+    written: the organization's data source with the same path reads it afterwards, and
+    only that organization's."""
+    page = (Path(__file__).parents[2] / "docs" / "connectors.md").read_text()
+    section = page.split("## File data sources made before per-organization folders", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    (data_root / "legacy").mkdir()
+    (data_root / "legacy" / "orders.csv").write_text("id,total\n1,9.50\n")
+    factory = DefaultConnectorFactory(data_root, NetworkPolicy(), 5, None)
+    with pytest.raises(ConnectorMisconfigured, match="no folder 'legacy'"):
+        await connector(factory, BOB, "legacy").check()
+    moved = await asyncio.create_subprocess_exec(
+        "bash",
+        "-euo",
+        "pipefail",
+        "-c",
+        block.replace("crm", "legacy"),  # the page's example folder, named as this test's
+        env={"PATH": "/usr/bin:/bin", "THEDATA_DATA_ROOT": str(data_root), "ORG_ID": str(BOB)},
+    )
+    assert await moved.wait() == 0
+    assert [s.name for s in await connector(factory, BOB, "legacy").discover()] == ["orders"]
+    with pytest.raises(ConnectorMisconfigured, match="no folder 'legacy'"):
+        await connector(factory, ALICE, "legacy").check()

@@ -10,6 +10,7 @@ The oracles are the destination's files (equal to the source's) and the run as s
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -24,8 +25,9 @@ from psycopg.conninfo import make_conninfo
 
 from tests.conftest import TEST_DATABASE_PREFIX, make_settings
 from tests.e2e.conftest import CHEAP_HASHING
+from tests.integration.test_cli import ROOT, clean_env
 from tests.integration.test_run_pipeline_folders import organization
-from tests.postgres_tools import postgres_program
+from tests.postgres_tools import postgres_program, programs_path
 from thedata.application.health import HealthStatus
 from thedata.application.use_cases import NewDataSource, NewPipeline
 from thedata.domain.data_sources import DataSourceKind
@@ -35,6 +37,8 @@ from thedata.entrypoints.container import Container, build_container, started
 from thedata.entrypoints.resolve import resolve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+RECOVERY = ROOT / "docs" / "recovery.md"
 
 ORDERS = "id,name\n1,apples\n2,pears\n"
 
@@ -84,13 +88,24 @@ def dump(url: str, to: Path) -> None:
     )
 
 
-def restore(url: str, dumped: Path) -> None:
-    tool = postgres_program("pg_restore", url)
-    subprocess.run(
-        [tool, "--clean", "--if-exists", "--no-owner", "--dbname", url, str(dumped)],
-        check=True,
+def restore_as_the_page_says(url: str, folder: Path, data: Path) -> str:
+    """docs/recovery.md's restore block, run as written in ``folder`` (which holds
+    ``thedata.dump``) with the same key ring; what it printed."""
+    section = RECOVERY.read_text().split("## Restore from a backup", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert block, "docs/recovery.md lost its restore block"
+    postgres_program("pg_restore", url)  # skips where no pg_restore of the server's version is
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block.group(1)],
+        cwd=folder,
+        env=clean_env(PATH=programs_path(), THEDATA_DATABASE_URL=url, THEDATA_DATA_ROOT=str(data)),
+        capture_output=True,
+        text=True,
         timeout=120,
+        check=False,
     )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 async def test_a_restored_backup_serves_with_the_same_key_ring(
@@ -126,7 +141,8 @@ async def test_a_restored_backup_serves_with_the_same_key_ring(
             ran = await a_run(container, principal, org, pipeline.id)
             assert ran.status is RunStatus.SUCCEEDED
 
-    await asyncio.to_thread(restore, empty_database_url, backup)
+    said = await asyncio.to_thread(restore_as_the_page_says, empty_database_url, tmp_path, data)
+    assert "no run is stuck" in said  # the dump's runs had all ended
     async with started(build_container(settings_on(empty_database_url, data))) as container:
         await (await resolve(container.migrator)).migrate()
         report = await (await resolve(container.check_readiness))()
