@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_cli import ROOT, serve, server_home, stop, wait_ready
+from tests.integration.test_cli import ROOT, server_home, stop, wait_ready
+from tests.integration.test_first_run import quick_start_serve
 
 GUIDE = ROOT / "docs" / "api.md"
 __all__ = ["server_home"]  # the fixture
@@ -99,7 +100,7 @@ def test_the_api_guide_runs_as_written_and_moves_the_rows(server_home: Path) -> 
     blocks = shell_blocks()
     script = "".join(f"printf '%s\\n' '{MARKER.format(n)}'\n{b}" for n, b in enumerate(blocks))
     data = server_home / "state" / "data"  # THEDATA_DATA_ROOT's default under THEDATA_HOME
-    process, base = serve(server_home)
+    process, base = quick_start_serve(server_home)  # `./dev serve`, as the guide says
     try:
         wait_ready(base, process)
         walk = subprocess.run(
