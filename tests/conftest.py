@@ -88,30 +88,31 @@ def _drop_leftovers(server_url: str) -> None:
             )
 
 
-@pytest.fixture
-def database_url(postgres_server_url: str) -> Iterator[str]:
-    """A new, empty database for this test only."""
-    name = TEST_DATABASE_PREFIX + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+@contextmanager
+def new_database(server_url: str, label: str = "") -> Iterator[str]:
+    """A new, empty database on ``server_url`` (its name marked as the tests'), dropped after."""
+    name = TEST_DATABASE_PREFIX + label + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_url, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield make_conninfo(postgres_server_url, dbname=name)
-    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+    yield make_conninfo(server_url, dbname=name)
+    with psycopg.connect(server_url, autocommit=True) as connection:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A new, empty database for this test only."""
+    with new_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture
 def source_database_url(source_server_url: str) -> Iterator[str]:
     """A new database on the sources' server, for connectors to read."""
-    name = TEST_DATABASE_PREFIX + "source_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(source_server_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield make_conninfo(source_server_url, dbname=name)
-    with psycopg.connect(source_server_url, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with new_database(source_server_url, "source_") as url:
+        yield url
 
 
 @asynccontextmanager

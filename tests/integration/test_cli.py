@@ -58,7 +58,10 @@ def get(url: str) -> tuple[int, dict[str, str], bytes]:
         return e.code, dict(e.headers), e.read()
 
 
-def wait_ready(base: str, process: subprocess.Popen[str], within: float = 60) -> None:
+def wait_ready(
+    base: str, process: subprocess.Popen[str], within: float = 60, probe: str = "/health/ready"
+) -> None:
+    """Until ``probe`` answers 200 (fails if the server exits or ``within`` passes)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -66,12 +69,12 @@ def wait_ready(base: str, process: subprocess.Popen[str], within: float = 60) ->
                 f"the server exited early:\n{process.stderr.read() if process.stderr else ''}"
             )
         try:
-            if get(base + "/health/ready")[0] == 200:
+            if get(base + probe)[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.1)
-    pytest.fail("the server did not become ready")
+    pytest.fail(f"the server never answered {probe} with 200")
 
 
 def test_config_check_accepts_a_valid_configuration(tmp_path: Path) -> None:

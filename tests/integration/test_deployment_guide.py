@@ -34,7 +34,7 @@ from psycopg.conninfo import make_conninfo
 
 from tests.conftest import free_port, make_settings, tcp_endpoint
 from tests.e2e.conftest import CHEAP_HASHING
-from tests.integration.test_cli import ROOT, get, stop, wait_ready
+from tests.integration.test_cli import ROOT, stop, wait_ready
 from tests.postgres_tools import programs_path
 from thedata.application.use_cases import NewDataSource, NewOrganization, NewPipeline
 from thedata.domain.data_sources import DataSourceKind
@@ -243,18 +243,9 @@ def call(
         return e.code, json.loads(e.read() or b"null")
 
 
-def wait_live(base: str, process: subprocess.Popen[str], within: float = 60) -> None:
+def wait_live(base: str, process: subprocess.Popen[str]) -> None:
     """Until /health/live answers (readiness may rightly fail)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        try:
-            if get(base + "/health/live")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    pytest.fail("the server never answered /health/live")
+    wait_ready(base, process, probe="/health/live")
 
 
 def test_the_service_runs_as_a_role_that_cannot_change_the_schema(
@@ -379,27 +370,7 @@ def test_a_dump_restores_with_the_rotated_key_ring_and_its_secrets_open(
 
         # a new, empty database by the page's control-database.sql, then the restore
         restored = control.names | {"thedata": control.names["thedata"] + "_restored"}
-        (tmp_path / "restored-database.sql").write_text(
-            renamed(block("control-database"), restored)
-        )
-        psql = subprocess.run(
-            [
-                "psql",
-                control.admin_url,
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-f",
-                str(tmp_path / "restored-database.sql"),
-            ],
-            env=base_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert psql.returncode == 0, psql.stderr
+        run_psql(control.admin_url, renamed(block("control-database"), restored), tmp_path)
         owner_url = make_conninfo(control.owner_url, dbname=restored["thedata"])
         app_url = make_conninfo(control.app_url, dbname=restored["thedata"])
         env |= {"OWNER_DATABASE_URL": owner_url, "THEDATA_DATABASE_URL": app_url}

@@ -12,21 +12,17 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
-from tests.conftest import TEST_DATABASE_PREFIX, make_settings
+from tests.conftest import make_settings, new_database
 from tests.e2e.conftest import CHEAP_HASHING
 from tests.integration.test_cli import ROOT, clean_env
-from tests.integration.test_run_pipeline_folders import organization
+from tests.integration.test_run_pipeline_folders import csv_folders, organization
 from tests.postgres_tools import postgres_program, programs_path
 from thedata.application.health import HealthStatus
 from thedata.application.use_cases import NewDataSource, NewPipeline
@@ -46,14 +42,8 @@ ORDERS = "id,name\n1,apples\n2,pears\n"
 @pytest.fixture
 def empty_database_url(postgres_server_url: str) -> Iterator[str]:
     """Another new, empty database on the test server: where the backup is restored."""
-    name = TEST_DATABASE_PREFIX + "restored_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield make_conninfo(postgres_server_url, dbname=name)
-    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with new_database(postgres_server_url, "restored_") as url:
+        yield url
 
 
 def settings_on(url: str, data: Path) -> Any:
@@ -116,23 +106,14 @@ async def test_a_restored_backup_serves_with_the_same_key_ring(
     backup = tmp_path / "thedata.dump"
     async with started(build_container(settings_on(migrated_database_url, data))) as container:
         principal, org = await organization(container)
-        (data / str(org) / "in").mkdir(parents=True)
-        (data / str(org) / "out").mkdir()
-        (data / str(org) / "in" / "orders.csv").write_text(ORDERS)
+        source, destination = await csv_folders(container, principal, org, data, ORDERS)
         create = await resolve(container.create_data_source)
-        ends = [
-            await create(principal, org, NewDataSource(name, DataSourceKind.FILE, config))
-            for name, config in (
-                ("in", {"path": "in", "format": "csv"}),
-                ("out", {"path": "out", "format": "csv"}),
-            )
-        ]
         # a stored credential, which only the same key ring opens after the restore
         warehouse = {"host": "127.0.0.1", "database": "w", "user": "u", "password": "s3cret!"}
         await create(principal, org, NewDataSource("warehouse", DataSourceKind.POSTGRES, warehouse))
         stream = Stream("orders", "orders", StreamMode.FULL_REFRESH)
         pipeline = await (await resolve(container.create_pipeline))(
-            principal, org, NewPipeline("orders", ends[0].id, ends[1].id, [stream])
+            principal, org, NewPipeline("orders", source, destination, [stream])
         )
         assert (await a_run(container, principal, org, pipeline.id)).status is RunStatus.SUCCEEDED
         await asyncio.to_thread(dump, migrated_database_url, backup)

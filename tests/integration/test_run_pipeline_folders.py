@@ -89,6 +89,25 @@ def table(url: str, name: str) -> list[tuple[Any, ...]]:
         return connection.execute(query).fetchall()
 
 
+async def csv_folders(
+    container: Container, principal: Any, org: UUID, data: Path, rows: str
+) -> tuple[UUID, UUID]:
+    """Two data sources of ``org``: its folder ``in`` holding ``orders.csv`` (``rows``) and
+    its empty folder ``out``, both CSV; their ids."""
+    (data / str(org) / "in").mkdir(parents=True)
+    (data / str(org) / "out").mkdir()
+    (data / str(org) / "in" / "orders.csv").write_text(rows)
+    create = await resolve(container.create_data_source)
+    made = [
+        await create(principal, org, NewDataSource(name, DataSourceKind.FILE, config))
+        for name, config in (
+            ("in", {"path": "in", "format": "csv"}),
+            ("out", {"path": "out", "format": "csv"}),
+        )
+    ]
+    return made[0].id, made[1].id
+
+
 async def organization(container: Container) -> tuple[Any, UUID]:
     await (await resolve(container.migrator)).migrate()
     user = await (await resolve(container.register_user))("a@x.io", "p" * 12, "A")

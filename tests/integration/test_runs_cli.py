@@ -20,15 +20,14 @@ import psycopg
 import pytest
 
 from tests.integration.test_cli import run
-from tests.integration.test_run_pipeline_folders import organization
+from tests.integration.test_run_pipeline_folders import csv_folders, organization
 from tests.integration.test_worker_faults import (
     WorkerProcess,
     control_settings,
     worker_variables,
     workers,
 )
-from thedata.application.use_cases import NewDataSource, NewPipeline
-from thedata.domain.data_sources import DataSourceKind
+from thedata.application.use_cases import NewPipeline
 from thedata.domain.pipelines import Stream, StreamMode
 from thedata.entrypoints.container import build_container, started
 from thedata.entrypoints.resolve import resolve
@@ -50,24 +49,14 @@ async def four_pipelines(url: str, data: Path) -> tuple[list[UUID], list[UUID]]:
     their ids and the runs' ids."""
     async with started(build_container(control_settings(url, data))) as container:
         principal, org = await organization(container)
-        (data / str(org) / "in").mkdir(parents=True)
-        (data / str(org) / "out").mkdir()
-        (data / str(org) / "in" / "orders.csv").write_text(ORDERS)
-        create = await resolve(container.create_data_source)
-        ends = [
-            await create(principal, org, NewDataSource(name, DataSourceKind.FILE, config))
-            for name, config in (
-                ("in", {"path": "in", "format": "csv"}),
-                ("out", {"path": "out", "format": "csv"}),
-            )
-        ]
+        source, destination = await csv_folders(container, principal, org, data, ORDERS)
         create_pipeline = await resolve(container.create_pipeline)
         trigger = await resolve(container.trigger_run)
         pipelines, runs = [], []
         for n in range(4):
             stream = Stream("orders", f"orders_{n}", StreamMode.FULL_REFRESH)
             made = await create_pipeline(
-                principal, org, NewPipeline(f"p{n}", ends[0].id, ends[1].id, [stream])
+                principal, org, NewPipeline(f"p{n}", source, destination, [stream])
             )
             pipelines.append(made.id)
             runs.append((await trigger(principal, org, made.id)).id)
