@@ -24,6 +24,13 @@ class DatabaseUnavailable(DependencyUnavailable):
     code = "database_unavailable"
 
 
+class DatabaseNotMigrated(DependencyUnavailable):
+    """The control database's schema is behind this version: a table or column it needs is
+    not there yet (``thedata migrate`` brings it up to date)."""
+
+    code = "database_not_migrated"
+
+
 class ConcurrentUpdate(Conflict):
     """Another transaction changed the same data first; the whole operation may be retried."""
 

@@ -8,7 +8,12 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors as pg_errors
 
-from thedata.application.errors import ConcurrentUpdate, DatabaseUnavailable, ReferenceConflict
+from thedata.application.errors import (
+    ConcurrentUpdate,
+    DatabaseNotMigrated,
+    DatabaseUnavailable,
+    ReferenceConflict,
+)
 from thedata.domain.errors import InvalidInput
 
 
@@ -33,6 +38,11 @@ def translated_errors() -> Iterator[None]:
     except pg_errors.ForeignKeyViolation as e:
         raise ReferenceConflict(
             "the change refers to data a concurrent request changed; try it again"
+        ) from e
+    except (pg_errors.UndefinedTable, pg_errors.UndefinedColumn) as e:
+        # the service's own statements name only what its migrations create
+        raise DatabaseNotMigrated(
+            "the database's schema is behind this version: run `thedata migrate`"
         ) from e
     except pg_errors.QueryCanceled as e:
         raise DatabaseUnavailable("the database did not answer in time") from e

@@ -125,6 +125,18 @@ def _as_owner(role: str) -> Iterator[None]:
         ) from e
 
 
+@contextmanager
+def _waited_for(what: str) -> Iterator[None]:
+    """A lock not granted within the role's ``lock_timeout``: a ``MigrationError`` saying
+    which, not an outage to retry (the wait would end the same way)."""
+    try:
+        yield
+    except psycopg.errors.LockNotAvailable as e:
+        raise MigrationError(
+            f"waited longer than lock_timeout for {what}: try again when it is free"
+        ) from e
+
+
 def _unedited(status: MigrationStatus) -> MigrationStatus:
     """``status``, unless an applied migration's file was edited since (``MigrationError``)."""
     if status.changed:
@@ -174,11 +186,18 @@ class PostgresMigrator:
                     status = _unedited(await read_status(connection, self._migrations))
                 if not status.pending:
                     return ()
-                with translated_errors():
+                with (
+                    translated_errors(),
+                    _waited_for("the migration lock (another process is migrating)"),
+                ):
                     await connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
-                    await connection.execute(_CREATE_HISTORY)
-                    # again under the lock: another process may have applied them meanwhile
+                with translated_errors():
+                    # again under the lock: another process may have applied them meanwhile,
+                    # and then nothing more is asked of this role
                     status = _unedited(await read_status(connection, self._migrations))
+                    if not status.pending:
+                        return ()
+                    await connection.execute(_CREATE_HISTORY)
                 for migration in status.pending:
                     await self._apply(connection, migration)
                 return status.pending
@@ -187,7 +206,7 @@ class PostgresMigrator:
         self, connection: AsyncConnection[tuple[object, ...]], migration: Migration
     ) -> None:
         try:
-            with translated_errors():
+            with translated_errors(), _waited_for(f"a lock {migration.file_name} needs"):
                 async with connection.transaction():
                     # migration files are trusted code shipped inside the package
                     await connection.execute(sql.SQL(migration.sql))  # type: ignore[arg-type,unused-ignore]

@@ -68,7 +68,7 @@ class RunRepository(Protocol):
         """The organization's runs, newest first (one pipeline's, one status's)."""
         ...
 
-    async def find(self, run_id: UUID) -> Run | None:
+    async def find_in_any_organization(self, run_id: UUID) -> Run | None:
         """A run by its id alone, whichever organization's: for operators' tools only (the
         API looks every run up within its organization)."""
         ...

@@ -37,7 +37,7 @@ class RetryRun:
 
     async def __call__(self, run_id: UUID) -> Run:
         async with self._uow() as uow:
-            old = await uow.runs.find(run_id)
+            old = await uow.runs.find_in_any_organization(run_id)
             if old is None:
                 raise RunNotFound(f"run {run_id} not found")
             if old.status not in _RETRYABLE:

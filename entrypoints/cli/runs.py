@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,8 @@ def list_runs(settings: Settings, *, stuck: bool, limit: int, as_json: bool) -> 
             print(json.dumps(_as_json(entry)))  # noqa: T201
     else:
         print(render_runs(active, stuck_only=stuck))  # noqa: T201
+    if len(active.runs) == limit:  # there may be more: say so where a person looks
+        print(f"thedata: the first {limit} shown; --limit shows more", file=sys.stderr)  # noqa: T201
     return 0
 
 
@@ -66,7 +69,10 @@ def _as_json(entry: ActiveRun) -> dict[str, Any]:
         "organization_id": str(run.organization_id),
         "pipeline_id": str(run.pipeline_id),
         "status": run.status.value,
+        "trigger": run.trigger.value,
         "attempt": run.attempt,
+        "max_attempts": run.max_attempts,
+        "cancel_requested": run.cancel_requested,
         "queued_at": run.queued_at.isoformat(),
         "not_before": run.not_before.isoformat() if run.not_before else None,
         "worker_id": run.worker_id,
@@ -76,7 +82,7 @@ def _as_json(entry: ActiveRun) -> dict[str, Any]:
 
 
 def render_runs(active: ActiveRuns, *, stuck_only: bool) -> str:
-    """A table a person reads; the queue's state in one line when it is empty."""
+    """A table a person reads (times in UTC); the queue's state in one line when it is empty."""
     if not active.runs:
         return "no run is stuck" if stuck_only else "no run is queued or running"
     rows = [_HEADER] + [
@@ -86,7 +92,7 @@ def render_runs(active: ActiveRuns, *, stuck_only: bool) -> str:
             str(e.run.pipeline_id),
             e.run.status.value,
             f"{e.run.attempt}/{e.run.max_attempts}",
-            e.run.queued_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.run.queued_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             e.run.worker_id or "-",
             e.stuck or "-",
         )

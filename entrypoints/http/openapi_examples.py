@@ -339,7 +339,9 @@ PIPELINE = PipelineBody(
     streams=[StreamOut("public.orders", "orders", "incremental", "updated_at", ["id"])],
     schedule=ScheduleOut(cron="0 3 * * *"),
     enabled=True,
-    state={"public.orders": {"epoch": 1, "cursor": "2025-01-16T02:59:58Z", "key": [1042]}},
+    state={
+        "public.orders": {"epoch": 1736996398123, "cursor": "2025-01-16T02:59:58Z", "key": [1042]}
+    },
     next_run_at=QUEUED + timedelta(days=1),
     created_at=CREATED,
     updated_at=CREATED,

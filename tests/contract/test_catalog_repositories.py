@@ -235,7 +235,10 @@ class TestPostgresCatalog(OnPostgres, CatalogContract):
     async def test_epochs_after_a_restore_are_above_every_one_taken_before(self) -> None:
         """A control database restored from a backup holds an older epoch counter; the
         epochs it hands out next are still above every one taken before the restore (the
-        destinations hold those, and refuse smaller ones as a superseded attempt's)."""
+        destinations hold those, and refuse smaller ones as a superseded attempt's), once the
+        clock has passed them: epochs are the database clock's milliseconds at least, and a
+        pipeline takes far fewer than one per millisecond (one per attempt), so only a test
+        taking three at once has to wait for the clock to pass them."""
         source = a_data_source(self.org.id)
         pipeline = a_pipeline(self.org.id, source.id, source.id)
         await self.given(source, pipeline)
@@ -244,6 +247,7 @@ class TestPostgresCatalog(OnPostgres, CatalogContract):
             await uow.commit()
         async with self.pool.connection() as connection:  # what a restore puts back
             await connection.execute("UPDATE pipelines SET epoch = 0 WHERE id = %s", (pipeline.id,))
+            await connection.execute("SELECT pg_sleep(0.01)")  # the clock passes the three
         async with self.new_uow() as uow:
             after = await uow.pipelines.next_epoch(self.org.id, pipeline.id)
         assert after is not None

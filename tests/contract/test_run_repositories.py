@@ -416,9 +416,9 @@ class RunRepositoryContract(ABC):
         ours = a_run(await self.a_pipeline_of(self.org))
         await self.given(theirs, ours)
         async with self.new_uow() as uow:
-            assert await uow.runs.find(theirs.id) == theirs
-            assert await uow.runs.find(ours.id) == ours
-            assert await uow.runs.find(ids.new_id()) is None
+            assert await uow.runs.find_in_any_organization(theirs.id) == theirs
+            assert await uow.runs.find_in_any_organization(ours.id) == ours
+            assert await uow.runs.find_in_any_organization(ids.new_id()) is None
 
     async def stuck_scene(self) -> tuple[list[Run], datetime]:
         """Six runs of two organizations, at ``now``: running with a lease that ended (two),

@@ -32,6 +32,9 @@ def quick_start_serve(home: Path) -> tuple[subprocess.Popen[str], str]:
             THEDATA_PORT=str(port),
             THEDATA_LOG_FORMAT="json",
             THEDATA_SECRET_KEYS="",  # as on a fresh machine: the service makes its key file
+            # ./dev installs only when pyproject.toml changed since its last install (./dev
+            # test, which runs this, has just checked): never from the network in a test
+            PIP_NO_INDEX="1",
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -19,6 +19,7 @@ from thedata.adapters.postgres import (
     load_migrations,
     read_status,
 )
+from thedata.adapters.postgres.migrator import MIGRATION_LOCK_KEY
 
 pytestmark = pytest.mark.postgres
 
@@ -192,4 +193,71 @@ async def test_a_role_that_may_not_create_starts_when_nothing_is_pending(
     )
     with pytest.raises(MigrationError, match=r"may not change the schema.*thedata migrate"):
         await PostgresMigrator(restricted_url, two, 2).migrate()
+    assert history(database_url) == [(1, "create")]
+
+
+async def waiting_for_the_lock(database_url: str) -> None:
+    """Until a session waits for the migration lock."""
+    for _ in range(200):
+        with psycopg.connect(database_url) as connection:
+            waiting = connection.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone()
+        if waiting and waiting[0]:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("no session waited for the migration lock")
+
+
+async def test_a_role_that_may_not_create_waits_out_the_owners_migration_and_starts(
+    database_url: str, restricted_url: str, tmp_path: Path
+) -> None:
+    """Started while the owner migrates, it sees something pending, waits for the lock, then
+    finds it all applied: nothing more is asked of it (no CREATE), and it starts."""
+    one = write_migrations(tmp_path / "one", {"0001_create.sql": "CREATE TABLE t (id int);"})
+    two = write_migrations(
+        tmp_path / "two",
+        {"0001_create.sql": "CREATE TABLE t (id int);", "0002_more.sql": "CREATE TABLE u ();"},
+    )
+    await PostgresMigrator(database_url, one, 2).migrate()
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        starting = asyncio.create_task(PostgresMigrator(restricted_url, two, 2).migrate())
+        await waiting_for_the_lock(database_url)
+        owner.execute(two[1].sql)  # the owner's migration, recorded as the migrator does
+        owner.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+            (two[1].version, two[1].name, two[1].checksum),
+        )
+        owner.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+        assert await asyncio.wait_for(starting, 30) == ()
+    assert history(database_url) == [(1, "create"), (2, "more")]
+
+
+@pytest.mark.parametrize("held", ["the migration lock", "a table the migration alters"])
+async def test_a_lock_not_granted_in_time_fails_in_words_without_retrying(
+    database_url: str, tmp_path: Path, held: str
+) -> None:
+    """With the role's lock_timeout, a lock another session holds ends the migration with a
+    MigrationError saying which lock, at once (not an outage, retried for minutes)."""
+    migrations = write_migrations(
+        tmp_path,
+        {
+            "0001_create.sql": "CREATE TABLE t (id int);",
+            "0002_alter.sql": "ALTER TABLE t ADD c int;",
+        },
+    )
+    await PostgresMigrator(database_url, migrations[:1], 2).migrate()
+    impatient = make_conninfo(database_url, options="-c lock_timeout=200")
+    with psycopg.connect(database_url) as other:
+        if held == "the migration lock":
+            other.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+            expected = "the migration lock"
+        else:
+            other.execute("LOCK TABLE t IN ACCESS SHARE MODE")  # an open transaction reading t
+            expected = "0002_alter.sql"
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(MigrationError, match=f"lock_timeout for .*{expected}"):
+            await PostgresMigrator(impatient, migrations, 2).migrate()
+        assert asyncio.get_running_loop().time() - started < 5
     assert history(database_url) == [(1, "create")]

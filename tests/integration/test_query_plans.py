@@ -345,7 +345,7 @@ async def drive_runs(uow: UnitOfWorkFactory, seeded: Seeded, now: datetime) -> N
         await unit.runs.expired(now, 100)
         await unit.runs.backlog(now)
         # as `thedata runs list [--stuck]` and `thedata runs retry` call them
-        assert await unit.runs.find(run.id) is not None
+        assert await unit.runs.find_in_any_organization(run.id) is not None
         await unit.runs.active(100)
         await unit.runs.stuck(now - timedelta(seconds=30), now - timedelta(minutes=5), 100)
         # as housekeeping calls it: the run retention's default, a batch of 500

@@ -88,7 +88,13 @@ def restore_as_the_page_says(url: str, folder: Path, data: Path) -> str:
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block.group(1)],
         cwd=folder,
-        env=clean_env(PATH=programs_path(), THEDATA_DATABASE_URL=url, THEDATA_DATA_ROOT=str(data)),
+        env=clean_env(
+            PATH=programs_path(),
+            # one role owns and serves here: the deployment guide's drill has two
+            OWNER_DATABASE_URL=url,
+            THEDATA_DATABASE_URL=url,
+            THEDATA_DATA_ROOT=str(data),
+        ),
         capture_output=True,
         text=True,
         timeout=120,

@@ -81,7 +81,7 @@ async def test_only_failed_and_cancelled_runs_are_retried_as_new_runs() -> None:
         s.clock.advance(timedelta(hours=1))
         claimed = await s.queue.claim("w") or claimed
     async with s.catalog.uow() as uow:
-        failed = await uow.runs.find(run.id)
+        failed = await uow.runs.find_in_any_organization(run.id)
     assert failed is not None
     assert failed.status is RunStatus.FAILED
     again = await retry(run.id)

@@ -65,6 +65,8 @@ def thedata_commands() -> list[list[str]]:
     for block in re.findall(r"```sh\n(.*?)```", PAGE, flags=re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
+            while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):  # VAR=value before it
+                words = words[1:]
             if words[:1] == ["thedata"]:
                 commands.append(words[1 : words.index("|")] if "|" in words else words[1:])
     return commands

@@ -91,7 +91,7 @@ class InMemoryRunRepository:
         )
         return Page.from_rows(runs[: page.limit + 1], page, lambda run: run.id)
 
-    async def find(self, run_id: UUID) -> Run | None:
+    async def find_in_any_organization(self, run_id: UUID) -> Run | None:
         found = [r for (_, key), r in self._rows().items() if key == run_id]
         return evolve(found[0]) if found else None
 

@@ -309,7 +309,7 @@ class PostgresRunRepository:
         rows = [_run(row) for row in await cursor.fetchall()]
         return Page.from_rows(rows, page, lambda run: run.id)
 
-    async def find(self, run_id: UUID) -> Run | None:
+    async def find_in_any_organization(self, run_id: UUID) -> Run | None:
         cursor = await self._connection().execute(_SELECT + " WHERE id = %s", (run_id,))
         row = await cursor.fetchone()
         return _run(row) if row else None
