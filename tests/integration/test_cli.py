@@ -212,13 +212,20 @@ def test_serve_with_several_workers_shares_one_embedded_database(server_home: Pa
             assert set(pool.map(lambda _: get(base + "/health/live")[0], range(200))) == {200}
         # whichever worker answers a scrape counts every worker's requests
         scrapes = [metric_samples(get(base + "/metrics")[2]) for _ in range(6)]
+        time.sleep(0.5)  # the last scrape's own count is written after its answer
+        last = metric_samples(get(base + "/metrics")[2])
     finally:
         code, lines = stop(process)
     assert code == 0
     live = ("thedata_http_requests_total", "GET", "/health/live", "2xx")
     earlier_scrapes = ("thedata_http_requests_total", "GET", "/metrics", "2xx")
     assert [scrape[live] for scrape in scrapes] == [200] * 6
-    assert [scrape.get(earlier_scrapes, 0) for scrape in scrapes] == list(range(6))
+    # a request is counted just after its answer: the scrape right after it, in the other
+    # process, may not see it yet (a machine under load), the one after that does
+    seen = [scrape.get(earlier_scrapes, 0) for scrape in scrapes]
+    assert seen == sorted(seen)
+    assert all(n - 1 <= count <= n for n, count in enumerate(seen))
+    assert last[earlier_scrapes] == 6
     # the parent migrated once; the workers must not do it again
     assert "migrations checked" not in [line["event"] for line in lines]
 
