@@ -12,6 +12,7 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
 from thedata.entrypoints.http.openapi_examples import PROBLEM_EXAMPLES
+from thedata.entrypoints.http.openapi_headers import HEADERS
 
 SCHEMA_PATH = "/schema"
 ASSETS_PATH = "/schema/assets"
@@ -32,6 +33,7 @@ def openapi_config(version: str) -> OpenAPIConfig:
         use_handler_docstrings=True,
         components=Components(
             examples=dict(PROBLEM_EXAMPLES),
+            headers=dict(HEADERS),
             security_schemes={
                 "bearerAuth": SecurityScheme(
                     type="http",

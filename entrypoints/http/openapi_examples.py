@@ -18,6 +18,7 @@ import msgspec
 from litestar.openapi.spec import Example, Operation
 
 from thedata.entrypoints.http.health import HealthBody, HealthCheckEntry
+from thedata.entrypoints.http.openapi_headers import declare_headers
 from thedata.entrypoints.http.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_TYPE_BASE,
@@ -485,7 +486,8 @@ class Examples:
 
 
 class ExampleOperation(Operation):
-    """An operation whose document shows the examples of its class (see ``operation_class``)."""
+    """An operation whose document shows the examples of its class (see ``operation_class``)
+    and the headers its answers carry (``openapi_headers``)."""
 
     examples: ClassVar[Examples] = Examples()
 
@@ -493,6 +495,7 @@ class ExampleOperation(Operation):
         """The operation's document, with the examples."""
         document = super().to_schema()
         self.examples.show_in(document)
+        declare_headers(document)
         return document
 
 
