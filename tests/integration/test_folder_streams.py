@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import sys
 import time
@@ -322,3 +323,39 @@ async def test_the_estimate_is_the_manifests_count_or_a_plain_files_size_over_it
     estimate = await reader(folder).estimate("plain")
     assert estimate is not None
     assert 4500 < estimate < 5500
+
+
+async def test_discovery_lists_the_tables_published_in_the_folder_as_runs_read_them(
+    folder: Path, tmp_path: Path
+) -> None:
+    """A table the engine published (a folder with a manifest) is a stream with its
+    columns' PostgreSQL types and its key, and where a file has the same name the table is
+    the stream, as a run reads it; folders without a manifest of this format, hidden or
+    damaged ones, and links to a published folder elsewhere are not streams."""
+    out = writer(folder)
+    for table, shape in (("orders", KEYED), ("plain", SHAPE)):
+        async with out.open("p", "s", table, shape, WriteMode.REPLACE, 1) as sink:
+            await sink.write(rows_batch([(1, 1, "a")]))
+            await sink.finish()
+    (folder / "plain.csv").write_text("x\n1\n")  # the published table "plain" wins
+    (folder / "loose.csv").write_text("name,count\nada,3\n")
+    (folder / "empty").mkdir()
+    (folder / ".hidden").mkdir()
+    (folder / "damaged").mkdir()
+    (folder / "damaged" / "manifest.json").write_text("{not json")
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(folder / "orders", elsewhere)
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    made = factory(folder)
+    config = made.validate(ORG, DataSourceKind.FILE, {"path": "files", "format": "csv"})
+    found = await made.connector(ORG, DataSourceKind.FILE, config.config, {}).discover()
+    by_name = {stream.name: stream for stream in found}
+    assert sorted(by_name) == ["loose", "orders", "plain"]
+    columns = [(f.name, f.type) for f in by_name["orders"].fields]
+    assert columns == [("id", "bigint"), ("updated", "bigint"), ("note", "text")]
+    assert by_name["orders"].primary_key == ("id",)
+    assert [f.name for f in by_name["plain"].fields] == ["id", "updated", "note"]
+    assert by_name["plain"].primary_key is None
+    # the other format sees no published table here
+    jsonl = made.validate(ORG, DataSourceKind.FILE, {"path": "files", "format": "jsonl"})
+    assert await made.connector(ORG, DataSourceKind.FILE, jsonl.config, {}).discover() == []
