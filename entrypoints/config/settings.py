@@ -189,6 +189,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "Exclusive with THEDATA_SECRET_KEYS."
         ),
     ] = None
+    secret_sealing_version: Annotated[
+        Annotated[int, Meta(ge=1)] | None,
+        Meta(
+            description="The key version that seals new secrets (it must be in the ring). "
+            "Unset: the newest. Set it to the old version while a new key rolls out to every "
+            "process, so that none seals with a key the others do not hold yet; unset it once "
+            "all hold it, then `thedata secrets rotate-key`."
+        ),
+    ] = None
     secret_store: Annotated[
         Literal["postgres", "file"],
         Meta(

@@ -67,6 +67,19 @@ KEY_FILE_NAME = "secret-keys"
 
 
 def load_key_ring(settings: Settings) -> KeyRing:
+    """The configured key ring, sealing with ``THEDATA_SECRET_SEALING_VERSION`` when set."""
+    ring = _configured_ring(settings)
+    version = settings.secret_sealing_version
+    if version is None:
+        return ring
+    if version not in ring.keys:
+        raise KeyRingError(
+            f"THEDATA_SECRET_SEALING_VERSION: version {version} is not in the key ring"
+        )
+    return KeyRing(ring.keys, version)
+
+
+def _configured_ring(settings: Settings) -> KeyRing:
     """The configured key ring; with the embedded database and none configured, a generated one.
 
     With an external database a generated key would seal secrets that other

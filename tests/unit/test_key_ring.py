@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from structlog.testing import capture_logs
 from tests.conftest import make_settings
 from thedata.adapters.secrets import (
     KeyRingError,
+    SecretCipher,
     add_key_to_file,
     create_key_file,
     load_key_file,
@@ -112,3 +114,33 @@ def test_the_embedded_database_generates_a_ring_once_and_warns(tmp_path: Path) -
     with capture_logs() as second_start:
         assert load_key_ring(settings) == first
     assert second_start == []
+
+
+def test_a_sealing_version_set_seals_with_it_so_processes_without_the_new_key_open_it(
+    tmp_path: Path,
+) -> None:
+    """A new key rolls out first (in every ring, sealing with the old one), so that a
+    process still on the old ring opens what the others seal; by default the newest seals,
+    and such a process could not."""
+    old, new = encode_key(1, bytes(32)), encode_key(2, bytes(range(32)))
+    old_only = SecretCipher(parse_key_ring(old))
+    organization = uuid.uuid4()
+    rolling_out = load_key_ring(
+        make_settings(secret_keys=f"{new},{old}", secret_sealing_version=1, home=str(tmp_path))
+    )
+    sealed = SecretCipher(rolling_out).seal(organization, "password", b"s3cret")
+    assert sealed.key_version == 1
+    assert old_only.open(organization, "password", sealed) == b"s3cret"
+    newest = load_key_ring(make_settings(secret_keys=f"{new},{old}", home=str(tmp_path)))
+    assert SecretCipher(newest).seal(organization, "password", b"s3cret").key_version == 2
+
+
+def test_a_sealing_version_not_in_the_ring_stops_start_up_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    """A version the ring does not hold could seal nothing: refused, the setting named."""
+    settings = make_settings(
+        secret_keys=encode_key(1, bytes(32)), secret_sealing_version=2, home=str(tmp_path)
+    )
+    with pytest.raises(KeyRingError, match="THEDATA_SECRET_SEALING_VERSION: version 2"):
+        load_key_ring(settings)
