@@ -153,8 +153,9 @@ class _Sink:
         return self._database.state[self._key][1]
 
     def _fence(self) -> None:
-        if self._database.state[self._key][0] != self._epoch:
-            raise Superseded("a later attempt took this stream over")
+        holder = self._database.state[self._key][0]
+        if holder != self._epoch:
+            raise Superseded("a later attempt took this stream over", holder=holder)
 
     async def write(self, batch: Batch) -> Written:
         rows = [tuple(row) async for row in batch.frames]
@@ -207,7 +208,7 @@ class InMemoryStreamWriter:
         key = (pipeline, stream)
         stored_epoch, position = self._database.state.get(key, (0, None))
         if stored_epoch > epoch:
-            raise Superseded("a later attempt holds this stream")
+            raise Superseded("a later attempt holds this stream", holder=stored_epoch)
         definition = (table, mode.value, tuple(shape.primary_key))
         if self._database.definitions.get(key, definition) != definition:
             position = None

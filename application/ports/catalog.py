@@ -92,6 +92,11 @@ class PipelineRepository(Protocol):
         its clock's milliseconds at least); ``None`` if there is no such pipeline."""
         ...
 
+    async def raise_epoch(self, organization_id: UUID, pipeline_id: UUID, past: int) -> None:
+        """Make the pipeline's next epoch larger than ``past`` (an epoch a destination holds
+        that this store did not hand out, or no longer knows it did); never lowers it."""
+        ...
+
     async def record_state(
         self, organization_id: UUID, pipeline_id: UUID, stream: str, state: Mapping[str, Any]
     ) -> None:

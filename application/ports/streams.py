@@ -164,9 +164,14 @@ class ReadPlan:
 
 
 class Superseded(Conflict):
-    """A later attempt took the destination stream over: this one may commit nothing more."""
+    """A later attempt took the destination stream over: this one may commit nothing more.
+    ``holder`` is the epoch the destination holds, where the writer knows it."""
 
     code = "attempt_superseded"
+
+    def __init__(self, message: str, *, holder: int | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class StreamFailed(ConnectorFailed):

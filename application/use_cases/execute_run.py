@@ -150,13 +150,37 @@ class ExecuteRun:
         except _Deferred as deferred:
             wait, why = deferred.wait, deferred.error
             return await self._store(attempt, lambda: self._queue.defer(attempt.run, wait, why))
-        except Superseded:
-            return None  # a newer attempt holds the destination: this one is over
+        except Superseded as superseded:
+            return await self._superseded(attempt, superseded)
         except DomainError as e:
             error = RunError(e.code, str(e), _retryable(e))
             return await self._store(attempt, lambda: self._queue.fail(attempt.run, error))
         # a cancel asked after the last batch comes too late: the work is done
         return await self._store(attempt, lambda: self._queue.succeed(attempt.run))
+
+    async def _superseded(self, attempt: _Attempt, error: Superseded) -> Run | None:
+        """A later epoch holds the destination. Mostly another attempt of this run, which
+        took it over: this one is over and stores nothing. But when this attempt still holds
+        the run, no attempt the control database knows of holds that epoch: the destination
+        is ahead of it (the control database was restored from a backup onto a clock
+        behind the old one, say). Then the pipeline's epoch is raised past it and the attempt
+        fails retryably, so that the next one takes an epoch above and goes on."""
+        run = attempt.run
+        if error.holder is None or run.epoch is None or error.holder <= run.epoch:
+            return None
+        if await self._queue.renew(run) is None:
+            return None  # the run is another attempt's: it holds the destination
+        async with self._uow() as uow:
+            await uow.pipelines.raise_epoch(run.organization_id, run.pipeline_id, error.holder)
+            await uow.commit()
+        failure = RunError(
+            error.code,
+            f"the destination holds epoch {error.holder}, above this attempt's {run.epoch}, "
+            "which the control database never handed out (was it restored from a backup?): "
+            "the pipeline's epochs now start above it, and the next attempt goes on",
+            retryable=True,
+        )
+        return await self._store(attempt, lambda: self._queue.fail(attempt.run, failure))
 
     async def _stopped(self, attempt: _Attempt, why: str) -> Run | None:
         if why == "cancelled":

@@ -223,6 +223,25 @@ class CatalogContract(ABC):
         assert stored is not None
         assert dict(stored.state) == {"orders": {"cursor": "7"}, "customers": {"x": 1}}
 
+    async def test_raising_the_epoch_puts_the_next_past_it_and_never_lowers_it(self) -> None:
+        """An epoch a destination holds that the store did not hand out: the next is
+        above it; raising to a smaller one changes nothing."""
+        source = a_data_source(self.org.id)
+        pipeline = a_pipeline(self.org.id, source.id, source.id)
+        await self.given(source, pipeline)
+        async with self.new_uow() as uow:
+            first = await uow.pipelines.next_epoch(self.org.id, pipeline.id)
+            assert first is not None
+            await uow.pipelines.raise_epoch(self.org.id, pipeline.id, first + 10**9)
+            second = await uow.pipelines.next_epoch(self.org.id, pipeline.id)
+            await uow.pipelines.raise_epoch(self.org.id, pipeline.id, 1)
+            third = await uow.pipelines.next_epoch(self.org.id, pipeline.id)
+            await uow.commit()
+        assert second is not None
+        assert third is not None
+        assert second > first + 10**9
+        assert third > second
+
 
 class TestInMemoryCatalog(OnMemory, CatalogContract):
     """The contract on the in-memory store."""

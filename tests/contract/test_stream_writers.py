@@ -181,8 +181,9 @@ class StreamWriterContract(ABC):
             async with writer.open(PIPELINE, "s", "t", SHAPE, mode, 2) as new:
                 if mode is not WriteMode.REPLACE:
                     assert new.position == at(1)
-                with pytest.raises(Superseded):
+                with pytest.raises(Superseded) as refused:
                     await old.write(rows_batch(orders(2), at(2)))
+                assert refused.value.holder == 2
                 with pytest.raises(Superseded):
                     await old.finish()
         assert await self.rows("t") == orders(1)
@@ -251,9 +252,10 @@ class StreamWriterContract(ABC):
             await sink.write(rows_batch(orders(1), at(1)))
         async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 5) as sink:
             await sink.write(rows_batch(orders(2), at(2)))
-        with pytest.raises(Superseded):
+        with pytest.raises(Superseded) as refused:
             async with writer.open(PIPELINE, "s", "t", SHAPE, WriteMode.UPSERT, 4):
                 pass
+        assert refused.value.holder == 5  # the epoch that holds it, for the run to go past
         assert await self.rows("t") == orders(1, 2)
 
     async def test_epochs_are_per_stream(self) -> None:

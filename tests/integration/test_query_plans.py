@@ -70,7 +70,7 @@ from thedata.domain.tokens import AccessToken
 
 SIZES = SeedSizes()
 
-EXPECTED_STATEMENTS = 99
+EXPECTED_STATEMENTS = 100
 """Distinct statements explained. A new statement (or one gone) changes it: update it here
 after reading the test's output, so a change of the adapters' SQL is always a visible one."""
 
@@ -309,6 +309,7 @@ async def drive_catalog(uow: UnitOfWorkFactory, seeded: Seeded, now: datetime) -
         pipelines = await unit.pipelines.list(seeded.big_org, PageRequest(limit=5))
         await unit.pipelines.list(seeded.big_org, later(pipelines.next_after, 5))
         await unit.pipelines.next_epoch(seeded.org, seeded.pipeline)
+        await unit.pipelines.raise_epoch(seeded.org, seeded.pipeline, 10**15)
         state = {"cursor": "2026-02-01T00:00:00Z", "epoch": 3}
         await unit.pipelines.record_state(seeded.org, seeded.pipeline, "orders", state)
         await unit.pipelines.using(seeded.source)

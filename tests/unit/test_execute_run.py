@@ -157,6 +157,54 @@ async def test_a_shutdown_hands_the_run_back_without_spending_an_attempt() -> No
     assert back.attempt == 0
 
 
+AHEAD = 10**15
+"""An epoch the destination holds that the control database never handed out."""
+
+
+async def test_a_destination_ahead_of_the_control_database_raises_the_epochs_past_it() -> None:
+    """A later epoch than any the control database gave holds the destination (a restore
+    onto a clock behind the old one): the attempt fails retryably, naming it, the pipeline's
+    epochs start above it, and the next attempt moves the rows."""
+    _, runs, execute, run, source, destination = await claimed()
+    destination.state[(str(run.pipeline_id), "orders")] = (AHEAD, None)
+    ended = await execute(run)
+    assert ended is not None
+    assert ended.status is RunStatus.QUEUED
+    assert ended.error is not None
+    assert ended.error.type == "attempt_superseded"
+    assert ended.error.retryable
+    assert f"epoch {AHEAD}" in ended.error.message
+    assert "orders_copy" not in destination.tables
+    runs.clock.advance(timedelta(hours=1))  # past the retry's backoff
+    again = await runs.queue.claim("w2")
+    assert again is not None
+    assert again.epoch is not None
+    assert again.epoch > AHEAD
+    done = await execute(again)
+    assert done is not None
+    assert done.status is RunStatus.SUCCEEDED
+    assert destination.tables["orders_copy"].rows == source.tables["orders"].rows
+
+
+async def test_an_attempt_superseded_after_losing_its_run_stores_nothing_and_raises_nothing() -> (
+    None
+):
+    """The later epoch is another attempt's, which took the run over: this one is a zombie;
+    it neither fails the run nor moves the pipeline's epochs."""
+    catalog, runs, execute, run, _, destination = await claimed()
+    destination.state[(str(run.pipeline_id), "orders")] = (AHEAD, None)
+    runs.clock.advance(LEASE + timedelta(seconds=1))
+    assert [r.id for r in await runs.queue.reap()] == [run.id]
+    assert await execute(run) is None
+    async with catalog.uow() as uow:
+        stored = await uow.runs.get(run.organization_id, run.id)
+        next_epoch = await uow.pipelines.next_epoch(run.organization_id, run.pipeline_id)
+    assert stored is not None
+    assert stored.status is RunStatus.QUEUED  # the reaper's doing, not this attempt's
+    assert next_epoch is not None
+    assert next_epoch < AHEAD
+
+
 @pytest.mark.parametrize("retryable", [True, False])
 async def test_a_failed_stream_queues_the_run_again_or_fails_it(retryable: bool) -> None:
     catalog, _, execute, run, _, destination = await claimed()

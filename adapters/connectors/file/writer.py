@@ -176,7 +176,7 @@ class FolderStream:
         manifest = load(self._folder)
         state = manifest.state(*self._key) if manifest is not None else None
         if manifest is None or state is None or state.epoch != self._epoch:
-            raise Superseded(_TAKEN)
+            raise Superseded(_TAKEN, holder=state.epoch if state is not None else None)
         return manifest, state
 
     def _commit(
@@ -304,7 +304,7 @@ class FolderStreamWriter:
             manifest = load(folder) or Manifest(self._config.format, manifest_columns(shape))
             state = manifest.state(*key)
             if state is not None and state.epoch > epoch:
-                raise Superseded(_TAKEN)
+                raise Superseded(_TAKEN, holder=state.epoch)
             if manifest.files:
                 manifest = _fitted(folder, manifest, shape, self._config.format, mode, epoch)
             same = (

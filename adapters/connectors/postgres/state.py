@@ -116,11 +116,13 @@ def decode_position(value: Any) -> Position | None:
     return Position(stored.cursor, tuple(stored.key), stored.snapshot)
 
 
-def superseded(pipeline: str, stream: str, epoch: int) -> Superseded:
-    """The error of an attempt whose epoch no longer holds the stream."""
+def superseded(pipeline: str, stream: str, epoch: int, holder: int | None = None) -> Superseded:
+    """The error of an attempt whose epoch no longer holds the stream (``holder``: the one
+    that does)."""
     return Superseded(
         f"the stream {stream!r} of pipeline {pipeline!r} was taken over by a later attempt "
-        f"than {epoch}"
+        f"than {epoch}",
+        holder=holder,
     )
 
 
@@ -209,7 +211,10 @@ class StreamState:
         done.nextset()  # past the SET
         row: tuple[Any, ...] | None = await done.fetchone()
         if row is None:
-            raise superseded(self.pipeline, self.stream, self.epoch)
+            peeked = await connection.execute(self._sql(_PEEK), (self.pipeline, self.stream))
+            holding = await peeked.fetchone()
+            holder = int(holding[0]) if holding is not None else None
+            raise superseded(self.pipeline, self.stream, self.epoch, holder)
         return row
 
     async def hold(self, connection: psycopg.AsyncConnection[Any]) -> Position | None:
@@ -247,7 +252,8 @@ class StreamState:
     def _ours(self, row: tuple[Any, ...] | None) -> Any:
         """The stored position of ``row`` (epoch, position), if the epoch is ours."""
         if row is None or row[0] != self.epoch:
-            raise superseded(self.pipeline, self.stream, self.epoch)
+            holder = int(row[0]) if row is not None else None
+            raise superseded(self.pipeline, self.stream, self.epoch, holder)
         return row[1]
 
     def moved_on(self) -> Superseded:

@@ -85,6 +85,12 @@ class InMemoryPipelineRepository:
         epochs[key] = epochs.get(key, 0) + 1
         return epochs[key]
 
+    async def raise_epoch(self, organization_id: UUID, pipeline_id: UUID, past: int) -> None:
+        key = (organization_id, pipeline_id)
+        if key in self._rows():
+            epochs: dict[tuple[UUID, UUID], int] = self._tables("pipeline_epochs")
+            epochs[key] = max(epochs.get(key, 0), past)
+
     async def record_state(
         self, organization_id: UUID, pipeline_id: UUID, stream: str, state: Mapping[str, Any]
     ) -> None:

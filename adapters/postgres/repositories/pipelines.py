@@ -181,6 +181,13 @@ class PostgresPipelineRepository:
         row = await cursor.fetchone()
         return int(row[0]) if row else None
 
+    async def raise_epoch(self, organization_id: UUID, pipeline_id: UUID, past: int) -> None:
+        await self._connection().execute(
+            "UPDATE pipelines SET epoch = greatest(epoch, %s)"
+            " WHERE organization_id = %s AND id = %s",
+            (past, organization_id, pipeline_id),
+        )
+
     async def record_state(
         self, organization_id: UUID, pipeline_id: UUID, stream: str, state: Mapping[str, Any]
     ) -> None:
