@@ -66,35 +66,31 @@ class Folder:
         """The open folder (names are resolved relative to it, never through a path)."""
         return self._descriptor
 
+    def _entries(self, most: int, budget: Budget) -> Iterator[os.DirEntry[str]]:
+        """Its entries with printable names; ``most`` looked at, at most, on ``budget``."""
+        with os.scandir(self._descriptor) as entries:
+            for seen, entry in enumerate(entries):
+                if seen % 1024 == 0:
+                    budget.spend()
+                if seen >= most:
+                    raise _misconfigured(f"the folder holds more than {most} entries")
+                if _printable(entry.name):
+                    yield entry
+
     def folders(self, *, most: int, budget: Budget) -> list[str]:
         """The names of the folders in it (never a link to one, nor a hidden one), sorted;
         ``most`` entries looked at, at most."""
-        found = []
-        with os.scandir(self._descriptor) as entries:
-            for seen, entry in enumerate(entries):
-                if seen % 1024 == 0:
-                    budget.spend()
-                if seen >= most:
-                    raise _misconfigured(f"the folder holds more than {most} entries")
-                if entry.name.startswith(".") or not _printable(entry.name):
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    found.append(entry.name)
-        return sorted(found)
+        return sorted(
+            entry.name
+            for entry in self._entries(most, budget)
+            if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)
+        )
 
     def names(self, suffix: str, *, most: int, budget: Budget) -> list[str]:
         """File names ending in ``suffix``, sorted; ``most`` entries looked at, at most."""
-        found = []
-        with os.scandir(self._descriptor) as entries:
-            for seen, entry in enumerate(entries):
-                if seen % 1024 == 0:
-                    budget.spend()
-                if seen >= most:
-                    raise _misconfigured(f"the folder holds more than {most} entries")
-                if not entry.name.endswith(suffix) or not _printable(entry.name):
-                    continue
-                found.append(entry.name)
-        return sorted(found)
+        return sorted(
+            entry.name for entry in self._entries(most, budget) if entry.name.endswith(suffix)
+        )
 
     def open(self, name: str) -> int | None:
         """A descriptor of the regular file ``name``; ``None`` if it is not a regular file.
