@@ -17,6 +17,7 @@ back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +43,6 @@ _OPTIONS = {
 
 TEXT_OID, TEXT_ARRAY_OID = 25, 1009
 
-_CATEGORIES = "SELECT oid, typcategory = 'A' FROM pg_type WHERE oid = ANY (%s)"
 # each type's category and kind, a domain's its base type's, and the oid they are of
 _KINDS = (
     "SELECT t.oid, coalesce(b.typcategory, t.typcategory), coalesce(b.typtype, t.typtype),"
@@ -83,8 +83,7 @@ async def row_encoding(
     if all(dumps(oid, pq.Format.BINARY) for oid in oids):
         return RowEncoding(binary=True, types=tuple(oids), kinds=kinds)
     unknown = [oid for oid in oids if not dumps(oid, pq.Format.TEXT)]
-    rows = await (await connection.execute(_CATEGORIES, (unknown,))).fetchall()
-    arrays = {int(oid) for oid, is_array in rows if is_array}
+    arrays = {oid for oid, (category, _, _) in zip(oids, kinds, strict=True) if category == "A"}
     return RowEncoding(
         binary=False,
         types=tuple(
@@ -93,6 +92,15 @@ async def row_encoding(
         ),
         kinds=kinds,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _json_lines_reading(
+    names: tuple[str, ...], kinds: tuple[tuple[str, str, int], ...]
+) -> JsonLinesRows | None:
+    """How a stream's columns are read from JSON Lines: made once per stream, not per batch
+    (two struct types and their decoders); ``None`` without the types' kinds."""
+    return JsonLinesRows.for_columns(names, kinds) if kinds else None
 
 
 class _CountingWriter(AsyncLibpqWriter):
@@ -114,7 +122,7 @@ async def copy_batch(
 ) -> Written:
     """COPY the batch's frames into ``target``'s columns ``names``; the rows and bytes sent."""
     if batch.format is FrameFormat.JSON_LINES:
-        reading = JsonLinesRows.for_columns(names, encoding.kinds) if encoding.kinds else None
+        reading = _json_lines_reading(tuple(names), encoding.kinds)
         if reading is not None:
             return await _json_lines_decoded(connection, target, names, batch, reading)
         return await _json_lines_populated(connection, target, names, batch)

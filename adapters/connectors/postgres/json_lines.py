@@ -133,7 +133,7 @@ async def lines(frames: AsyncIterator[Any]) -> AsyncIterator[bytes]:
     async for frame in frames:
         if not isinstance(frame, bytes | bytearray | memoryview):
             raise StreamFailed("a jsonl batch carried something other than bytes")
-        data = rest + bytes(frame)
+        data = rest + frame if rest else bytes(frame)
         *whole, rest = data.split(b"\n")
         for line in whole:
             yield _non_empty(line)
