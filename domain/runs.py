@@ -222,6 +222,14 @@ class Run:
                 + " or ".join(s.value for s in statuses)
             )
 
+    @property
+    def ready_at(self) -> datetime:
+        """Since when it may be claimed, once queued: its ``not_before`` (a backoff, a
+        deferral, a hand-back) when later than its queuing."""
+        if self.not_before is None:
+            return self.queued_at
+        return max(self.queued_at, self.not_before)
+
     def claimable(self, now: datetime) -> bool:
         """Whether a worker may take it now."""
         return self.status is RunStatus.QUEUED and (

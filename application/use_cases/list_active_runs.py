@@ -50,11 +50,9 @@ def why_stuck(run: Run, now: datetime, queue_wait: timedelta) -> str | None:
         return (
             f"its lease ended {(now - lease).total_seconds():.0f} s ago and no worker took it back"
         )
-    if run.status is RunStatus.QUEUED:
-        ready = max(run.queued_at, run.not_before or run.queued_at)
-        if ready < now - queue_wait:
-            waited = (now - ready).total_seconds()
-            return f"claimable for {waited:.0f} s and no worker took it"
+    if run.status is RunStatus.QUEUED and run.ready_at < now - queue_wait:
+        waited = (now - run.ready_at).total_seconds()
+        return f"claimable for {waited:.0f} s and no worker took it"
     return None
 
 

@@ -104,10 +104,7 @@ class InMemoryRunRepository:
         def unattended(run: Run) -> bool:
             if run.status is RunStatus.RUNNING:
                 return run.lease_expires_at is not None and run.lease_expires_at < expired_before
-            if run.status is RunStatus.QUEUED:
-                ready = max(run.queued_at, run.not_before or run.queued_at)
-                return ready < ready_before
-            return False
+            return run.status is RunStatus.QUEUED and run.ready_at < ready_before
 
         return self._oldest_first([r for r in self._rows().values() if unattended(r)], limit)
 
@@ -135,11 +132,7 @@ class InMemoryRunRepository:
 
     async def backlog(self, now: datetime) -> RunBacklog:
         queued = [r for r in self._rows().values() if r.status is RunStatus.QUEUED]
-        ready = [
-            max(r.queued_at, r.not_before) if r.not_before is not None else r.queued_at
-            for r in queued
-            if r.not_before is None or r.not_before <= now
-        ]
+        ready = [r.ready_at for r in queued if r.claimable(now)]
         return RunBacklog(len(queued), min(ready, default=None))
 
     async def purge_finished(self, before: datetime, limit: int) -> int:
