@@ -21,9 +21,9 @@ from thedata.entrypoints.http.health import HealthBody, HealthCheckEntry
 from thedata.entrypoints.http.openapi_headers import declare_headers
 from thedata.entrypoints.http.problems import (
     PROBLEM_MEDIA_TYPE,
-    PROBLEM_TYPE_BASE,
     FieldProblem,
     Problem,
+    problem_of,
 )
 from thedata.entrypoints.http.request_context import MIN_BODY_RATE
 from thedata.entrypoints.http.schemas.api_keys import (
@@ -143,15 +143,7 @@ def _problem(
     errors: list[FieldProblem] | None = None,
 ) -> Problem:
     """The problem ``problems.problem_response`` answers with, for a request to ``instance``."""
-    return Problem(
-        type=PROBLEM_TYPE_BASE + code.replace("_", "-") if code else "about:blank",
-        title=status.phrase,
-        status=status.value,
-        detail=detail,
-        instance=instance,
-        request_id=REQUEST_ID,
-        errors=errors,
-    )
+    return problem_of(status, detail, instance, REQUEST_ID, code=code, errors=errors)
 
 
 _PROBLEMS: dict[HTTPStatus, tuple[str, Problem]] = {

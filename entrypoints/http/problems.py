@@ -65,6 +65,28 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     errors: list[FieldProblem] | None = None
 
 
+def problem_of(
+    status: HTTPStatus,
+    detail: str,
+    instance: str,
+    request_id: str,
+    *,
+    code: str | None = None,
+    errors: list[FieldProblem] | None = None,
+) -> Problem:
+    """The problem detail for ``status``: its type ours when ``code`` names one (its
+    underscores as hyphens), else ``about:blank``; its title the status's phrase."""
+    return Problem(
+        type=PROBLEM_TYPE_BASE + code.replace("_", "-") if code else "about:blank",
+        title=status.phrase,
+        status=status.value,
+        detail=detail,
+        instance=instance,
+        request_id=request_id,
+        errors=errors,
+    )
+
+
 def problem_response(
     request: Request[Any, Any, Any],
     status: HTTPStatus,
@@ -75,14 +97,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> Response[Problem]:
     """Build the problem answer; ``code`` names a problem type of ours, else ``about:blank``."""
-    problem = Problem(
-        type=PROBLEM_TYPE_BASE + code.replace("_", "-") if code else "about:blank",
-        title=status.phrase,
-        status=status.value,
-        detail=detail,
-        instance=request.url.path,
-        request_id=request_id_of(request.scope),
-        errors=errors,
+    problem = problem_of(
+        status, detail, request.url.path, request_id_of(request.scope), code=code, errors=errors
     )
     return Response(
         problem, status_code=status.value, media_type=PROBLEM_MEDIA_TYPE, headers=headers
