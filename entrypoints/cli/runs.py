@@ -16,6 +16,7 @@ from uuid import UUID
 from thedata.application.use_cases import ActiveRun, ActiveRuns
 from thedata.domain.errors import DomainError
 from thedata.domain.runs import Run
+from thedata.entrypoints.cli.tables import render_table
 from thedata.entrypoints.config import Settings
 from thedata.entrypoints.container import build_container, started
 from thedata.entrypoints.resolve import resolve
@@ -85,7 +86,7 @@ def render_runs(active: ActiveRuns, *, stuck_only: bool) -> str:
     """A table a person reads (times in UTC); the queue's state in one line when it is empty."""
     if not active.runs:
         return "no run is stuck" if stuck_only else "no run is queued or running"
-    rows = [_HEADER] + [
+    rows = [
         (
             str(e.run.id),
             str(e.run.organization_id),
@@ -98,8 +99,4 @@ def render_runs(active: ActiveRuns, *, stuck_only: bool) -> str:
         )
         for e in active.runs
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+    return render_table(_HEADER, rows)

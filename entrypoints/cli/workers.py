@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from thedata.application.use_cases import WorkersSeen
+from thedata.entrypoints.cli.tables import render_table
 from thedata.entrypoints.config import Settings
 from thedata.entrypoints.container import build_container, started
 from thedata.entrypoints.resolve import resolve
@@ -28,7 +29,7 @@ def render_workers(seen: WorkersSeen) -> str:
     """A table a person reads: ages in seconds by the database's clock, runs held of the most."""
     if not seen.workers:
         return "no worker has been seen: queued runs wait (start `thedata worker`)"
-    rows = [_HEADER] + [
+    rows = [
         (
             w.id,
             w.host,
@@ -40,9 +41,4 @@ def render_workers(seen: WorkersSeen) -> str:
         )
         for w in seen.workers
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    return "\n".join(lines)
+    return render_table(_HEADER, rows)
