@@ -8,7 +8,9 @@ another database on the same server: upsert, append and full refresh. Runs
 die before any batch, between a batch's rows and its state update (or just
 after the update, before the commit), or before a full refresh's finish, and
 are resumed by a new attempt or by the same one; others are superseded by a
-larger epoch mid-stream, and come back as zombies. The oracle is the source
+larger epoch mid-stream, and come back as zombies. Reads fetch the rows by
+address or by scanning the table, and tell transactions apart by lists of ids
+or by ``age`` alone, switching at random between runs. The oracle is the source
 itself, read with a plain SELECT:
 
 - after a run completes, the full refresh's table equals the source, and so
@@ -53,6 +55,7 @@ from tests.conftest import TEST_DATABASE_PREFIX, tcp_endpoint
 from tests.contract.test_stream_readers import postgres_reader_for
 from tests.contract.test_stream_writers import postgres_writer_for
 from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy
+from thedata.adapters.connectors.postgres import cursor as incremental_sql
 from thedata.adapters.connectors.postgres.state import STATE_TABLE, StreamState
 from thedata.application.move_stream import move_stream
 from thedata.application.ports import (
@@ -195,6 +198,8 @@ class EngineMachine(RuleBasedStateMachine):
             ),
         }
         self.pipelines = {kind: f"p_{tag}_{kind}" for kind in self.streams}
+        self.address_limit = incremental_sql.ADDRESS_LIMIT
+        self.xid_list_limit = incremental_sql.XID_LIST_LIMIT
         self.source = psycopg.connect(self.source_url, autocommit=True)
         self.destination = psycopg.connect(self.destination_url, autocommit=True)
         # no primary key, so that a stream without a declared key appends; the upsert
@@ -348,14 +353,25 @@ class EngineMachine(RuleBasedStateMachine):
         before_write: Callable[[int], Awaitable[None]] = nothing,
         before_finish: Hook = nothing,
     ) -> None:
-        await move_stream(
-            self.reader,
-            HookedWriter(self.writer, before_write, before_finish),
-            pipeline=self.pipelines[kind],
-            stream=self.streams[kind],
-            epoch=epoch,
-            batch_rows=batch_rows,
-        )
+        with (
+            patch.object(incremental_sql, "ADDRESS_LIMIT", self.address_limit),
+            patch.object(incremental_sql, "XID_LIST_LIMIT", self.xid_list_limit),
+        ):
+            await move_stream(
+                self.reader,
+                HookedWriter(self.writer, before_write, before_finish),
+                pipeline=self.pipelines[kind],
+                stream=self.streams[kind],
+                epoch=epoch,
+                batch_rows=batch_rows,
+            )
+
+    @rule(limit=st.sampled_from([0, 1, incremental_sql.ADDRESS_LIMIT]), xid_lists=st.booleans())
+    def reads_choose_a_path(self, limit: int, xid_lists: bool) -> None:
+        """Later reads fetch the rows by address up to ``limit`` of them, and scan the table
+        past it (0: always); they tell transactions apart by lists of ids or by ``age``."""
+        self.address_limit = limit
+        self.xid_list_limit = incremental_sql.XID_LIST_LIMIT if xid_lists else -1
 
     def publish_dies(
         self, saves_before: int, *, after_the_update: bool

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import psutil
 import psycopg
@@ -31,6 +32,7 @@ from tests.contract.test_stream_readers import (
     postgres_source,
 )
 from thedata.adapters.connectors import DefaultConnectorFactory, NetworkPolicy
+from thedata.adapters.connectors.postgres import cursor as incremental_sql
 from thedata.adapters.connectors.postgres.copy_out import CHUNK_BYTES, SIGNATURE, TRAILER
 from thedata.application.errors import ConnectorMisconfigured
 from thedata.application.ports import (
@@ -676,6 +678,8 @@ steps = st.lists(
     script=steps,
     savepoints=st.booleans(),
     frame_format=st.sampled_from([BINARY, ROWS]),
+    address_limit=st.sampled_from([0, 1, incremental_sql.ADDRESS_LIMIT]),
+    xid_lists=st.booleans(),
 )
 def test_successive_interrupted_reads_give_every_row_exactly_once(
     reader: StreamReader,
@@ -685,11 +689,15 @@ def test_successive_interrupted_reads_give_every_row_exactly_once(
     script: list[tuple[str, list[int]]],
     savepoints: bool,
     frame_format: FrameFormat,
+    address_limit: int,
+    xid_lists: bool,
 ) -> None:
     """Whatever inserts (with ties and cursor values below the position), transactions left
     open across reads, and reads cut short after any batch: once everything has committed,
     the batches of all reads, each resuming where the last consumed batch ended, hold every
-    row of the table exactly once (the oracle: a plain SELECT)."""
+    row of the table exactly once (the oracle: a plain SELECT). Rows are fetched by address
+    up to ``address_limit`` of them, by scanning the table past it; transactions are told
+    apart by lists of ids or by ``age`` alone."""
     table = f"p_{uuid.uuid4().hex[:10]}"
     key = sql.SQL("PRIMARY KEY" if keyed else "")
     name = sql.Identifier(table)
@@ -763,7 +771,12 @@ def test_successive_interrupted_reads_give_every_row_exactly_once(
         await read_once(None)
         assert sorted(delivered) == oracle
 
-    asyncio.run(scenario())
+    xid_list_limit = incremental_sql.XID_LIST_LIMIT if xid_lists else -1
+    with (
+        patch.object(incremental_sql, "ADDRESS_LIMIT", address_limit),
+        patch.object(incremental_sql, "XID_LIST_LIMIT", xid_list_limit),
+    ):
+        asyncio.run(scenario())
 
 
 async def test_a_table_locked_against_reading_fails_retryably_after_the_timeout(

@@ -7,7 +7,8 @@ checked against the catalog in that snapshot, and every batch comes from it.
 Output settings that change a value's text (time zone, date and interval
 style, float digits) are pinned, so a position's text reads back the same.
 A full read is one ``COPY``; an incremental one is a first pass that finds
-the batch boundaries (``cursor``), then one ``COPY`` of the rows committed
+the batch boundaries (``cursor``; when few rows are to be read, from the
+addresses a pass before it listed), then one ``COPY`` of the rows committed
 late and one of the rows after the position, each cut into batches. Every
 format but rows passes the server's bytes on: binary COPY, CSV, or JSON Lines
 (``text_copy``).
@@ -26,7 +27,14 @@ from psycopg import sql
 from thedata.adapters.connectors.kind import Environment
 from thedata.adapters.connectors.names import identifier
 from thedata.adapters.connectors.postgres.config import PostgresConfig
-from thedata.adapters.connectors.postgres.cursor import HORIZON, Cuts, Horizon, IncrementalSql
+from thedata.adapters.connectors.postgres.cursor import (
+    BY_ADDRESS,
+    BY_SCAN,
+    HORIZON,
+    Cuts,
+    Horizon,
+    IncrementalSql,
+)
 from thedata.adapters.connectors.postgres.fingerprint import PINNED_OUTPUT, table_fingerprint
 from thedata.adapters.connectors.postgres.read_formats import (
     Out,
@@ -202,11 +210,25 @@ class PostgresStreamReader:
             raise StreamFailed(STANDBY)
         horizon = Horizon(str(snapshot), int(xmin), int(young))
         queries = IncrementalSql(table, plan, horizon)
-        found = await (await connection.execute(queries.cuts(), queries.params)).fetchall()
-        cuts = queries.read_cuts(found)
+        cuts = await _cuts(connection, queries)
         return _incremental(
             connection, table, plan, horizon, Statements(queries, plan, one_line), cuts
         )
+
+
+async def _cuts(connection: Connection, queries: IncrementalSql) -> Cuts:
+    """Where the read's batches end: from the rows' addresses first when the table has them
+    (nothing more is asked when there is no row to read)."""
+    listing = queries.addresses()
+    if listing is not None:
+        found = await (await connection.execute(listing, queries.params)).fetchone()
+        assert found is not None  # noqa: S101 - an aggregate without GROUP BY returns one row
+        if not found[0]:
+            return Cuts((), ())
+        if queries.by_address(int(found[0]), found[1]):
+            await connection.execute(BY_ADDRESS)
+    rows = await (await connection.execute(queries.cuts(), queries.params)).fetchall()
+    return queries.read_cuts(rows)
 
 
 async def _full(
@@ -263,6 +285,8 @@ async def _incremental(
             # nothing new: only the snapshot moves on, so the next read looks back less far
             end = Position(after.cursor, after.key, horizon.snapshot)
             yield Batch(plan.format, empty(plan.format), end)
+        if plan.fingerprint is not None and statements.queries.addressed:
+            await connection.execute(BY_SCAN)
         await _fingerprint(connection, table, plan, complete=horizon.quiet)
 
 
