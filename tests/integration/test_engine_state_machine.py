@@ -366,12 +366,16 @@ class EngineMachine(RuleBasedStateMachine):
                 batch_rows=batch_rows,
             )
 
-    @rule(limit=st.sampled_from([0, 1, incremental_sql.ADDRESS_LIMIT]), xid_lists=st.booleans())
-    def reads_choose_a_path(self, limit: int, xid_lists: bool) -> None:
+    @rule(
+        limit=st.sampled_from([0, 1, incremental_sql.ADDRESS_LIMIT]),
+        xid_lists=st.sampled_from([-1, 2, incremental_sql.XID_LIST_LIMIT]),
+    )
+    def reads_choose_a_path(self, limit: int, xid_lists: int) -> None:
         """Later reads fetch the rows by address up to ``limit`` of them, and scan the table
-        past it (0: always); they tell transactions apart by lists of ids or by ``age``."""
+        past it (0: always); they tell transactions apart by lists of ids in windows of up to
+        ``xid_lists`` ids, by ``age`` in longer ones (-1: always)."""
         self.address_limit = limit
-        self.xid_list_limit = incremental_sql.XID_LIST_LIMIT if xid_lists else -1
+        self.xid_list_limit = xid_lists
 
     def publish_dies(
         self, saves_before: int, *, after_the_update: bool

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -640,6 +641,75 @@ async def test_when_nothing_is_new_only_the_snapshot_moves_on(
         assert moved.snapshot != end.snapshot
 
 
+def rows_scanned(url: str, table: str, at_least: int) -> int:
+    """PostgreSQL's count of rows its sequential scans read from ``table``, once it reached
+    ``at_least`` (a session reports its counts, all at once, when it ends)."""
+    query = "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relid = %s::regclass"
+    deadline = time.monotonic() + 10
+    with psycopg.connect(url, autocommit=True) as connection:
+        while True:
+            connection.execute("SELECT pg_stat_clear_snapshot()")
+            row = connection.execute(query, (table,)).fetchone()
+            assert row is not None
+            if row[0] >= at_least or time.monotonic() > deadline:
+                return int(row[0])
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize("xid_lists", [incremental_sql.XID_LIST_LIMIT, -1])
+async def test_a_read_of_a_few_new_rows_scans_the_table_once(
+    reader: StreamReader, source_database_url: str, xid_lists: int
+) -> None:
+    """A first pass finds the few rows to read; the batches and the rows come by address, not
+    by scanning again (the oracle: the server's own count of rows its scans read). Whichever
+    form the transaction windows take."""
+    wide_table(source_database_url, 5_000, width=32)
+    first = await read(reader, source_database_url, "wide", plan_for(WIDE, "id", 10_000))
+    end = first[-1][1]
+    run(
+        source_database_url,
+        "INSERT INTO wide SELECT n, md5(n::text) FROM generate_series(5001, 5003) n",
+    )
+    before = rows_scanned(source_database_url, "wide", 5_000)  # the first read's pass is in
+    with patch.object(incremental_sql, "XID_LIST_LIMIT", xid_lists):
+        rows = flat(await read(reader, source_database_url, "wide", plan_for(WIDE, "id", 2, end)))
+    assert [row[0] for row in rows] == [5001, 5002, 5003]
+    assert rows_scanned(source_database_url, "wide", before + 5_003) - before == 5_003
+
+
+async def test_a_child_attached_while_a_read_runs_stays_out_of_it(
+    reader: StreamReader, source_database_url: str
+) -> None:
+    """The read's lock does not stop ``ALTER TABLE ... INHERIT``: a table that had no children
+    when the read began is read alone to the end, as its snapshot's catalog says, and the
+    child's rows (the same addresses as the table's) neither come nor move the position."""
+    run(
+        source_database_url,
+        "CREATE TABLE parent (id integer PRIMARY KEY, v integer NOT NULL)",
+        "CREATE TABLE child (id integer PRIMARY KEY, v integer NOT NULL)",
+        "INSERT INTO parent SELECT n, n FROM generate_series(1, 5) n",
+        "INSERT INTO child SELECT n, n FROM generate_series(101, 105) n",
+    )
+    shape = await reader.shape("parent")
+    cuts = incremental_sql.IncrementalSql.cuts
+
+    def attached_first(queries: incremental_sql.IncrementalSql) -> sql.Composed:
+        # after the first pass listed the table's rows, before the batches are cut
+        run(source_database_url, "ALTER TABLE child INHERIT parent")
+        return cuts(queries)
+
+    rows = []
+    with patch.object(incremental_sql.IncrementalSql, "cuts", attached_first):
+        async with reader.read("parent", plan_for(shape, "v", 2)) as batches:
+            async for batch in batches:
+                rows += await rows_of(source_database_url, batch, shape)
+                end = batch.end
+    assert select(source_database_url, "SELECT count(*) FROM parent") == [(10,)]
+    assert rows == [(n, n) for n in range(1, 6)]
+    assert end is not None
+    assert end.cursor == "5"
+
+
 async def test_a_snapshot_from_ahead_of_the_source_is_refused(
     reader: StreamReader, source_database_url: str
 ) -> None:
@@ -679,7 +749,7 @@ steps = st.lists(
     savepoints=st.booleans(),
     frame_format=st.sampled_from([BINARY, ROWS]),
     address_limit=st.sampled_from([0, 1, incremental_sql.ADDRESS_LIMIT]),
-    xid_lists=st.booleans(),
+    xid_lists=st.sampled_from([-1, 2, incremental_sql.XID_LIST_LIMIT]),
 )
 def test_successive_interrupted_reads_give_every_row_exactly_once(
     reader: StreamReader,
@@ -690,14 +760,14 @@ def test_successive_interrupted_reads_give_every_row_exactly_once(
     savepoints: bool,
     frame_format: FrameFormat,
     address_limit: int,
-    xid_lists: bool,
+    xid_lists: int,
 ) -> None:
     """Whatever inserts (with ties and cursor values below the position), transactions left
     open across reads, and reads cut short after any batch: once everything has committed,
     the batches of all reads, each resuming where the last consumed batch ended, hold every
     row of the table exactly once (the oracle: a plain SELECT). Rows are fetched by address
     up to ``address_limit`` of them, by scanning the table past it; transactions are told
-    apart by lists of ids or by ``age`` alone."""
+    apart by lists of ids in windows of up to ``xid_lists`` ids, by ``age`` in longer ones."""
     table = f"p_{uuid.uuid4().hex[:10]}"
     key = sql.SQL("PRIMARY KEY" if keyed else "")
     name = sql.Identifier(table)
@@ -771,10 +841,9 @@ def test_successive_interrupted_reads_give_every_row_exactly_once(
         await read_once(None)
         assert sorted(delivered) == oracle
 
-    xid_list_limit = incremental_sql.XID_LIST_LIMIT if xid_lists else -1
     with (
         patch.object(incremental_sql, "ADDRESS_LIMIT", address_limit),
-        patch.object(incremental_sql, "XID_LIST_LIMIT", xid_list_limit),
+        patch.object(incremental_sql, "XID_LIST_LIMIT", xid_lists),
     ):
         asyncio.run(scenario())
 

@@ -10,10 +10,17 @@ integer, and ``INT_MAX`` for the permanent ids 0, 1 and 2.
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from thedata.adapters.connectors.postgres.cursor import XID_LIST_LIMIT, Horizon, late_age, xid_list
+from thedata.adapters.connectors.postgres.cursor import (
+    XID_LIST_LIMIT,
+    Horizon,
+    late_age,
+    xid_list,
+)
+from thedata.application.ports.streams import StreamFailed
 
 INT_MAX = 2**31 - 1
 
@@ -39,6 +46,9 @@ xids = st.integers(0, 2**32 - 1)
 
 
 @given(horizon=horizons, young=windows, xid=xids, near=st.integers(-400, 400))
+@example(horizon=2**32 - 5, young=10, xid=1, near=6)  # the window wraps past 2^32
+@example(horizon=3 * 2**32 - 1, young=4, xid=2, near=1)
+@example(horizon=2**32 + 1, young=3, xid=0, near=-2)  # it starts just past a wrap
 def test_the_young_list_holds_exactly_the_ids_age_calls_young(
     horizon: int, young: int, xid: int, near: int
 ) -> None:
@@ -51,6 +61,8 @@ def test_the_young_list_holds_exactly_the_ids_age_calls_young(
 
 
 @given(horizon=horizons, young=windows, behind=st.integers(0, 300), near=st.integers(-700, 400))
+@example(horizon=2**32 + 4, young=2, behind=9, near=-3)  # the late window spans a wrap
+@example(horizon=3 * 2**32, young=0, behind=1, near=-1)
 def test_the_late_list_holds_exactly_the_ids_age_calls_late(
     horizon: int, young: int, behind: int, near: int
 ) -> None:
@@ -69,3 +81,13 @@ def test_a_window_wider_than_the_limit_is_left_to_age() -> None:
     assert xid_list(10, 10 + XID_LIST_LIMIT) is not None
     assert xid_list(10, 11 + XID_LIST_LIMIT) is None
     assert xid_list(10, 10) == "{}"
+
+
+def test_a_late_window_reaching_the_oldest_age_is_refused() -> None:
+    """``age()`` gives the permanent ids ``INT_MAX``: a look-back that far would take every
+    frozen row again (duplicates in append mode), so it is refused like an older one."""
+    horizon = Horizon("1000:1000:", 1000, 0)
+    assert late_age(horizon, 1000 - (2**31 - 2)) == 2**31 - 2
+    for stored in (1000 - (2**31 - 1), 1000 - 2**31):
+        with pytest.raises(StreamFailed, match="older than 2\\^31"):
+            late_age(horizon, stored)

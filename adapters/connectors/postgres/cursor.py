@@ -16,16 +16,23 @@ Rows are never lost; rows of young transactions wait for the next read.
 
 When few rows are to be read (``ADDRESS_LIMIT``), a first pass lists their
 addresses (``ctid``) and every later statement fetches just those: one pass
-over the table instead of two. An address names the same row version for
-the whole read, since the snapshot keeps that version alive; only a table
-without children has one address per row.
+over the table, where a larger read makes three. An address names the same row version for
+the whole read, since the snapshot keeps that version alive. The list
+travels as a setting of the transaction, set by a statement with a
+parameter: a ``COPY`` takes no parameters, and a list written into its text
+would fill the source's logs and ``pg_stat_statements``. A table without
+children is read ``ONLY``: a child attached while the read runs (which its
+lock does not stop) stays out, as the snapshot's catalog says.
 
 Transaction ids are compared with ``age(xmin)``, which counts back from the
 reading transaction's own reference point in 32 bits: exact for rows written
 within the last 2^31 transactions; a horizon older than that is refused. When
-a window holds few ids (``XID_LIST_LIMIT``), rows are judged by ``xmin``
-being one of them instead: the same test, but one a parallel scan may run
-(``age`` may not), which halves the first pass on two cores.
+a window holds few ids (``XID_LIST_LIMIT``), the first passes judge rows by
+``xmin`` being one of them instead: the same test, but one a parallel scan
+may run (``age`` may not), which halves the first pass on two cores. Only
+on PostgreSQL 15 and later, which looks such a list up in a hash table for
+``NOT (xmin = ANY ...)`` too (14 does for ``= ANY`` only, 13 for neither:
+10,000 ids would cost 10,000 comparisons a row).
 """
 
 from __future__ import annotations
@@ -46,18 +53,18 @@ SELECT pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::tex
 """
 _SNAPSHOT = re.compile(r"(\d+):(\d+):(?:\d+(?:,\d+)*)?")
 _LONGEST_AGE = 2**31 - 1
-BY_ADDRESS = "SET LOCAL enable_seqscan = off"
-"""The planner prices each fetch by address as a random read from disk and scans the whole
-table instead; a table read often is in memory, where 10,000 fetches took 9 to 43 ms and the
-scan 110 ms. Only the read's own statements run under it."""
-BY_SCAN = "SET LOCAL enable_seqscan = on"
-"""Back to scans, for the whole table's fingerprint."""
-ADDRESS_LIMIT = 100_000
-"""Up to this many rows to read, they are fetched by address; past it, by scanning the table
-(the address pass stops counting there, so it costs a fraction of a scan)."""
+ADDRESS_LIMIT = 20_000
+"""Up to this many rows to read, they are fetched by address (a setting of about 250 KB);
+past it, by scanning the table. The pass stops counting there, but on a read that moves more
+rows it may still have looked at most of the table."""
+ADDRESSES = "SELECT set_config('thedata.addresses', %s, true)"
+_AT_ADDRESSES = sql.SQL("ctid = ANY (current_setting('thedata.addresses')::tid[])")
 _AGE = sql.SQL("age(xmin)")
-XID_LIST_LIMIT = 100_000
-"""Up to this many transaction ids in a window, ``xmin`` is looked up in a list of them."""
+XID_LIST_LIMIT = 10_000
+"""Up to this many transaction ids in a window, ``xmin`` is looked up in a list of them (a
+parameter of about 110 KB)."""
+XID_LISTS_SINCE = 150_000
+"""The first server version that hashes ``NOT (xmin = ANY (list))``."""
 _FIRST_NORMAL_XID = 3
 """Lower ids are permanent ones (invalid, bootstrap, frozen), which ``age`` calls infinitely
 old: never in a window."""
@@ -96,8 +103,8 @@ def xid_list(first: int, stop: int) -> str | None:
     ``XID_LIST_LIMIT`` of them)."""
     if stop - first > XID_LIST_LIMIT:
         return None
-    ids = (str(xid) for xid in (n & 0xFFFFFFFF for n in range(first, stop)))
-    return "{" + ",".join(i for i in ids if int(i) >= _FIRST_NORMAL_XID) + "}"
+    ids = (n & 0xFFFFFFFF for n in range(first, stop))
+    return "{" + ",".join(str(i) for i in ids if i >= _FIRST_NORMAL_XID) + "}"
 
 
 def stored_horizon(position: Position | None) -> int | None:
@@ -120,7 +127,7 @@ def late_age(horizon: Horizon, stored: int | None) -> int | None:
     if stored == horizon.xmin:  # no transaction ended since: nothing can have come in late
         return None
     oldest = horizon.young + (horizon.xmin - stored)
-    if oldest > _LONGEST_AGE:
+    if oldest >= _LONGEST_AGE:  # age() calls the permanent ids INT_MAX old: never late
         raise StreamFailed(TOO_OLD)
     return oldest
 
@@ -157,13 +164,16 @@ class Cuts:
 class IncrementalSql:
     """The statements of one incremental read of ``table`` under ``plan``."""
 
-    def __init__(self, table: SourceTable, plan: ReadPlan, horizon: Horizon) -> None:
+    def __init__(
+        self, table: SourceTable, plan: ReadPlan, horizon: Horizon, *, server_version: int
+    ) -> None:
         assert plan.cursor_field is not None  # noqa: S101 - the reader only builds it then
         cursor, key = plan.cursor_field, plan.shape.primary_key
         for name in (cursor, *key):
             if name not in table.cast_types:
                 raise StreamFailed(f"the source table {table.name!r} has no column {name!r}")
-        self._table = sql.Identifier(table.schema, table.name)
+        named = sql.Identifier(table.schema, table.name)
+        self._table = sql.SQL("ONLY {}").format(named) if table.plain else named
         self._cursor, self._names = cursor, (cursor, *key)
         nullable = {c.name for c in table.shape.columns if c.nullable}
         if key:
@@ -192,18 +202,14 @@ class IncrementalSql:
         stored = stored_horizon(after)
         oldest = late_age(horizon, stored)
         self._looks_back = oldest is not None
-        # the young: age 0 (the reference point) back to the horizon; the late: the stored
-        # horizon up to this one
-        young_ids = xid_list(horizon.xmin, horizon.xmin + horizon.young + 1)
-        late_ids = None if stored is None else xid_list(stored, horizon.xmin)
-        self._params.update(young_ids=young_ids, late_ids=late_ids)
         if oldest is not None:
             self._params["late"] = oldest
-
-    @property
-    def addressed(self) -> bool:
-        """Whether the read's statements fetch the rows at the listed addresses only."""
-        return self._addressed
+        # the young: age 0 (the reference point) back to the horizon; the late: the stored
+        # horizon up to this one
+        lists = server_version >= XID_LISTS_SINCE
+        young_ids = xid_list(horizon.xmin, horizon.xmin + horizon.young + 1) if lists else None
+        late_ids = xid_list(stored, horizon.xmin) if lists and stored is not None else None
+        self._params.update(young_ids=young_ids, late_ids=late_ids)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -223,20 +229,23 @@ class IncrementalSql:
         )
         return sql.SQL("({}) > ({})").format(self._ordered(), bound)
 
-    def _settled(self) -> sql.Composable:
-        """The row's transaction is older than every one running when the read began."""
+    def _settled(self, *, lists: bool) -> sql.Composable:
+        """The row's transaction is older than every one running when the read began (with
+        ``lists``, by a list of ids when the window is short: not for a ``COPY``, whose
+        parameters are written into its text)."""
         if self._quiet:
             return sql.SQL("true")
-        if self._params["young_ids"] is not None:
+        if lists and self._params["young_ids"] is not None:
             return sql.SQL("NOT (xmin = ANY ({}::xid[]))").format(sql.Placeholder("young_ids"))
         return sql.SQL("NOT ({} BETWEEN 0 AND {})").format(_AGE, sql.Placeholder("young"))
 
-    def _late(self) -> sql.Composable:
+    def _late(self, *, lists: bool) -> sql.Composable:
         """The row was written at or after the stored horizon, and is settled (false when
-        there is nothing to look back for). Old rows fail the first test: one ``age`` call."""
+        there is nothing to look back for; ``lists`` as for ``_settled``). Old rows fail the
+        first test: one ``age`` call."""
         if not self._looks_back:
             return sql.SQL("false")
-        if self._params["late_ids"] is not None:
+        if lists and self._params["late_ids"] is not None:
             return sql.SQL("xmin = ANY ({}::xid[])").format(sql.Placeholder("late_ids"))
         return sql.SQL("{} <= {} AND {} > {}").format(
             _AGE, sql.Placeholder("late"), _AGE, sql.Placeholder("young")
@@ -246,34 +255,31 @@ class IncrementalSql:
         """Every row the read must look at: a NULL to refuse, one after the position, a late
         one."""
         return sql.SQL("{} OR ({} AND {}) OR ({})").format(
-            self._null(), self._past(), self._settled(), self._late()
+            self._null(), self._past(), self._settled(lists=True), self._late(lists=True)
         )
 
     def _reading(self, condition: sql.Composable) -> sql.Composed:
         """``FROM`` the table ``WHERE`` the condition holds: only at the listed addresses, when
         the read has them."""
         if self._addressed:
-            condition = sql.SQL("ctid = ANY ({}::tid[]) AND ({})").format(
-                sql.Placeholder("addresses"), condition
-            )
+            condition = sql.SQL("{} AND ({})").format(_AT_ADDRESSES, condition)
         return sql.SQL("FROM {} WHERE {}").format(self._table, condition)
 
     def addresses(self) -> sql.Composed | None:
-        """A pass that lists the addresses of the rows to read and their count, at most
-        ``ADDRESS_LIMIT`` + 1 (``None``: addresses are not unique in a table with children)."""
+        """A pass that counts the rows to read, up to ``ADDRESS_LIMIT`` + 1, and lists their
+        addresses when there are no more than that (``None``: the table has children, whose
+        addresses repeat those of the table)."""
         if not self._plain:
             return None
         return sql.SQL(
-            "SELECT count(*), array_agg(ctid)::text FROM"
-            " (SELECT ctid FROM {} WHERE {} LIMIT {}) listed"
-        ).format(self._table, self._candidates(), sql.Literal(ADDRESS_LIMIT + 1))
+            "SELECT count(*), CASE WHEN count(*) <= {limit} THEN array_agg(ctid)::text END"
+            " FROM (SELECT ctid FROM {table} WHERE {candidates} LIMIT {limit} + 1) listed"
+        ).format(limit=sql.Literal(ADDRESS_LIMIT), table=self._table, candidates=self._candidates())
 
-    def by_address(self, count: int, addresses: str | None) -> bool:
-        """Take the address pass's answer: whether every later statement reads only the rows
-        at those addresses (there are few enough of them)."""
-        if 0 < count <= ADDRESS_LIMIT:
-            self._addressed = True
-            self._params["addresses"] = addresses
+    def by_address(self, count: int) -> bool:
+        """Take the address pass's count: whether every later statement reads only the rows at
+        the listed addresses (there are few enough of them), once ``ADDRESSES`` set them."""
+        self._addressed = 0 < count <= ADDRESS_LIMIT
         return self._addressed
 
     def _null(self) -> sql.Composable:
@@ -350,11 +356,12 @@ class IncrementalSql:
 
     def select(self, columns: Sequence[str], *, late: bool) -> sql.Composed:
         """The late rows (at or below the position) or the rows after it, in order."""
-        where = (
-            sql.SQL("NOT {} AND {}").format(self._past(), self._late())
-            if late
-            else sql.SQL("{} AND {}").format(self._past(), self._settled())
-        )
+        if self._addressed:  # the listed rows after the position are settled, the others late
+            where = sql.SQL("NOT {}" if late else "{}").format(self._past())
+        elif late:
+            where = sql.SQL("NOT {} AND {}").format(self._past(), self._late(lists=False))
+        else:
+            where = sql.SQL("{} AND {}").format(self._past(), self._settled(lists=False))
         order = sql.SQL("{} DESC, {}").format(_AGE, self._ordered()) if late else self._ordered()
         return sql.SQL("SELECT {} {} ORDER BY {}").format(
             sql.SQL(", ").join(map(sql.Identifier, columns)), self._reading(where), order

@@ -28,8 +28,7 @@ from thedata.adapters.connectors.kind import Environment
 from thedata.adapters.connectors.names import identifier
 from thedata.adapters.connectors.postgres.config import PostgresConfig
 from thedata.adapters.connectors.postgres.cursor import (
-    BY_ADDRESS,
-    BY_SCAN,
+    ADDRESSES,
     HORIZON,
     Cuts,
     Horizon,
@@ -209,7 +208,8 @@ class PostgresStreamReader:
         if standby:
             raise StreamFailed(STANDBY)
         horizon = Horizon(str(snapshot), int(xmin), int(young))
-        queries = IncrementalSql(table, plan, horizon)
+        version = connection.info.server_version
+        queries = IncrementalSql(table, plan, horizon, server_version=version)
         cuts = await _cuts(connection, queries)
         return _incremental(
             connection, table, plan, horizon, Statements(queries, plan, one_line), cuts
@@ -223,10 +223,11 @@ async def _cuts(connection: Connection, queries: IncrementalSql) -> Cuts:
     if listing is not None:
         found = await (await connection.execute(listing, queries.params)).fetchone()
         assert found is not None  # noqa: S101 - an aggregate without GROUP BY returns one row
-        if not found[0]:
+        count, addresses = found
+        if not count:
             return Cuts((), ())
-        if queries.by_address(int(found[0]), found[1]):
-            await connection.execute(BY_ADDRESS)
+        if queries.by_address(int(count)):
+            await connection.execute(ADDRESSES, (addresses,))
     rows = await (await connection.execute(queries.cuts(), queries.params)).fetchall()
     return queries.read_cuts(rows)
 
@@ -285,8 +286,6 @@ async def _incremental(
             # nothing new: only the snapshot moves on, so the next read looks back less far
             end = Position(after.cursor, after.key, horizon.snapshot)
             yield Batch(plan.format, empty(plan.format), end)
-        if plan.fingerprint is not None and statements.queries.addressed:
-            await connection.execute(BY_SCAN)
         await _fingerprint(connection, table, plan, complete=horizon.quiet)
 
 
@@ -295,7 +294,9 @@ async def _fingerprint(
 ) -> None:
     """Tell the plan the whole table's fingerprint, in the read's snapshot, when it asks."""
     if plan.fingerprint is not None:
-        source = sql.Identifier(table.schema, table.name)
+        # a table without children in the snapshot is that table ONLY, as COPY reads it
+        named = sql.Identifier(table.schema, table.name)
+        source = sql.SQL("ONLY {}").format(named) if table.plain else named
         plan.fingerprint(
             await table_fingerprint(connection, source, plan.shape.names, complete=complete)
         )
