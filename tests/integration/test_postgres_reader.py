@@ -641,10 +641,14 @@ async def test_when_nothing_is_new_only_the_snapshot_moves_on(
         assert moved.snapshot != end.snapshot
 
 
-def rows_scanned(url: str, table: str, at_least: int) -> int:
-    """PostgreSQL's count of rows its sequential scans read from ``table``, once it reached
-    ``at_least`` (a session reports its counts, all at once, when it ends)."""
-    query = "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relid = %s::regclass"
+def scanned(url: str, table: str, at_least: int) -> tuple[int, int]:
+    """PostgreSQL's counts of the rows its sequential scans read from ``table`` and of the
+    entries its index scans read in its indexes, once the first reached ``at_least`` (a
+    session reports its counts, all at once, when it ends)."""
+    query = """
+    SELECT seq_tup_read, coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables
+    WHERE relid = %s::regclass
+    """
     deadline = time.monotonic() + 10
     with psycopg.connect(url, autocommit=True) as connection:
         while True:
@@ -652,7 +656,7 @@ def rows_scanned(url: str, table: str, at_least: int) -> int:
             row = connection.execute(query, (table,)).fetchone()
             assert row is not None
             if row[0] >= at_least or time.monotonic() > deadline:
-                return int(row[0])
+                return int(row[0]), int(row[1])
             time.sleep(0.05)
 
 
@@ -661,20 +665,25 @@ async def test_a_read_of_a_few_new_rows_scans_the_table_once(
     reader: StreamReader, source_database_url: str, xid_lists: int
 ) -> None:
     """A first pass finds the few rows to read; the batches and the rows come by address, not
-    by scanning again (the oracle: the server's own count of rows its scans read). Whichever
-    form the transaction windows take."""
+    by scanning again nor through the index on the cursor (``id``, the key), which would test
+    every row it meets against the whole list (the planner prefers it: it holds the rows in
+    the read's order). The oracle: the server's own counts of the rows its scans read and
+    fetched through an index. Whichever form the transaction windows take."""
     wide_table(source_database_url, 5_000, width=32)
     first = await read(reader, source_database_url, "wide", plan_for(WIDE, "id", 10_000))
     end = first[-1][1]
     run(
         source_database_url,
-        "INSERT INTO wide SELECT n, md5(n::text) FROM generate_series(5001, 5003) n",
+        "INSERT INTO wide SELECT n, md5(n::text) FROM generate_series(5001, 5300) n",
+        "ANALYZE wide",  # the planner knows how few rows lie past the position, in the index
     )
-    before = rows_scanned(source_database_url, "wide", 5_000)  # the first read's pass is in
+    rows_before, fetched = scanned(source_database_url, "wide", 5_000)  # the first read's
     with patch.object(incremental_sql, "XID_LIST_LIMIT", xid_lists):
-        rows = flat(await read(reader, source_database_url, "wide", plan_for(WIDE, "id", 2, end)))
-    assert [row[0] for row in rows] == [5001, 5002, 5003]
-    assert rows_scanned(source_database_url, "wide", before + 5_003) - before == 5_003
+        rows = flat(await read(reader, source_database_url, "wide", plan_for(WIDE, "id", 7, end)))
+    assert [row[0] for row in rows] == list(range(5001, 5301))
+    rows_after, fetched_after = scanned(source_database_url, "wide", rows_before + 5_300)
+    assert rows_after - rows_before == 5_300
+    assert fetched_after - fetched < 30  # the planner's own peeks at the index's ends, at most
 
 
 async def test_a_child_attached_while_a_read_runs_stays_out_of_it(

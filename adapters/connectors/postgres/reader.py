@@ -30,6 +30,7 @@ from thedata.adapters.connectors.postgres.config import PostgresConfig
 from thedata.adapters.connectors.postgres.cursor import (
     ADDRESSES,
     HORIZON,
+    SCANS_AGAIN,
     Cuts,
     Horizon,
     IncrementalSql,
@@ -286,6 +287,8 @@ async def _incremental(
             # nothing new: only the snapshot moves on, so the next read looks back less far
             end = Position(after.cursor, after.key, horizon.snapshot)
             yield Batch(plan.format, empty(plan.format), end)
+        if plan.fingerprint is not None and statements.queries.addressed:
+            await connection.execute(SCANS_AGAIN)
         await _fingerprint(connection, table, plan, complete=horizon.quiet)
 
 
