@@ -312,7 +312,9 @@ class EngineMachine(RuleBasedStateMachine):
         late.connection.execute("SELECT pg_current_xact_id()")  # a writer's id, from its start
         if savepoint:
             late.connection.execute("SAVEPOINT late")
-        old = pick % (self.clock + 1)
+        # from below every cursor so far (-1) up to a tie with the latest: below a position
+        # stored while it runs, such a row comes only by the look-back (a tie comes by its key)
+        old = pick % (self.clock + 2) - 1
         if update and self.ids:
             late.held.append(self.ids.pop(pick % len(self.ids)))
             row = self.version(late.held[0], old)
