@@ -49,8 +49,11 @@ from thedata.application.ports.streams import Position, ReadPlan, StreamFailed
 
 HORIZON = """
 SELECT pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text,
-       age(xid(pg_snapshot_xmin(pg_current_snapshot()))), pg_is_in_recovery()
+       age(xid(pg_snapshot_xmin(pg_current_snapshot()))), pg_is_in_recovery(),
+       current_setting('server_version_num')::integer
 """
+"""The read's snapshot and horizon, and the server's own version (a proxy may report another
+when the connection starts)."""
 _SNAPSHOT = re.compile(r"(\d+):(\d+):(?:\d+(?:,\d+)*)?")
 _LONGEST_AGE = 2**31 - 1
 ADDRESS_LIMIT = 20_000
@@ -71,6 +74,15 @@ SCANS_AGAIN = (
 )
 """The planner's own choice again, for the whole table's fingerprint."""
 # a scalar subquery: the list is parsed once, whatever the plan
+RELATIONS = """
+WITH RECURSIVE tree (oid) AS (
+    SELECT %s::oid
+    UNION ALL
+    SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.oid
+)
+SELECT array_agg(oid)::text FROM tree
+"""
+"""A table with children and all their children, as the read's snapshot has them."""
 _AT_ADDRESSES = sql.SQL("ctid = ANY ((SELECT current_setting('thedata.addresses')::tid[])::tid[])")
 _AGE = sql.SQL("age(xmin)")
 XID_LIST_LIMIT = 10_000
@@ -178,7 +190,13 @@ class IncrementalSql:
     """The statements of one incremental read of ``table`` under ``plan``."""
 
     def __init__(
-        self, table: SourceTable, plan: ReadPlan, horizon: Horizon, *, server_version: int
+        self,
+        table: SourceTable,
+        plan: ReadPlan,
+        horizon: Horizon,
+        *,
+        server_version: int,
+        relations: str | None = None,
     ) -> None:
         assert plan.cursor_field is not None  # noqa: S101 - the reader only builds it then
         cursor, key = plan.cursor_field, plan.shape.primary_key
@@ -209,6 +227,10 @@ class IncrementalSql:
             )
         self._after = after
         self._plain, self._addressed = table.plain, False
+        # a table with children: only the relations of the snapshot's catalog (``RELATIONS``);
+        # the planner takes children from the latest one, and one attached meanwhile (which
+        # the read's lock does not stop) would give the COPY rows the cuts did not count
+        self._relations = self._params["relations"] = relations
         if after is not None:
             for n, text in enumerate((after.cursor, *after.key)):
                 self._params[f"p{n}"] = text
@@ -276,6 +298,10 @@ class IncrementalSql:
         the read has them."""
         if self._addressed:
             condition = sql.SQL("{} AND ({})").format(_AT_ADDRESSES, condition)
+        elif self._relations is not None:
+            condition = sql.SQL("tableoid = ANY ({}::oid[]) AND ({})").format(
+                sql.Placeholder("relations"), condition
+            )
         return sql.SQL("FROM {} WHERE {}").format(self._table, condition)
 
     def addresses(self) -> sql.Composed | None:
@@ -288,6 +314,11 @@ class IncrementalSql:
             "SELECT count(*), CASE WHEN count(*) <= {limit} THEN array_agg(ctid)::text END"
             " FROM (SELECT ctid FROM {table} WHERE {candidates} LIMIT {limit} + 1) listed"
         ).format(limit=sql.Literal(ADDRESS_LIMIT), table=self._table, candidates=self._candidates())
+
+    @property
+    def relations(self) -> str | None:
+        """The relations a table with children is read from (``RELATIONS``'s answer)."""
+        return self._relations
 
     @property
     def addressed(self) -> bool:

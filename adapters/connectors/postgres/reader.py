@@ -30,6 +30,7 @@ from thedata.adapters.connectors.postgres.config import PostgresConfig
 from thedata.adapters.connectors.postgres.cursor import (
     ADDRESSES,
     HORIZON,
+    RELATIONS,
     SCANS_AGAIN,
     Cuts,
     Horizon,
@@ -81,10 +82,13 @@ STANDBY = (
 
 
 def _settings(lock_timeout: float) -> str:
-    # utility statements: they take no snapshot, so the lock below still comes first
+    # utility statements: they take no snapshot, so the lock below still comes first.
+    # Custom plans: a list of ids is hashed only when the planner sees it as a constant, which
+    # a generic plan (plan_cache_mode set so for the role or database) never does
     return (
         f"SET LOCAL search_path = pg_catalog, pg_temp; {PINNED_OUTPUT};"
-        f" SET LOCAL lock_timeout = '{max(1, int(lock_timeout * 1000))}ms'"
+        f" SET LOCAL lock_timeout = '{max(1, int(lock_timeout * 1000))}ms';"
+        " SET LOCAL plan_cache_mode = force_custom_plan"
     )
 
 
@@ -205,12 +209,17 @@ class PostgresStreamReader:
             )
         row = await (await connection.execute(HORIZON)).fetchone()
         assert row is not None  # noqa: S101 - a SELECT without FROM returns one row
-        snapshot, xmin, young, standby = row
+        snapshot, xmin, young, standby, version = row
         if standby:
             raise StreamFailed(STANDBY)
         horizon = Horizon(str(snapshot), int(xmin), int(young))
-        version = connection.info.server_version
-        queries = IncrementalSql(table, plan, horizon, server_version=version)
+        relations = None
+        if not table.plain:
+            found = await (await connection.execute(RELATIONS, (table.oid,))).fetchone()
+            relations = None if found is None else found[0]
+        queries = IncrementalSql(
+            table, plan, horizon, server_version=int(version), relations=relations
+        )
         cuts = await _cuts(connection, queries)
         return _incremental(
             connection, table, plan, horizon, Statements(queries, plan, one_line), cuts
@@ -289,20 +298,37 @@ async def _incremental(
             yield Batch(plan.format, empty(plan.format), end)
         if plan.fingerprint is not None and statements.queries.addressed:
             await connection.execute(SCANS_AGAIN)
-        await _fingerprint(connection, table, plan, complete=horizon.quiet)
+        await _fingerprint(
+            connection,
+            table,
+            plan,
+            complete=horizon.quiet,
+            relations=statements.queries.relations,
+        )
 
 
 async def _fingerprint(
-    connection: Connection, table: SourceTable, plan: ReadPlan, *, complete: bool
+    connection: Connection,
+    table: SourceTable,
+    plan: ReadPlan,
+    *,
+    complete: bool,
+    relations: str | None = None,
 ) -> None:
-    """Tell the plan the whole table's fingerprint, in the read's snapshot, when it asks."""
-    if plan.fingerprint is not None:
-        # a table without children in the snapshot is that table ONLY, as COPY reads it
-        named = sql.Identifier(table.schema, table.name)
-        source = sql.SQL("ONLY {}").format(named) if table.plain else named
-        plan.fingerprint(
-            await table_fingerprint(connection, source, plan.shape.names, complete=complete)
+    """Tell the plan the whole table's fingerprint, in the read's snapshot, when it asks: of
+    the table ONLY when it had no children then (as ``COPY table TO`` reads it), else of the
+    ``relations`` the snapshot's catalog listed, when the read knows them."""
+    if plan.fingerprint is None:
+        return
+    named = sql.Identifier(table.schema, table.name)
+    source: sql.Composable = sql.SQL("ONLY {}").format(named) if table.plain else named
+    if relations is not None:
+        source = sql.SQL("(SELECT * FROM {} WHERE tableoid = ANY ({}::oid[])) AS {}").format(
+            named, sql.Literal(relations), sql.Identifier(table.name)
         )
+    plan.fingerprint(
+        await table_fingerprint(connection, source, plan.shape.names, complete=complete)
+    )
 
 
 async def _ended(out: Out) -> None:

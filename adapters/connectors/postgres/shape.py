@@ -65,6 +65,7 @@ class SourceTable:
 
     schema: str
     name: str
+    oid: int
     kind: str
     """``pg_class.relkind``: ``r`` table, ``p`` partitioned, ``v`` view, ``m``, ``f``."""
     plain: bool
@@ -106,6 +107,7 @@ async def source_table(connection: Connection, schema: str, name: str) -> Source
     return SourceTable(
         schema=schema,
         name=name,
+        oid=int(oid),
         kind=str(kind),
         plain=bool(plain),
         # a key with a column the user may not read is no key the reader can order by
