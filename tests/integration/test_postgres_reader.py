@@ -749,6 +749,33 @@ async def test_a_child_attached_while_a_read_runs_stays_out_of_it(
     assert len(select(source_database_url, "SELECT id FROM parent")) == len(held) + 6
 
 
+async def test_a_grant_of_some_columns_shows_them_and_says_a_read_needs_the_table(
+    source: tuple[DefaultConnectorFactory, dict[str, Any]], source_database_url: str
+) -> None:
+    """A user who may read some columns of a table sees only those in the shape; a read, which
+    locks the table against changes of its columns (a lock a column grant does not allow),
+    fails for good saying so, not with a bare privilege error."""
+    role = f"partial_{uuid.uuid4().hex[:8]}"
+    run(
+        source_database_url,
+        f"CREATE ROLE {role} LOGIN",
+        "CREATE TABLE kept (id integer NOT NULL, v integer NOT NULL, hidden text)",
+        "INSERT INTO kept VALUES (1, 1, 'a'), (2, 2, 'b')",
+        f"GRANT SELECT (id, v) ON kept TO {role}",
+    )
+    factory, config = source
+    partial = postgres_reader_for(factory, config | {"user": role})
+    try:
+        shape = await partial.shape("kept")
+        assert shape.names == ("id", "v")
+        for plan in (ReadPlan(shape, ROWS, 10), plan_for(shape, "v", 10)):
+            with pytest.raises(StreamFailed, match="needs SELECT on the whole table") as failed:
+                await read(partial, source_database_url, "kept", plan)
+            assert not failed.value.retryable
+    finally:
+        run(source_database_url, "DROP TABLE kept CASCADE", f"DROP ROLE {role}")
+
+
 async def test_a_snapshot_from_ahead_of_the_source_is_refused(
     reader: StreamReader, source_database_url: str
 ) -> None:

@@ -75,6 +75,11 @@ FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamesp
 WHERE n.nspname = %s AND c.relname = %s
 """
 """The planner's row count (``-1``: never analyzed; views have none): no count is made."""
+WHOLE_TABLE = (
+    "reading {stream!r} needs SELECT on the whole table: a read locks it against changes of "
+    "its columns, which a grant of some columns does not allow (to hide columns, grant a "
+    "view of the others)"
+)
 STANDBY = (
     "incremental reads need the primary server: a standby cannot tell which transactions "
     "are still running there"
@@ -192,6 +197,8 @@ class PostgresStreamReader:
                 )
             except psycopg.errors.UndefinedTable:
                 raise no_table(schema, stream) from None
+            except psycopg.errors.InsufficientPrivilege:
+                raise StreamFailed(WHOLE_TABLE.format(stream=stream)) from None
         table = await source_table(connection, schema, stream)  # the snapshot starts here
         if (table.kind in _LOCKABLE) != locked:
             raise StreamFailed(
@@ -322,9 +329,12 @@ async def _fingerprint(
         return
     named = sql.Identifier(table.schema, table.name)
     source: sql.Composable = sql.SQL("ONLY {}").format(named) if table.plain else named
-    if relations is not None:
-        source = sql.SQL("(SELECT * FROM {} WHERE tableoid = ANY ({}::oid[])) AS {}").format(
-            named, sql.Literal(relations), sql.Identifier(table.name)
+    if relations is not None:  # the stream's columns only: the others may not be readable
+        source = sql.SQL("(SELECT {} FROM {} WHERE tableoid = ANY ({}::oid[])) AS {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, plan.shape.names)),
+            named,
+            sql.Literal(relations),
+            sql.Identifier(table.name),
         )
     plan.fingerprint(
         await table_fingerprint(connection, source, plan.shape.names, complete=complete)
