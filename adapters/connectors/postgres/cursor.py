@@ -73,7 +73,6 @@ SCANS_AGAIN = (
     " SET LOCAL enable_bitmapscan TO DEFAULT"
 )
 """The planner's own choice again, for the whole table's fingerprint."""
-# a scalar subquery: the list is parsed once, whatever the plan
 RELATIONS = """
 WITH RECURSIVE tree (oid) AS (
     SELECT %s::oid
@@ -83,6 +82,7 @@ WITH RECURSIVE tree (oid) AS (
 SELECT array_agg(oid)::text FROM tree
 """
 """A table with children and all their children, as the read's snapshot has them."""
+# a scalar subquery: the list is parsed once, whatever the plan
 _AT_ADDRESSES = sql.SQL("ctid = ANY ((SELECT current_setting('thedata.addresses')::tid[])::tid[])")
 _AGE = sql.SQL("age(xmin)")
 XID_LIST_LIMIT = 10_000
@@ -203,8 +203,7 @@ class IncrementalSql:
         for name in (cursor, *key):
             if name not in table.cast_types:
                 raise StreamFailed(f"the source table {table.name!r} has no column {name!r}")
-        named = sql.Identifier(table.schema, table.name)
-        self._table = sql.SQL("ONLY {}").format(named) if table.plain else named
+        self._table = table.read_from
         self._cursor, self._names = cursor, (cursor, *key)
         nullable = {c.name for c in table.shape.columns if c.nullable}
         if key:
@@ -364,7 +363,8 @@ class IncrementalSql:
             ),
             null=self._null(),
             past=self._past(),
-            reading=self._reading(self._candidates()),
+            # the listed rows are the candidates, found in this very snapshot
+            reading=self._reading(sql.SQL("true") if self._addressed else self._candidates()),
             batch=sql.Placeholder("batch"),
         )
 

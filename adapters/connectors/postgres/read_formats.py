@@ -81,9 +81,7 @@ def full_copy(table: SourceTable, plan: ReadPlan, *, one_line: bool) -> sql.Comp
     target = sql.Identifier(table.schema, table.name)
     if table.plain and plan.format is not FrameFormat.JSON_LINES:
         return sql.SQL("COPY {} ({}) TO STDOUT ({})").format(target, names, _OPTIONS[plan.format])
-    # a table without children in the snapshot is that table ONLY, as COPY table TO reads it
-    source = sql.SQL("ONLY {}").format(target) if table.plain else target
-    select = sql.SQL("SELECT {} FROM {}").format(names, source)
+    select = sql.SQL("SELECT {} FROM {}").format(names, table.read_from)
     return copy_out(select, plan.format, one_line=one_line)
 
 

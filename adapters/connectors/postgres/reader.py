@@ -327,12 +327,11 @@ async def _fingerprint(
     ``relations`` the snapshot's catalog listed, when the read knows them."""
     if plan.fingerprint is None:
         return
-    named = sql.Identifier(table.schema, table.name)
-    source: sql.Composable = sql.SQL("ONLY {}").format(named) if table.plain else named
+    source = table.read_from
     if relations is not None:  # the stream's columns only: the others may not be readable
         source = sql.SQL("(SELECT {} FROM {} WHERE tableoid = ANY ({}::oid[])) AS {}").format(
             sql.SQL(", ").join(map(sql.Identifier, plan.shape.names)),
-            named,
+            sql.Identifier(table.schema, table.name),
             sql.Literal(relations),
             sql.Identifier(table.name),
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 from attrs import frozen
+from psycopg import sql
 
 from thedata.adapters.connectors.names import identifier
 from thedata.adapters.connectors.postgres.errors import PRIVILEGE
@@ -81,6 +82,14 @@ class SourceTable:
     def versioned(self) -> bool:
         """Whether rows carry ``xmin`` and ``ctid`` (views and foreign tables do not)."""
         return self.kind in VERSIONED
+
+    @property
+    def read_from(self) -> sql.Composable:
+        """The relation as a read names it: ``ONLY`` the table when it has no children in the
+        read's snapshot (as ``COPY table TO`` reads it), so that a child attached while the
+        read runs, which its lock does not stop, stays out."""
+        named = sql.Identifier(self.schema, self.name)
+        return sql.SQL("ONLY {}").format(named) if self.plain else named
 
 
 def no_table(schema: str, name: str) -> StreamFailed:
