@@ -326,7 +326,9 @@ class IncrementalSql:
 
     def by_address(self, count: int) -> bool:
         """Take the address pass's count: whether every later statement reads only the rows at
-        the listed addresses (there are few enough of them), once ``ADDRESSES`` set them."""
+        the listed addresses (there are few enough of them), once ``ADDRESSES`` set them. Those
+        are exactly the candidates, found in the read's snapshot with these parameters: the
+        cuts and ``select`` do not test them again."""
         self._addressed = 0 < count <= ADDRESS_LIMIT
         return self._addressed
 
